@@ -1,0 +1,413 @@
+"""Tortoise models for the whole domain (DESIGN.md §1).
+
+The schema itself is created by the migrations in ``api/migrations``: change a model, then run
+``leadgate db makemigrations`` and commit the new migration file. Model docstrings become table
+comments and tortoise 1.1 splits SQLite scripts on semicolons: keep semicolons out of them.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+from api.enums import (
+    DealStage,
+    EvaluationTrigger,
+    FeedbackKind,
+    HandoffStatus,
+    LifecycleStage,
+    PeriodKind,
+    Role,
+    Team,
+)
+
+
+class Campaign(Model):
+    """A marketing effort, whose cost is what CAC divides."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=100, unique=True)
+    name = fields.CharField(max_length=200)
+    channel = fields.CharField(max_length=50, db_index=True)
+    starts_on = fields.DateField(null=True)
+    ends_on = fields.DateField(null=True)
+    cost = fields.DecimalField(max_digits=16, decimal_places=2, default=0)
+    currency = fields.CharField(max_length=3, default="USD")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "campaign"
+
+
+class Account(Model):
+    """A company, matched by email or website domain."""
+
+    id = fields.IntField(primary_key=True)
+    domain = fields.CharField(max_length=253, unique=True)
+    name = fields.CharField(max_length=200, null=True)
+    industry = fields.CharField(max_length=100, null=True)
+    employee_count = fields.IntField(null=True)
+    annual_revenue = fields.DecimalField(max_digits=16, decimal_places=2, null=True)
+    country = fields.CharField(max_length=2, null=True)
+    segment = fields.CharField(max_length=50, null=True, db_index=True)
+    customer_since = fields.DatetimeField(null=True)
+    churned_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "account"
+
+
+class SalesRep(Model):
+    """A sales owner that routing can assign handoffs to."""
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200)
+    territory = fields.CharField(max_length=50, db_index=True)
+    segments: fields.Field[list[str]] = fields.JSONField(default=list)
+    capacity = fields.IntField(default=50)
+    active = fields.BooleanField(default=True)
+    last_assigned_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "sales_rep"
+
+
+class Lead(Model):
+    """A person who showed interest, keyed by email."""
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    external_id = fields.CharField(max_length=200, unique=True, null=True)
+    first_name = fields.CharField(max_length=100, null=True)
+    last_name = fields.CharField(max_length=100, null=True)
+    title = fields.CharField(max_length=200, null=True)
+    seniority = fields.CharField(max_length=50, null=True)
+    department = fields.CharField(max_length=100, null=True)
+    country = fields.CharField(max_length=2, null=True)
+    source = fields.CharField(max_length=50, null=True)
+    account: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="leads", null=True, on_delete=fields.SET_NULL
+    )
+    first_campaign: fields.ForeignKeyNullableRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="first_touch_leads", null=True, on_delete=fields.SET_NULL
+    )
+    last_campaign: fields.ForeignKeyNullableRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="last_touch_leads", null=True, on_delete=fields.SET_NULL
+    )
+    owner: fields.ForeignKeyNullableRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="leads", null=True, on_delete=fields.SET_NULL
+    )
+    stage = fields.CharEnumField(LifecycleStage, max_length=20, default=LifecycleStage.NEW)
+    fit_score = fields.FloatField(default=0)
+    engagement_score = fields.FloatField(default=0)
+    scores: fields.Field[dict[str, float]] = fields.JSONField(default=dict)
+    properties: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    mql_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    version = fields.IntField(default=1)
+
+    class Meta:
+        table = "lead"
+        indexes = (
+            Index(fields=("stage", "created_at")),
+            Index(fields=("created_at", "id")),
+            Index(fields=("owner_id", "stage")),
+            Index(fields=("source", "created_at")),
+        )
+
+
+class Activity(Model):
+    """Something a lead did. The external id makes intake idempotent."""
+
+    id = fields.IntField(primary_key=True)
+    lead: fields.ForeignKeyRelation[Lead] = fields.ForeignKeyField(
+        "models.Lead", related_name="activities", on_delete=fields.CASCADE
+    )
+    campaign: fields.ForeignKeyNullableRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="activities", null=True, on_delete=fields.SET_NULL
+    )
+    type = fields.CharField(max_length=50)
+    occurred_at = fields.DatetimeField()
+    source = fields.CharField(max_length=50, null=True)
+    external_id = fields.CharField(max_length=200, unique=True, null=True)
+    properties: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "activity"
+        indexes = (
+            Index(fields=("lead_id", "occurred_at")),
+            Index(fields=("type", "occurred_at")),
+        )
+
+
+class RulebookVersion(Model):
+    """A published rulebook with immutable content, one active at a time."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.CharField(max_length=64, unique=True)
+    files: fields.Field[dict[str, str]] = fields.JSONField()
+    active = fields.BooleanField(default=False, db_index=True)
+    published_by = fields.CharField(max_length=200, null=True)
+    notes = fields.TextField(null=True)
+    published_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rulebook_version"
+
+
+class Evaluation(Model):
+    """One immutable run of the rulebook over one lead."""
+
+    id = fields.IntField(primary_key=True)
+    lead: fields.ForeignKeyRelation[Lead] = fields.ForeignKeyField(
+        "models.Lead", related_name="evaluations", on_delete=fields.CASCADE
+    )
+    rulebook_version = fields.CharField(max_length=64)
+    trigger = fields.CharEnumField(EvaluationTrigger, max_length=20)
+    input: fields.Field[dict[str, object]] = fields.JSONField()
+    fired: fields.Field[list[object]] = fields.JSONField(default=list)
+    contributions: fields.Field[list[object]] = fields.JSONField(default=list)
+    failed: fields.Field[list[object]] = fields.JSONField(default=list)
+    scores: fields.Field[dict[str, float]] = fields.JSONField(default=dict)
+    stage_before = fields.CharEnumField(LifecycleStage, max_length=20)
+    stage_after = fields.CharEnumField(LifecycleStage, max_length=20)
+    owner: fields.ForeignKeyNullableRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="evaluations", null=True, on_delete=fields.SET_NULL
+    )
+    sla_deadline = fields.DatetimeField(null=True)
+    outcome: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    duration_ms = fields.FloatField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "evaluation"
+        indexes = (Index(fields=("lead_id", "created_at")),)
+
+
+class Handoff(Model):
+    """Marketing hands an MQL to a sales owner with a first-touch deadline."""
+
+    id = fields.IntField(primary_key=True)
+    lead: fields.ForeignKeyRelation[Lead] = fields.ForeignKeyField(
+        "models.Lead", related_name="handoffs", on_delete=fields.CASCADE
+    )
+    owner: fields.ForeignKeyRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="handoffs", on_delete=fields.RESTRICT
+    )
+    evaluation: fields.ForeignKeyNullableRelation[Evaluation] = fields.ForeignKeyField(
+        "models.Evaluation", related_name="handoffs", null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharEnumField(HandoffStatus, max_length=20, default=HandoffStatus.PENDING)
+    priority = fields.CharField(max_length=20, default="normal")
+    sla_deadline = fields.DatetimeField()
+    reason_code = fields.CharField(max_length=50, null=True)
+    note = fields.TextField(null=True)
+    decided_at = fields.DatetimeField(null=True)
+    breached_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "handoff"
+        indexes = (
+            Index(fields=("owner_id", "status")),
+            Index(fields=("status", "sla_deadline")),
+            Index(fields=("lead_id", "status")),
+        )
+
+
+class LeadStageChange(Model):
+    """Every lifecycle move of a lead, including refused ones (``applied`` false)."""
+
+    id = fields.IntField(primary_key=True)
+    lead: fields.ForeignKeyRelation[Lead] = fields.ForeignKeyField(
+        "models.Lead", related_name="stage_changes", on_delete=fields.CASCADE
+    )
+    from_stage = fields.CharEnumField(LifecycleStage, max_length=20)
+    to_stage = fields.CharEnumField(LifecycleStage, max_length=20)
+    applied = fields.BooleanField(default=True)
+    reason = fields.CharField(max_length=200, null=True)
+    actor = fields.CharField(max_length=200, null=True)
+    evaluation: fields.ForeignKeyNullableRelation[Evaluation] = fields.ForeignKeyField(
+        "models.Evaluation", related_name="stage_changes", null=True, on_delete=fields.SET_NULL
+    )
+    changed_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "lead_stage_change"
+        indexes = (
+            Index(fields=("lead_id", "changed_at")),
+            Index(fields=("to_stage", "changed_at")),
+        )
+
+
+class Deal(Model):
+    """An opportunity created from an accepted lead or directly for an account."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="deals", on_delete=fields.RESTRICT
+    )
+    lead: fields.ForeignKeyNullableRelation[Lead] = fields.ForeignKeyField(
+        "models.Lead", related_name="deals", null=True, on_delete=fields.SET_NULL
+    )
+    owner: fields.ForeignKeyNullableRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="deals", null=True, on_delete=fields.SET_NULL
+    )
+    stage = fields.CharEnumField(DealStage, max_length=20, default=DealStage.DISCOVERY)
+    amount = fields.DecimalField(max_digits=16, decimal_places=2, default=0)
+    currency = fields.CharField(max_length=3, default="USD")
+    expected_close_on = fields.DateField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    close_reason = fields.CharField(max_length=50, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    version = fields.IntField(default=1)
+
+    class Meta:
+        table = "deal"
+        indexes = (
+            Index(fields=("stage", "closed_at")),
+            Index(fields=("owner_id", "stage")),
+            Index(fields=("created_at", "id")),
+        )
+
+
+class DealStageChange(Model):
+    """One row per deal stage move, for velocity and audit."""
+
+    id = fields.IntField(primary_key=True)
+    deal: fields.ForeignKeyRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", related_name="stage_changes", on_delete=fields.CASCADE
+    )
+    from_stage = fields.CharEnumField(DealStage, max_length=20, null=True)
+    to_stage = fields.CharEnumField(DealStage, max_length=20)
+    changed_by = fields.CharField(max_length=200, null=True)
+    changed_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "deal_stage_change"
+        indexes = (Index(fields=("deal_id", "changed_at")),)
+
+
+class Feedback(Model):
+    """What sales tells marketing: rejections, disqualifications, recycles, won/lost."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(FeedbackKind, max_length=20)
+    reason_code = fields.CharField(max_length=50, null=True)
+    note = fields.TextField(null=True)
+    segment = fields.CharField(max_length=50, null=True)
+    lead: fields.ForeignKeyNullableRelation[Lead] = fields.ForeignKeyField(
+        "models.Lead", related_name="feedback", null=True, on_delete=fields.SET_NULL
+    )
+    handoff: fields.ForeignKeyNullableRelation[Handoff] = fields.ForeignKeyField(
+        "models.Handoff", related_name="feedback", null=True, on_delete=fields.SET_NULL
+    )
+    deal: fields.ForeignKeyNullableRelation[Deal] = fields.ForeignKeyField(
+        "models.Deal", related_name="feedback", null=True, on_delete=fields.SET_NULL
+    )
+    campaign: fields.ForeignKeyNullableRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="feedback", null=True, on_delete=fields.SET_NULL
+    )
+    rep: fields.ForeignKeyNullableRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="feedback", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "feedback"
+        indexes = (Index(fields=("kind", "created_at")),)
+
+
+class TargetingAdjustment(Model):
+    """A bounded, expiring score change that feedback rules derived from sales feedback."""
+
+    id = fields.IntField(primary_key=True)
+    rule = fields.CharField(max_length=200)
+    score = fields.CharField(max_length=50)
+    delta = fields.FloatField()
+    scope_kind = fields.CharField(max_length=20)
+    scope_value = fields.CharField(max_length=200)
+    reason = fields.TextField()
+    caused_by: fields.Field[list[int]] = fields.JSONField(default=list)
+    rulebook_version = fields.CharField(max_length=64)
+    starts_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "targeting_adjustment"
+
+
+class Goal(Model):
+    """A shared target on a metric for a period."""
+
+    id = fields.IntField(primary_key=True)
+    metric = fields.CharField(max_length=50)
+    period_kind = fields.CharEnumField(PeriodKind, max_length=10)
+    period_start = fields.DateField()
+    target = fields.DecimalField(max_digits=16, decimal_places=2)
+    team = fields.CharEnumField(Team, max_length=20)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "goal"
+        unique_together = (("metric", "period_kind", "period_start", "team"),)
+
+
+class ApiKey(Model):
+    """An API key: the prefix identifies it, only a hash of the secret is stored."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    prefix = fields.CharField(max_length=16, unique=True)
+    secret_hash = fields.CharField(max_length=128)
+    role = fields.CharEnumField(Role, max_length=20)
+    rep: fields.ForeignKeyNullableRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="api_keys", null=True, on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    revoked_at = fields.DatetimeField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_key"
+
+
+class IdempotencyRecord(Model):
+    """The first result of a trigger mutation, replayed for the same key and input."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=200)
+    operation = fields.CharField(max_length=100)
+    request_hash = fields.CharField(max_length=64)
+    response: fields.Field[dict[str, object]] = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "idempotency_record"
+        unique_together = (("operation", "key"),)
+
+
+class DomainEvent(Model):
+    """An outbox row: SLA breaches, handoffs and evaluations that subscribers follow."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=50)
+    subject_id = fields.IntField(null=True)
+    payload: fields.Field[dict[str, object]] = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "domain_event"
+        indexes = (Index(fields=("kind", "created_at")),)

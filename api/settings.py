@@ -1,0 +1,36 @@
+"""Service settings, read from ``LEADGATE_*`` environment variables (and a ``.env`` file)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import rules
+
+DEMO_RULES_DIR = Path(rules.__file__).parent / "demo"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; defaults run the demo on a local SQLite file."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADGATE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite://leadgate.sqlite3",
+        description="Tortoise URL: sqlite://PATH or postgres://user:pass@host:port/db",
+    )
+    rules_dir: Path = Field(default=DEMO_RULES_DIR, description="Folder of rule files")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    dev: bool = Field(default=False, description="Enables GraphiQL and introspection")
+    engine_workers: int = Field(default=1, ge=1, description="Rule-engine worker processes")
+    engine_timeout_s: float = Field(default=5.0, gt=0)
+    sla_check_interval_s: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, gt=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The GraphQL surface: strawberry types and resolvers, thin over the api services."""

@@ -1,0 +1,24 @@
+"""What every resolver can reach: the request, the settings and this request's loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from api.settings import Settings
+from schema.loaders import Loaders
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | None
+    settings: Settings
+    loaders: Loaders = field(default_factory=Loaders)
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,256 @@
+"""Leads and accounts in GraphQL: thin resolvers over api.leads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+import strawberry
+from strawberry import relay
+
+from api import leads as service
+from api.enums import LifecycleStage
+from api.errors import LeadgateError
+from api.models import Account as AccountRow
+from api.models import Lead as LeadRow
+from api.models import SalesRep as SalesRepRow
+from schema.context import Info
+from schema.errors import UserError, user_error
+from schema.pagination import Connection, build_connection, decode_cursor, page_size
+
+strawberry.enum(LifecycleStage, description="Where a lead is in the funnel")
+Stage = LifecycleStage
+
+
+@strawberry.type(description="A company, matched by email or website domain.")
+class Account(relay.Node):
+    id: relay.NodeID[int]
+    domain: str = strawberry.field(description="Company domain, e.g. acme.com")
+    name: str | None = strawberry.field(description="Company name")
+    industry: str | None = strawberry.field(description="Industry")
+    employee_count: int | None = strawberry.field(description="Headcount")
+    annual_revenue: Decimal | None = strawberry.field(description="Annual revenue, USD")
+    country: str | None = strawberry.field(description="ISO 3166 alpha-2 country")
+    segment: str | None = strawberry.field(description="enterprise, mid_market or smb")
+    customer_since: datetime | None = strawberry.field(description="When the first deal was won")
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Self:
+        return cls(
+            id=row.id,
+            domain=row.domain,
+            name=row.name,
+            industry=row.industry,
+            employee_count=row.employee_count,
+            annual_revenue=row.annual_revenue,
+            country=row.country,
+            segment=row.segment,
+            customer_since=row.customer_since,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await info.context.loaders.account.load_many([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]
+
+
+@strawberry.type(description="A sales owner that routing assigns handoffs to.")
+class SalesRep(relay.Node):
+    id: relay.NodeID[int]
+    email: str = strawberry.field(description="Work email")
+    name: str = strawberry.field(description="Display name")
+    territory: str = strawberry.field(description="Territory, e.g. NA, EMEA, APAC")
+    segments: list[str] = strawberry.field(description="Segments this rep covers")
+    capacity: int = strawberry.field(description="Open handoffs this rep can hold")
+    active: bool = strawberry.field(description="Inactive reps are never routed to")
+
+    @classmethod
+    def from_row(cls, row: SalesRepRow) -> Self:
+        return cls(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            territory=row.territory,
+            segments=list(row.segments),
+            capacity=row.capacity,
+            active=row.active,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await info.context.loaders.rep.load_many([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]
+
+
+@strawberry.type(description="A person who showed interest. Email is the natural key.")
+class Lead(relay.Node):
+    id: relay.NodeID[int]
+    email: str = strawberry.field(description="Normalised (lower-case) email")
+    external_id: str | None = strawberry.field(description="The integration's own id")
+    first_name: str | None = strawberry.field(description="Given name")
+    last_name: str | None = strawberry.field(description="Family name")
+    title: str | None = strawberry.field(description="Job title")
+    seniority: str | None = strawberry.field(description="e.g. c_level, vp, director, manager")
+    department: str | None = strawberry.field(description="e.g. marketing, engineering")
+    country: str | None = strawberry.field(description="ISO 3166 alpha-2 country")
+    source: str | None = strawberry.field(description="Lead source, e.g. webinar, paid_search")
+    stage: Stage = strawberry.field(description="Lifecycle stage")
+    fit_score: float = strawberry.field(description="Who they are, per the rulebook")
+    engagement_score: float = strawberry.field(description="What they did, with decay")
+    version: int = strawberry.field(description="Optimistic-concurrency version")
+    created_at: datetime = strawberry.field(description="First seen")
+    updated_at: datetime = strawberry.field(description="Last changed")
+    account_id: strawberry.Private[int | None]
+    owner_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: LeadRow) -> Self:
+        return cls(
+            id=row.id,
+            email=row.email,
+            external_id=row.external_id,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            title=row.title,
+            seniority=row.seniority,
+            department=row.department,
+            country=row.country,
+            source=row.source,
+            stage=row.stage,
+            fit_score=row.fit_score,
+            engagement_score=row.engagement_score,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            account_id=row.account_id,  # type: ignore[attr-defined]
+            owner_id=row.owner_id,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.field(description="The company, when the email domain is not a free-mail one")
+    async def account(self, info: Info) -> Account | None:
+        if self.account_id is None:
+            return None
+        row = await info.context.loaders.account.load(self.account_id)
+        return Account.from_row(row) if row else None
+
+    @strawberry.field(description="The sales owner, once handed off")
+    async def owner(self, info: Info) -> SalesRep | None:
+        if self.owner_id is None:
+            return None
+        row = await info.context.loaders.rep.load(self.owner_id)
+        return SalesRep.from_row(row) if row else None
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = [int(i) for i in node_ids]
+        rows = {row.id: row for row in await LeadRow.filter(id__in=ids)}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+
+
+@strawberry.input(description="Firmographics sent with a lead. They update the matched account.")
+class CompanyInput:
+    website: str | None = strawberry.field(default=None, description="Overrides the email domain")
+    name: str | None = strawberry.field(default=None, description="Company name")
+    industry: str | None = strawberry.field(default=None, description="Industry")
+    employee_count: int | None = strawberry.field(default=None, description="Headcount")
+    annual_revenue: Decimal | None = strawberry.field(default=None, description="USD per year")
+    country: str | None = strawberry.field(default=None, description="ISO alpha-2")
+
+
+@strawberry.input(description="A lead as an integration knows it. Omitted fields are kept.")
+class UpsertLeadInput:
+    email: str = strawberry.field(description="Natural key. Validated and lower-cased")
+    external_id: str | None = strawberry.field(default=None, description="Integration's id")
+    first_name: str | None = strawberry.field(default=None, description="Given name")
+    last_name: str | None = strawberry.field(default=None, description="Family name")
+    title: str | None = strawberry.field(default=None, description="Job title")
+    seniority: str | None = strawberry.field(default=None, description="Seniority level")
+    department: str | None = strawberry.field(default=None, description="Department")
+    country: str | None = strawberry.field(default=None, description="ISO alpha-2")
+    source: str | None = strawberry.field(default=None, description="Lead source")
+    campaign_key: str | None = strawberry.field(default=None, description="Attributed campaign")
+    company: CompanyInput | None = strawberry.field(default=None, description="Firmographics")
+
+
+@strawberry.type(description="Result of upsertLead: the lead, or what was wrong.")
+class UpsertLeadPayload:
+    lead: Lead | None = strawberry.field(description="The created or updated lead")
+    created: bool = strawberry.field(description="True when this call created the lead")
+    user_errors: list[UserError] = strawberry.field(description="Empty on success")
+
+
+LeadConnection = Connection[Lead]
+
+
+@strawberry.type
+class LeadQueries:
+    @strawberry.field(description="Leads, newest first, one keyset page at a time")
+    async def leads(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+        stage: Annotated[Stage | None, strawberry.argument(description="Only this stage")] = None,
+    ) -> LeadConnection:
+        size = page_size(first)
+        query = LeadRow.all().order_by("-id")
+        if after is not None:
+            query = query.filter(id__lt=decode_cursor("lead", after))
+        if stage is not None:
+            query = query.filter(stage=stage)
+        rows = await query.limit(size + 1)
+        return build_connection(
+            "lead", [Lead.from_row(r) for r in rows], [r.id for r in rows], size, after
+        )
+
+    @strawberry.field(description="One lead by global id, or null")
+    async def lead(self, info: Info, id: relay.GlobalID) -> Lead | None:
+        if id.type_name != "Lead":
+            return None
+        row = await LeadRow.get_or_none(id=int(id.node_id))
+        return Lead.from_row(row) if row else None
+
+
+@strawberry.type
+class LeadMutations:
+    @strawberry.mutation(description="Create or update a lead by email (or external id)")
+    async def upsert_lead(self, info: Info, input: UpsertLeadInput) -> UpsertLeadPayload:
+        company = input.company
+        try:
+            result = await service.upsert_lead(
+                email=input.email,
+                data=service.LeadData(
+                    external_id=input.external_id,
+                    first_name=input.first_name,
+                    last_name=input.last_name,
+                    title=input.title,
+                    seniority=input.seniority,
+                    department=input.department,
+                    country=input.country,
+                    source=input.source,
+                    campaign_key=input.campaign_key,
+                ),
+                company=service.CompanyData(
+                    website=company.website,
+                    name=company.name,
+                    industry=company.industry,
+                    employee_count=company.employee_count,
+                    annual_revenue=company.annual_revenue,
+                    country=company.country,
+                )
+                if company
+                else None,
+            )
+        except LeadgateError as exc:
+            return UpsertLeadPayload(lead=None, created=False, user_errors=[user_error(exc)])
+        return UpsertLeadPayload(
+            lead=Lead.from_row(result.lead), created=result.created, user_errors=[]
+        )

@@ -1,0 +1,83 @@
+"""Relay connections over keyset cursors, so deep pages cost the same as the first."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+
+from api.errors import InvalidInput
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow endCursor")
+    has_previous_page: bool = strawberry.field(description="Items precede startCursor")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge")
+
+
+@strawberry.type(description="One item of a page and the cursor that points at it.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue")
+    node: NodeT = strawberry.field(description="The item")
+
+
+@strawberry.type(description="A page of items with cursors.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist")
+
+
+def page_size(first: int | None) -> int:
+    size = DEFAULT_PAGE if first is None else first
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidInput(
+            f"first must be between 1 and {MAX_PAGE}, got {size}",
+            field="first",
+            suggestion=f"page through with `after`, {MAX_PAGE} items at a time",
+        )
+    return size
+
+
+def encode_cursor(kind: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str) -> int:
+    try:
+        found_kind, key = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+        if found_kind != kind:
+            raise ValueError(found_kind)
+        return int(key)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            f"invalid cursor {cursor!r}", field="after", suggestion="pass an endCursor you got"
+        ) from exc
+
+
+def build_connection(
+    kind: str, rows: Sequence[NodeT], keys: Sequence[int], size: int, after: str | None
+) -> Connection[NodeT]:
+    """``rows`` were fetched with ``size + 1`` to learn whether another page exists."""
+    edges = [
+        Edge(cursor=encode_cursor(kind, key), node=row) for row, key in zip(rows, keys, strict=True)
+    ]
+    page = edges[:size]
+    return Connection(
+        edges=page,
+        page_info=PageInfo(
+            has_next_page=len(edges) > size,
+            has_previous_page=after is not None,
+            start_cursor=page[0].cursor if page else None,
+            end_cursor=page[-1].cursor if page else None,
+        ),
+    )

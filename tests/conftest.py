@@ -1,0 +1,118 @@
+"""Shared fixtures: a throw-away database per test run (SQLite, or PostgreSQL when
+``LEADGATE_TEST_DATABASE_URL`` is set), migrated once, emptied after every test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
+from tortoise import Tortoise
+
+from api.app import create_app
+from api.migrate import migrate_database
+from api.settings import Settings
+
+ADMIN_URL = os.environ.get("LEADGATE_TEST_DATABASE_URL", "")
+ON_POSTGRES = ADMIN_URL.startswith(("postgres://", "postgresql://"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set LEADGATE_TEST_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A database nobody else uses, dropped at the end: tests never touch a developer's data."""
+    if not ON_POSTGRES:
+        path: Path = tmp_path_factory.mktemp("db") / "leadgate-test.sqlite3"
+        yield f"sqlite://{path}"
+        return
+    name = f"leadgate_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base, _, _ = ADMIN_URL.rpartition("/")
+        yield f"{base}/{name}"
+        await Tortoise.close_connections()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, dev=False, _env_file=None)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    await migrate_database(settings.database_url)
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://leadgate.test") as c:
+        yield c
+
+
+TABLES = (
+    "domain_event", "idempotency_record", "api_key", "goal", "targeting_adjustment",
+    "feedback", "deal_stage_change", "deal", "lead_stage_change", "handoff", "evaluation",
+    "activity", "lead", "rulebook_version", "sales_rep", "account", "campaign",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test starts from empty tables (only for tests that use the database)."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    conn = Tortoise.get_connection("default")
+    if ON_POSTGRES:
+        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    else:
+        script = "".join(f"DELETE FROM {t};" for t in TABLES)
+        await conn.execute_script(script + "DELETE FROM sqlite_sequence;")
+
+
+class GraphQLClient:
+    """Posts operations the way a frontend does and returns the decoded body."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str | None = None) -> None:
+        self.http = http
+        self.token = token
+
+    async def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)

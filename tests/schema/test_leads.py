@@ -1,0 +1,149 @@
+"""Leads through HTTP: create, read back, validation errors, pagination."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from api.models import Account, Lead
+from tests.conftest import GraphQLClient
+
+UPSERT = """
+mutation Upsert($input: UpsertLeadInput!) {
+  upsertLead(input: $input) {
+    created
+    lead { id email firstName stage version account { domain segment employeeCount } }
+    userErrors { code message field suggestion }
+  }
+}
+"""
+
+LEAD = """
+query Lead($id: ID!) { lead(id: $id) { id email firstName account { domain } } }
+"""
+
+
+async def test_create_lead_and_read_it_back(gql: GraphQLClient) -> None:
+    body = await gql(
+        UPSERT,
+        input={
+            "email": "  Ada.Lovelace@Analytical.io ",
+            "firstName": "Ada",
+            "company": {"employeeCount": 250, "name": "Analytical"},
+        },
+    )
+    payload = body["data"]["upsertLead"]
+    assert payload["userErrors"] == []
+    assert payload["created"] is True
+    lead = payload["lead"]
+    assert lead["email"] == "ada.lovelace@analytical.io"
+    assert lead["stage"] == "NEW"
+    assert lead["account"] == {
+        "domain": "analytical.io",
+        "segment": "mid_market",
+        "employeeCount": 250,
+    }
+
+    read = await gql(LEAD, id=lead["id"])
+    assert read["data"]["lead"] == {
+        "id": lead["id"],
+        "email": "ada.lovelace@analytical.io",
+        "firstName": "Ada",
+        "account": {"domain": "analytical.io"},
+    }
+
+
+async def test_upsert_same_email_updates_and_bumps_version(gql: GraphQLClient) -> None:
+    await gql(UPSERT, input={"email": "bo@acme.com", "firstName": "Bo"})
+    body = await gql(UPSERT, input={"email": "BO@acme.com", "firstName": "Bob"})
+    payload = body["data"]["upsertLead"]
+    assert payload["created"] is False
+    assert payload["lead"]["firstName"] == "Bob"
+    assert payload["lead"]["version"] == 2
+    assert await Lead.all().count() == 1
+
+
+async def test_free_mail_lead_has_no_account(gql: GraphQLClient) -> None:
+    body = await gql(UPSERT, input={"email": "someone@gmail.com"})
+    assert body["data"]["upsertLead"]["lead"]["account"] is None
+    assert await Account.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("bad_input", "field"),
+    [
+        ({"email": "not-an-email"}, ["input", "email"]),
+        ({"email": "x@acme.com", "country": "USA"}, ["input", "country"]),
+        ({"email": "x@acme.com", "company": {"employeeCount": -3}}, None),
+        ({"email": "x@acme.com", "campaignKey": "nope"}, ["input", "campaignKey"]),
+    ],
+)
+async def test_invalid_input_is_a_typed_error_and_writes_nothing(
+    gql: GraphQLClient, bad_input: dict[str, object], field: list[str] | None
+) -> None:
+    body = await gql(UPSERT, input=bad_input)
+    payload = body["data"]["upsertLead"]
+    assert payload["lead"] is None
+    [error] = payload["userErrors"]
+    assert error["code"] == "invalid_input"
+    if field is not None:
+        assert error["field"] == field
+    else:
+        assert error["field"] == ["input", "company", "employeeCount"]
+    assert await Lead.all().count() == 0
+    assert await Account.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("bad_input", "named"),
+    [
+        ({"email": "x@acme.com", "favouriteColour": "red"}, "favouriteColour"),
+        ({"email": "x@acme.com", "company": {"employeeCount": "many"}}, "employeeCount"),
+        ({"firstName": "no email"}, "email"),
+    ],
+)
+async def test_unknown_fields_and_wrong_types_are_rejected_by_name(
+    gql: GraphQLClient, bad_input: dict[str, object], named: str
+) -> None:
+    body = await gql(UPSERT, input=bad_input)
+    assert body.get("data") is None
+    assert named in body["errors"][0]["message"]
+    assert await Lead.all().count() == 0
+
+
+async def test_leads_pages_with_cursors(gql: GraphQLClient) -> None:
+    for i in range(5):
+        await gql(UPSERT, input={"email": f"p{i}@acme.com"})
+    query = """
+    query Page($after: String) {
+      leads(first: 2, after: $after) {
+        edges { cursor node { email } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }"""
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (await gql(query, after=after))["data"]["leads"]
+        seen += [e["node"]["email"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [f"p{i}@acme.com" for i in reversed(range(5))]
+
+
+async def test_page_size_is_capped(gql: GraphQLClient) -> None:
+    body = await gql("{ leads(first: 101) { edges { cursor } } }")
+    assert "first must be between 1 and 100" in body["errors"][0]["message"]
+
+
+@pytest.mark.postgres
+async def test_concurrent_upserts_of_one_email_yield_one_lead(gql: GraphQLClient) -> None:
+    results = await asyncio.gather(
+        *(gql(UPSERT, input={"email": "race@acme.com", "firstName": f"R{i}"}) for i in range(8))
+    )
+    assert all(r["data"]["upsertLead"]["userErrors"] == [] for r in results)
+    assert sum(r["data"]["upsertLead"]["created"] for r in results) == 1
+    assert await Lead.filter(email="race@acme.com").count() == 1
+    assert await Account.filter(domain="acme.com").count() == 1
