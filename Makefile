@@ -26,7 +26,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/leadgate db migrate
 	$(BIN)/leadgate demo seed --if-empty
-	LEADGATE_DEV=1 $(BIN)/leadgate serve --host $(HOST) --port $(PORT)
+	LEADGATE_DEV=1 LEADGATE_DEV_ANONYMOUS_ADMIN=1 $(BIN)/leadgate serve --host $(HOST) --port $(PORT)
 
 ## test: install the dev extras and run the suite (SQLite unless LEADGATE_TEST_DATABASE_URL is set)
 test: install-dev

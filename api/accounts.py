@@ -42,7 +42,7 @@ def segment_for(employee_count: int | None) -> str | None:
         return None
     if employee_count >= 1000:
         return "enterprise"
-    if employee_count >= 100:
+    if employee_count >= 200:
         return "mid_market"
     return "smb"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,8 +17,13 @@ from strawberry.asgi import GraphQL
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
+from api.auth import LOCAL_ADMIN, authenticate
 from api.db import tortoise_config
+from api.engine import RulesEngine
+from api.errors import LeadgateError
+from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
+from api.sla import sla_watch
 from schema.context import Context
 from schema.root import build_schema
 
@@ -35,11 +42,26 @@ class LeadgateGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
-        return Context(
+        context = Context(
             request=request,
             response=response if isinstance(response, Response) else None,
             settings=self.settings,
+            engine=request.app.state.engine,
         )
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if token and scheme.lower() == "bearer":
+            try:
+                context.principal = await authenticate(token.strip())
+            except LeadgateError as exc:
+                context.auth_error = exc.message
+        elif header:
+            context.auth_error = "unsupported Authorization scheme"
+        elif self.settings.dev_anonymous_admin:
+            context.principal = LOCAL_ADMIN
+        if context.principal is None and context.response is not None:
+            context.response.status_code = 401
+        return context
 
 
 async def healthz(request: Request) -> Response:
@@ -66,8 +88,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-            yield
+        engine = RulesEngine.from_dir(
+            settings.rules_dir, workers=settings.engine_workers, timeout_s=settings.engine_timeout_s
+        )
+        try:
+            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+                await record_rulebook(engine.rulebook)
+                app.state.engine = engine
+                app.state.rulebook = engine.rulebook
+                watcher = asyncio.create_task(sla_watch(settings.sla_check_interval_s))
+                try:
+                    yield
+                finally:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
+        finally:
+            app.state.engine = None
+            app.state.rulebook = None
+            await engine.close()
 
     graphql = LeadgateGraphQL(settings)
     app = Starlette(

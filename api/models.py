@@ -175,7 +175,7 @@ class Evaluation(Model):
     fired: fields.Field[list[object]] = fields.JSONField(default=list)
     contributions: fields.Field[list[object]] = fields.JSONField(default=list)
     failed: fields.Field[list[object]] = fields.JSONField(default=list)
-    scores: fields.Field[dict[str, float]] = fields.JSONField(default=dict)
+    scores: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     stage_before = fields.CharEnumField(LifecycleStage, max_length=20)
     stage_after = fields.CharEnumField(LifecycleStage, max_length=20)
     owner: fields.ForeignKeyNullableRelation[SalesRep] = fields.ForeignKeyField(

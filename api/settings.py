@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
     dev: bool = Field(default=False, description="Enables GraphiQL and introspection")
+    dev_anonymous_admin: bool = Field(
+        default=False, description="Requests without a key act as admin. Local demos only"
+    )
     engine_workers: int = Field(default=1, ge=1, description="Rule-engine worker processes")
     engine_timeout_s: float = Field(default=5.0, gt=0)
     sla_check_interval_s: float = Field(default=60.0, gt=0)

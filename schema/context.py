@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from api.auth import Principal
+from api.engine import RulesEngine
 from api.settings import Settings
 from schema.loaders import Loaders
 
@@ -18,6 +20,9 @@ class Context:
     request: Request | WebSocket
     response: Response | None
     settings: Settings
+    engine: RulesEngine
+    principal: Principal | None = None
+    auth_error: str | None = None
     loaders: Loaders = field(default_factory=Loaders)
 
 

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import strawberry
 from strawberry import relay
 
 from api import leads as service
-from api.enums import LifecycleStage
+from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import LeadgateError
+from api.idempotency import run_idempotent
 from api.models import Account as AccountRow
+from api.models import Evaluation as EvaluationRow
 from api.models import Lead as LeadRow
 from api.models import SalesRep as SalesRepRow
+from api.qualification import evaluate_lead
 from schema.context import Info
 from schema.errors import UserError, user_error
+from schema.evaluations import Evaluation
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
 
-strawberry.enum(LifecycleStage, description="Where a lead is in the funnel")
 Stage = LifecycleStage
 
 
@@ -146,6 +150,21 @@ class Lead(relay.Node):
         row = await info.context.loaders.rep.load(self.owner_id)
         return SalesRep.from_row(row) if row else None
 
+    @strawberry.field(description="Stored evaluations of this lead, newest first")
+    async def evaluations(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many, ≤100")] = 10,
+    ) -> list[Evaluation]:
+        rows = await EvaluationRow.filter(lead_id=self.id).order_by("-id").limit(page_size(first))
+        target = info.context.engine.handoff_stage
+        return [Evaluation.from_row(r, target) for r in rows]
+
+    @strawberry.field(description="The most recent evaluation, if any")
+    async def latest_evaluation(self, info: Info) -> Evaluation | None:
+        row = await info.context.loaders.latest_evaluation.load(self.id)
+        return Evaluation.from_row(row, info.context.engine.handoff_stage) if row else None
+
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
@@ -178,12 +197,16 @@ class UpsertLeadInput:
     source: str | None = strawberry.field(default=None, description="Lead source")
     campaign_key: str | None = strawberry.field(default=None, description="Attributed campaign")
     company: CompanyInput | None = strawberry.field(default=None, description="Firmographics")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Replays return the first result"
+    )
 
 
 @strawberry.type(description="Result of upsertLead: the lead, or what was wrong.")
 class UpsertLeadPayload:
     lead: Lead | None = strawberry.field(description="The created or updated lead")
     created: bool = strawberry.field(description="True when this call created the lead")
+    evaluation: Evaluation | None = strawberry.field(description="The evaluation it triggered")
     user_errors: list[UserError] = strawberry.field(description="Empty on success")
 
 
@@ -221,36 +244,69 @@ class LeadQueries:
 
 @strawberry.type
 class LeadMutations:
-    @strawberry.mutation(description="Create or update a lead by email (or external id)")
+    @strawberry.mutation(
+        description="Create or update a lead by email (or external id), then evaluate it"
+    )
     async def upsert_lead(self, info: Info, input: UpsertLeadInput) -> UpsertLeadPayload:
-        company = input.company
+        engine = info.context.engine
+        email, data, company = _service_args(input)
+
+        async def run() -> dict[str, Any]:
+            result = await service.upsert_lead(email=email, data=data, company=company)
+            outcome = await evaluate_lead(
+                engine=engine, lead_id=result.lead.id, trigger=EvaluationTrigger.API
+            )
+            assert outcome.evaluation is not None
+            return {
+                "lead_id": result.lead.id,
+                "created": result.created,
+                "evaluation_id": outcome.evaluation.id,
+            }
+
         try:
-            result = await service.upsert_lead(
-                email=input.email,
-                data=service.LeadData(
-                    external_id=input.external_id,
-                    first_name=input.first_name,
-                    last_name=input.last_name,
-                    title=input.title,
-                    seniority=input.seniority,
-                    department=input.department,
-                    country=input.country,
-                    source=input.source,
-                    campaign_key=input.campaign_key,
-                ),
-                company=service.CompanyData(
-                    website=company.website,
-                    name=company.name,
-                    industry=company.industry,
-                    employee_count=company.employee_count,
-                    annual_revenue=company.annual_revenue,
-                    country=company.country,
-                )
-                if company
-                else None,
+            response = await run_idempotent(
+                key=input.idempotency_key,
+                operation="upsertLead",
+                request={"email": email, "data": asdict(data), "company": asdict(company)},
+                action=run,
             )
         except LeadgateError as exc:
-            return UpsertLeadPayload(lead=None, created=False, user_errors=[user_error(exc)])
+            return UpsertLeadPayload(
+                lead=None, created=False, evaluation=None, user_errors=[user_error(exc)]
+            )
+        lead = await LeadRow.get(id=response["lead_id"])
+        evaluation = await EvaluationRow.get(id=response["evaluation_id"])
         return UpsertLeadPayload(
-            lead=Lead.from_row(result.lead), created=result.created, user_errors=[]
+            lead=Lead.from_row(lead),
+            created=response["created"],
+            evaluation=Evaluation.from_row(evaluation, engine.handoff_stage),
+            user_errors=[],
         )
+
+
+def _service_args(
+    input: UpsertLeadInput,
+) -> tuple[str, service.LeadData, service.CompanyData]:
+    company = input.company or CompanyInput()
+    return (
+        input.email,
+        service.LeadData(
+            external_id=input.external_id,
+            first_name=input.first_name,
+            last_name=input.last_name,
+            title=input.title,
+            seniority=input.seniority,
+            department=input.department,
+            country=input.country,
+            source=input.source,
+            campaign_key=input.campaign_key,
+        ),
+        service.CompanyData(
+            website=company.website,
+            name=company.name,
+            industry=company.industry,
+            employee_count=company.employee_count,
+            annual_revenue=company.annual_revenue,
+            country=company.country,
+        ),
+    )

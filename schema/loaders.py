@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.functions import Max
 from tortoise.models import Model
 
-from api.models import Account, SalesRep
+from api.models import Account, Evaluation, SalesRep
 
 M = TypeVar("M", bound=Model)
 
@@ -22,6 +23,18 @@ def by_id(model: type[M]) -> Callable[[Sequence[int]], Awaitable[list[M | None]]
     return load
 
 
+async def latest_evaluations(lead_ids: Sequence[int]) -> list[Evaluation | None]:
+    """Two queries for any number of leads: the newest id per lead, then those rows."""
+    newest = (
+        await Evaluation.filter(lead_id__in=list(lead_ids))
+        .annotate(last=Max("id"))
+        .group_by("lead_id")
+        .values_list("last", flat=True)
+    )
+    rows = {row.lead_id: row for row in await Evaluation.filter(id__in=list(newest))}  # type: ignore[attr-defined]
+    return [rows.get(lead_id) for lead_id in lead_ids]
+
+
 @dataclass
 class Loaders:
     account: DataLoader[int, Account | None] = field(
@@ -29,4 +42,7 @@ class Loaders:
     )
     rep: DataLoader[int, SalesRep | None] = field(
         default_factory=lambda: DataLoader(load_fn=by_id(SalesRep))
+    )
+    latest_evaluation: DataLoader[int, Evaluation | None] = field(
+        default_factory=lambda: DataLoader(load_fn=latest_evaluations)
     )

@@ -6,7 +6,10 @@ import strawberry
 from strawberry import relay
 from strawberry.tools import merge_types
 
+from schema.admin import AdminMutations, AdminQueries
 from schema.leads import LeadMutations, LeadQueries
+from schema.permissions import RoleGuard
+from schema.qualification import QualificationMutations, QualificationQueries
 
 
 @strawberry.type
@@ -14,9 +17,9 @@ class NodeQuery:
     node: relay.Node | None = relay.node(description="Any object by its global id")
 
 
-Query = merge_types("Query", (NodeQuery, LeadQueries))
-Mutation = merge_types("Mutation", (LeadMutations,))
+Query = merge_types("Query", (NodeQuery, LeadQueries, QualificationQueries, AdminQueries))
+Mutation = merge_types("Mutation", (LeadMutations, QualificationMutations, AdminMutations))
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=[RoleGuard])

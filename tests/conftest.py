@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from starlette.applications import Starlette
 from tortoise import Tortoise
 
 from api.app import create_app
+from api.auth import create_api_key
+from api.enums import Role
 from api.migrate import migrate_database
 from api.settings import Settings
 
@@ -113,6 +116,53 @@ class GraphQLClient:
         return body
 
 
+GqlFactory = Callable[[Role], Awaitable[GraphQLClient]]
+
+
 @pytest.fixture
-def gql(client: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(client)
+def gql_as(client: httpx.AsyncClient) -> GqlFactory:
+    """A client holding a fresh API key of the given role."""
+
+    async def make(role: Role, rep_email: str | None = None) -> GraphQLClient:
+        _, token = await create_api_key(name=f"test-{role}", role=role, rep_email=rep_email)
+        return GraphQLClient(client, token)
+
+    return make
+
+
+@pytest.fixture
+async def gql(gql_as: GqlFactory) -> GraphQLClient:
+    """An admin client: most tests are about behaviour, not permissions."""
+    return await gql_as(Role.ADMIN)
+
+
+class SqlCounter(logging.Handler):
+    """Counts the SQL statements tortoise sends, from its debug log."""
+
+    VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().lstrip()
+        if message.upper().startswith(self.VERBS):
+            self.statements.append(message)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def sql_counter() -> Iterator[SqlCounter]:
+    counter = SqlCounter()
+    logger = logging.getLogger("tortoise.db_client")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from api.models import Account, Lead
-from tests.conftest import GraphQLClient
+from api.models import Account, Evaluation, Lead, SalesRep
+from tests.conftest import GraphQLClient, SqlCounter
 
 UPSERT = """
 mutation Upsert($input: UpsertLeadInput!) {
@@ -55,12 +55,15 @@ async def test_create_lead_and_read_it_back(gql: GraphQLClient) -> None:
 
 
 async def test_upsert_same_email_updates_and_bumps_version(gql: GraphQLClient) -> None:
-    await gql(UPSERT, input={"email": "bo@acme.com", "firstName": "Bo"})
+    first = await gql(UPSERT, input={"email": "bo@acme.com", "firstName": "Bo"})
+    version = first["data"]["upsertLead"]["lead"]["version"]
     body = await gql(UPSERT, input={"email": "BO@acme.com", "firstName": "Bob"})
     payload = body["data"]["upsertLead"]
     assert payload["created"] is False
     assert payload["lead"]["firstName"] == "Bob"
-    assert payload["lead"]["version"] == 2
+    assert payload["lead"]["version"] == version + 1  # the evaluation changed nothing more
+    same = await gql(UPSERT, input={"email": "bo@acme.com", "firstName": "Bob"})
+    assert same["data"]["upsertLead"]["lead"]["version"] == version + 1
     assert await Lead.all().count() == 1
 
 
@@ -147,3 +150,58 @@ async def test_concurrent_upserts_of_one_email_yield_one_lead(gql: GraphQLClient
     assert sum(r["data"]["upsertLead"]["created"] for r in results) == 1
     assert await Lead.filter(email="race@acme.com").count() == 1
     assert await Account.filter(domain="acme.com").count() == 1
+
+
+async def _bulk_leads(n: int) -> None:
+    """Setup data straight in the database: n leads, each with an account, owner, evaluation."""
+    rep = await SalesRep.create(email="rep@leadgate.test", name="Rep", territory="NA")
+    await Account.bulk_create([Account(domain=f"co{i}.com") for i in range(n)])
+    accounts = dict(await Account.all().values_list("domain", "id"))
+    await Lead.bulk_create(
+        [
+            Lead(email=f"l{i}@co{i}.com", account_id=accounts[f"co{i}.com"], owner_id=rep.id)
+            for i in range(n)
+        ]
+    )
+    lead_ids = await Lead.all().values_list("id", flat=True)
+    report = {"stage": {"from_stage": "new", "to_stage": None}, "sla": None,
+              "routing": {"route": None, "rep_id": None, "why": "no route"}}  # fmt: skip
+    await Evaluation.bulk_create(
+        [
+            Evaluation(
+                lead_id=lead_id,
+                rulebook_version="v",
+                trigger="api",
+                input={},
+                outcome=report,
+                stage_before="new",
+                stage_after="new",
+                duration_ms=1.0,
+            )
+            for lead_id in lead_ids
+            for _ in range(2)
+        ]
+    )
+
+
+async def test_statements_for_a_page_do_not_grow_with_its_size(
+    gql: GraphQLClient, sql_counter: SqlCounter
+) -> None:
+    await _bulk_leads(60)
+    query = """
+    query($first: Int) {
+      leads(first: $first) {
+        edges { node { email account { domain } owner { name }
+                       latestEvaluation { stageAfter report { headline } } } }
+      }
+    }"""
+    counts = []
+    for first in (5, 50):
+        sql_counter.reset()
+        body = await gql(query, first=first)
+        edges = body["data"]["leads"]["edges"]
+        assert len(edges) == first
+        assert all(e["node"]["latestEvaluation"] is not None for e in edges)
+        counts.append(len(sql_counter.statements))
+    assert counts[0] == counts[1], sql_counter.statements
+    assert counts[1] <= 6  # leads, accounts, reps, latest-evaluation ids, evaluations

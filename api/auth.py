@@ -1,0 +1,84 @@
+"""API keys: ``lg_<prefix>_<secret>``. The prefix finds the key, only a hash of the secret is
+stored, and the full token is shown once, at creation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from api.enums import Role
+from api.errors import InvalidInput, NotFound, PermissionDenied
+from api.models import ApiKey, SalesRep
+
+TOKEN_PREFIX = "lg"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a role, and for sales keys bound to a rep, that rep."""
+
+    role: Role
+    key_id: int | None = None
+    rep_id: int | None = None
+    name: str = "anonymous"
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.name}" if self.key_id else self.name
+
+
+LOCAL_ADMIN = Principal(role=Role.ADMIN, name="local-admin")
+
+
+def _hash(secret: str) -> str:
+    # The secret is 256 random bits: a plain SHA-256 is enough (no dictionary to attack).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_api_key(
+    *, name: str, role: Role, rep_email: str | None = None
+) -> tuple[ApiKey, str]:
+    """Returns the stored key and the token. The token is never stored and cannot be shown again."""
+    rep_id = None
+    if rep_email is not None:
+        if role != Role.SALES:
+            raise InvalidInput("only sales keys can be bound to a rep", field="rep")
+        rep = await SalesRep.get_or_none(email=rep_email.lower())
+        if rep is None:
+            raise NotFound(f"no sales rep with email {rep_email}", field="rep")
+        rep_id = rep.id
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = await ApiKey.create(
+        name=name, prefix=prefix, secret_hash=_hash(secret), role=role, rep_id=rep_id
+    )
+    return key, f"{TOKEN_PREFIX}_{prefix}_{secret}"
+
+
+async def revoke_api_key(*, prefix: str) -> ApiKey:
+    key = await ApiKey.get_or_none(prefix=prefix)
+    if key is None:
+        raise NotFound(f"no API key with prefix {prefix}", field="prefix")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        await key.save(update_fields=["revoked_at"])
+    return key
+
+
+async def authenticate(token: str) -> Principal:
+    """The principal behind a bearer token, or PermissionDenied saying what is wrong."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise PermissionDenied(
+            "malformed API key", suggestion="send `Authorization: Bearer lg_<prefix>_<secret>`"
+        )
+    _, prefix, secret = parts
+    key = await ApiKey.get_or_none(prefix=prefix)
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+        raise PermissionDenied("unknown API key")
+    if key.revoked_at is not None:
+        raise PermissionDenied("this API key was revoked", suggestion="ask an admin for a new one")
+    return Principal(role=key.role, key_id=key.id, rep_id=key.rep_id, name=key.name)  # type: ignore[attr-defined]

@@ -1,0 +1,89 @@
+"""The service's handle on the active rulebook and the supervised engine pool evaluating it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from api.enums import LifecycleStage
+from api.errors import InvalidInput
+from rules import (
+    EnginePool,
+    EvaluationInput,
+    EvaluationResult,
+    FeedbackEvent,
+    Rulebook,
+    RulebookInvalid,
+    RuleFileError,
+    TargetingAdjustment,
+    load_rulebook,
+)
+
+
+class RulesEngine:
+    """One rulebook version plus the worker processes that evaluate it."""
+
+    def __init__(self, rulebook: Rulebook, *, workers: int = 1, timeout_s: float = 5.0) -> None:
+        _check_stages(rulebook)
+        self.rulebook = rulebook
+        self.pool = EnginePool(rulebook, workers=workers, timeout=timeout_s)
+
+    @classmethod
+    def from_dir(cls, path: Path, *, workers: int = 1, timeout_s: float = 5.0) -> RulesEngine:
+        return cls(load_rulebook(path), workers=workers, timeout_s=timeout_s)
+
+    @property
+    def version(self) -> str:
+        return self.rulebook.version
+
+    @property
+    def lookback_days(self) -> float:
+        return self.rulebook.lookback_days
+
+    @property
+    def handoff_stage(self) -> str:
+        return self.rulebook.stages.handoff or LifecycleStage.MQL.value
+
+    @property
+    def feedback_window_days(self) -> float:
+        return max([r.within_days for r in self.rulebook.feedback] + [0.0])
+
+    async def evaluate(self, fact_input: EvaluationInput) -> EvaluationResult:
+        return await self.pool.evaluate(fact_input)
+
+    async def evaluate_feedback(
+        self, events: list[FeedbackEvent], now: datetime
+    ) -> list[TargetingAdjustment]:
+        return await self.pool.evaluate_feedback(events, now)
+
+    def check_reason(self, kind: str, reason: str, *, field: str = "reason") -> None:
+        codes = self.rulebook.reason_codes(kind)
+        if reason not in codes:
+            raise InvalidInput(
+                f"unknown {kind} reason {reason!r}",
+                field=field,
+                suggestion=f"one of: {', '.join(codes)}" if codes else "the rulebook defines none",
+            )
+
+    async def close(self) -> None:
+        await self.pool.aclose()
+
+
+def _check_stages(rulebook: Rulebook) -> None:
+    """The database knows the lifecycle stages: a rulebook may not invent others."""
+    known = {s.value for s in LifecycleStage}
+    unknown = [s for s in rulebook.stages.all if s not in known]
+    if unknown:
+        loc = rulebook.stages.loc
+        raise RulebookInvalid(
+            [
+                RuleFileError(
+                    file=loc.file,
+                    line=loc.line,
+                    column=loc.column,
+                    rule=None,
+                    message=f"stages {', '.join(unknown)} are not lifecycle stages",
+                    suggestion=f"use: {', '.join(sorted(known))}",
+                )
+            ]
+        )

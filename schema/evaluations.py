@@ -1,0 +1,179 @@
+"""Evaluations in GraphQL: what fired, what each signal contributed, and why not (yet)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Self, TypeVar, cast
+
+import strawberry
+from pydantic import BaseModel
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from api.enums import EvaluationTrigger, LifecycleStage
+from api.evaluations import stored_result
+from api.models import Evaluation as EvaluationRow
+from rules import EvaluationResult
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="A rule that fired and what it did.")
+class FiredRule:
+    name: str = strawberry.field(description="Rule name as written in the rule file")
+    section: str = strawberry.field(description="signals, qualification, routing, sla, …")
+    effect: str = strawberry.field(description="e.g. `fit +20` or `stage new → mql`")
+
+
+@strawberry.type(description="Points one signal added to one score, after decay.")
+class ScoreContribution:
+    signal: str = strawberry.field(description="Signal rule name")
+    score: str = strawberry.field(description="Score it feeds, e.g. fit")
+    points: float = strawberry.field(description="Points as written in the rule")
+    matches: int = strawberry.field(description="Matching activities counted (else 1)")
+    decay_factor: float = strawberry.field(
+        description="Mean 0.5^(age/half-life) over the matches, 1 without decay"
+    )
+    value: float = strawberry.field(description="points times the sum of decay factors")
+    activity_age_days: float | None = strawberry.field(
+        description="Age of the newest matching activity"
+    )
+
+
+@strawberry.type(description="A named score: raw sum, targeting adjustment, cap, final value.")
+class ScoreValue:
+    name: str = strawberry.field(description="Score name")
+    raw: float = strawberry.field(description="Sum of contributions")
+    adjustment: float = strawberry.field(description="Active targeting adjustments, bounded")
+    value: float = strawberry.field(description="Final value, clamped to the cap")
+    cap: float = strawberry.field(description="Maximum value")
+
+
+@strawberry.type(description="A condition of a rule that did not fire: actual vs required.")
+class FailedCondition:
+    condition: str = strawberry.field(description="As written, e.g. `scores.fit gte 30`")
+    actual: str = strawberry.field(description="What the lead has")
+    required: str = strawberry.field(description="What the rule needs")
+    message: str = strawberry.field(description="e.g. `fit 28 < 30`")
+
+
+@strawberry.type(description="A rule that did not fire, and the conditions that stopped it.")
+class RuleExplanation:
+    rule: str = strawberry.field(description="Rule name")
+    section: str = strawberry.field(description="Rule-file section")
+    failed: list[FailedCondition] = strawberry.field(description="Conditions that failed")
+
+
+@strawberry.type(description="The stage decision of an evaluation.")
+class StageOutcome:
+    from_stage: str = strawberry.field(description="Stage before")
+    to_stage: str | None = strawberry.field(description="Stage the rules asked for, if any")
+    rule: str | None = strawberry.field(description="Rule that asked for it")
+    reason: str | None = strawberry.field(description="Reason code, for disqualification")
+
+
+@strawberry.type(description="Who the lead would go to, and why.")
+class RoutingOutcome:
+    route: str | None = strawberry.field(description="Routing rule that matched")
+    rep_id: str | None = strawberry.field(description="Database id of the chosen rep")
+    why: str = strawberry.field(description="Explanation of the choice (or of no choice)")
+
+
+@strawberry.type(description="First-touch deadline chosen by the SLA rules.")
+class SlaOutcome:
+    rule: str | None = strawberry.field(description="SLA rule that set the priority")
+    priority: str = strawberry.field(description="Priority name")
+    hours: float = strawberry.field(description="Hours to first touch")
+    deadline: datetime = strawberry.field(description="Deadline")
+
+
+@strawberry.type(description="The full explanation of one run of the rulebook over one lead.")
+class EvaluationReport:
+    rulebook_version: str = strawberry.field(description="Content hash of the rulebook")
+    fired: list[FiredRule] = strawberry.field(description="Rules that fired")
+    contributions: list[ScoreContribution] = strawberry.field(description="Score parts")
+    scores: list[ScoreValue] = strawberry.field(description="Final scores")
+    stage: StageOutcome = strawberry.field(description="Stage decision")
+    routing: RoutingOutcome = strawberry.field(description="Routing decision")
+    sla: SlaOutcome | None = strawberry.field(description="SLA, when one applies")
+    not_fired: list[RuleExplanation] = strawberry.field(description="Why other rules did not")
+    duration_ms: float = strawberry.field(description="Engine time")
+    headline: str = strawberry.field(description="One line: why qualified, or why not yet")
+
+    @classmethod
+    def from_result(cls, result: EvaluationResult, target: str) -> Self:
+        return cls(
+            rulebook_version=result.rulebook_version,
+            fired=[pick(FiredRule, f) for f in result.fired],
+            contributions=[pick(ScoreContribution, c) for c in result.contributions],
+            scores=[pick(ScoreValue, s) for s in result.scores.values()],
+            stage=pick(StageOutcome, result.stage),
+            routing=pick(RoutingOutcome, result.routing),
+            sla=pick(SlaOutcome, result.sla) if result.sla else None,
+            not_fired=[
+                RuleExplanation(
+                    rule=n.rule,
+                    section=n.section,
+                    failed=[pick(FailedCondition, f) for f in n.failed],
+                )
+                for n in result.not_fired
+            ],
+            duration_ms=result.duration_ms,
+            headline=headline(result, target),
+        )
+
+
+def pick(cls: type[T], model: BaseModel) -> T:
+    """Copy the fields a GraphQL type declares from the engine's model (which may have more)."""
+    return cls(**{f.name: getattr(model, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
+def headline(result: EvaluationResult, target: str) -> str:
+    """ "Qualified as mql by rule X" or "Not mql yet: fit 28 < 30; no demo_request in 14d"."""
+    stage = result.stage
+    if stage.to_stage is not None and stage.to_stage != stage.from_stage:
+        return f"Moved {stage.from_stage} → {stage.to_stage} by rule {stage.rule}"
+    if stage.from_stage == target:
+        return f"Already {target}"
+    misses = [f.message for n in result.not_fired if n.section == "qualification" for f in n.failed]
+    unique = list(dict.fromkeys(misses))
+    return f"Not {target} yet: " + ("; ".join(unique[:5]) if unique else "no rule applies")
+
+
+@strawberry.type(description="One stored, immutable evaluation of a lead.")
+class Evaluation(relay.Node):
+    id: relay.NodeID[int]
+    trigger: EvaluationTrigger = strawberry.field(description="What started it")
+    stage_before: LifecycleStage = strawberry.field(description="Stage before")
+    stage_after: LifecycleStage = strawberry.field(description="Stage after, as applied")
+    created_at: datetime = strawberry.field(description="When it ran")
+    input: JSON = strawberry.field(description="The facts snapshot it ran on (replayable)")
+    refused_transition: str | None = strawberry.field(
+        description="Set when the rules asked for a move the lifecycle refused"
+    )
+    report: EvaluationReport = strawberry.field(description="What fired and why")
+    lead_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: EvaluationRow, target: str = "mql") -> Self:
+        return cls(
+            id=row.id,
+            trigger=row.trigger,
+            stage_before=row.stage_before,
+            stage_after=row.stage_after,
+            created_at=row.created_at,
+            input=cast(JSON, row.input),
+            refused_transition=row.outcome.get("refused_transition"),  # type: ignore[arg-type]
+            report=EvaluationReport.from_result(stored_result(row), target),
+            lead_id=row.lead_id,  # type: ignore[attr-defined]
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: strawberry.Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = [int(i) for i in node_ids]
+        rows = {r.id: r for r in await EvaluationRow.filter(id__in=ids)}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]

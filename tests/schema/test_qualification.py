@@ -1,0 +1,306 @@
+"""Qualification end to end through HTTP: intake → evaluation → handoff → sales decision."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+
+from api.enums import HandoffStatus, LifecycleStage
+from api.models import Activity, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
+from tests.conftest import GraphQLClient
+
+UPSERT = """
+mutation($input: UpsertLeadInput!) {
+  upsertLead(input: $input) { lead { id stage fitScore } userErrors { code message field } }
+}"""
+
+RECORD = """
+mutation($input: RecordActivitiesInput!) {
+  recordActivities(input: $input) {
+    results { index activityId duplicate error { code message field } }
+    evaluations {
+      id stageBefore stageAfter trigger
+      report {
+        headline rulebookVersion
+        fired { name section effect }
+        stage { fromStage toStage rule }
+        routing { route repId why }
+        sla { priority hours deadline }
+        scores { name value }
+      }
+    }
+    userErrors { code message }
+  }
+}"""
+
+EVALUATE = """
+mutation($input: EvaluateLeadInput!) {
+  evaluateLead(input: $input) {
+    evaluation { id }
+    report { headline stage { toStage } notFired { rule section failed { message } } }
+    lead { stage version }
+    handoff { id }
+    userErrors { code message field suggestion }
+  }
+}"""
+
+HANDOFFS = """
+query($owner: ID) {
+  handoffs(ownerId: $owner) {
+    edges { node { id status priority slaDeadline reasonCode lead { email stage }
+                   owner { email } } }
+  }
+}"""
+
+REJECT = """
+mutation($input: RejectHandoffInput!) {
+  rejectHandoff(input: $input) {
+    handoff { status reasonCode note }
+    lead { stage }
+    userErrors { code message field suggestion }
+  }
+}"""
+
+ACCEPT = """
+mutation($input: AcceptHandoffInput!) {
+  acceptHandoff(input: $input) { handoff { status } lead { stage } userErrors { code message } }
+}"""
+
+
+@pytest.fixture
+async def reps() -> dict[str, SalesRep]:
+    now = datetime.now(UTC)
+    return {
+        "ana": await SalesRep.create(
+            email="ana@leadgate.test", name="Ana", territory="NA", segments=["enterprise"],
+            capacity=5, last_assigned_at=now - timedelta(days=2),
+        ),
+        "ben": await SalesRep.create(
+            email="ben@leadgate.test", name="Ben", territory="NA", segments=["enterprise"],
+            capacity=5, last_assigned_at=now - timedelta(days=1),
+        ),
+        "dora": await SalesRep.create(
+            email="dora@leadgate.test", name="Dora", territory="NA", segments=["enterprise"],
+            capacity=5, active=False,
+        ),
+        "emil": await SalesRep.create(
+            email="emil@leadgate.test", name="Emil", territory="EMEA",
+            segments=["enterprise", "mid_market", "smb"], capacity=5,
+        ),
+    }  # fmt: skip
+
+
+async def create_vp(gql: GraphQLClient, email: str = "vp@bigcorp.com") -> dict[str, Any]:
+    body = await gql(
+        UPSERT,
+        input={
+            "email": email,
+            "title": "VP Marketing",
+            "seniority": "vp",
+            "department": "marketing",
+            "country": "US",
+            "company": {"employeeCount": 1500, "industry": "software", "name": "BigCorp"},
+        },
+    )
+    assert body["data"]["upsertLead"]["userErrors"] == [], body
+    lead: dict[str, Any] = body["data"]["upsertLead"]["lead"]
+    return lead
+
+
+def activity(lead_id: str, kind: str, ext: str, ago: timedelta = timedelta(0)) -> dict[str, Any]:
+    when = datetime.now(UTC) - ago - timedelta(seconds=1)
+    return {"leadId": lead_id, "type": kind, "occurredAt": when.isoformat(), "externalId": ext}
+
+
+async def test_demo_request_makes_an_mql_handed_to_the_right_rep_then_rejected(
+    gql: GraphQLClient, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    assert lead["stage"] == "NEW"
+    assert lead["fitScore"] == 70  # enterprise 25, industry 10, title 15, seniority 10, …
+
+    # Why not MQL yet: a dry run explains and writes nothing.
+    evaluations_before = await Evaluation.all().count()
+    dry = (await gql(EVALUATE, input={"leadId": lead["id"], "dryRun": True}))["data"]
+    dry = dry["evaluateLead"]
+    assert dry["evaluation"] is None
+    assert dry["report"]["headline"].startswith("Not mql yet")
+    missing = {n["rule"] for n in dry["report"]["notFired"] if n["section"] == "qualification"}
+    assert "mql_demo_request" in missing
+    assert await Evaluation.all().count() == evaluations_before
+
+    body = await gql(
+        RECORD,
+        input={"activities": [activity(lead["id"], "demo_request", "crm-1")]},
+    )
+    payload = body["data"]["recordActivities"]
+    assert payload["userErrors"] == []
+    assert payload["results"][0]["error"] is None
+    [evaluation] = payload["evaluations"]
+    assert evaluation["trigger"] == "ACTIVITY"
+    assert (evaluation["stageBefore"], evaluation["stageAfter"]) == ("NEW", "MQL")
+    report = evaluation["report"]
+    # A demo request is worth enough engagement that both MQL rules fire; the first one
+    # in file order decides.
+    assert {"mql_fit_and_engagement", "mql_demo_request"} <= {f["name"] for f in report["fired"]}
+    assert report["stage"]["rule"] == "mql_fit_and_engagement"
+    assert report["headline"] == "Moved new → mql by rule mql_fit_and_engagement"
+    assert report["routing"]["route"] == "route_na_enterprise"
+    assert report["routing"]["repId"] == str(reps["ana"].id)  # oldest assignment, active
+    assert report["sla"]["priority"] == "p1"
+    assert report["sla"]["hours"] == 4
+
+    [edge] = (await gql(HANDOFFS))["data"]["handoffs"]["edges"]
+    handoff = edge["node"]
+    assert handoff["status"] == "PENDING"
+    assert handoff["owner"]["email"] == "ana@leadgate.test"
+    assert handoff["lead"] == {"email": "vp@bigcorp.com", "stage": "MQL"}
+    deadline = datetime.fromisoformat(handoff["slaDeadline"])
+    assert timedelta(hours=3, minutes=59) < deadline - datetime.now(UTC) <= timedelta(hours=4)
+
+    bad = await gql(REJECT, input={"handoffId": handoff["id"], "reason": "too_smal"})
+    [error] = bad["data"]["rejectHandoff"]["userErrors"]
+    assert error["code"] == "invalid_input"
+    assert error["field"] == ["input", "reason"]
+    assert "too_small" in error["suggestion"]
+
+    done = await gql(
+        REJECT, input={"handoffId": handoff["id"], "reason": "too_small", "note": "5 seats"}
+    )
+    decision = done["data"]["rejectHandoff"]
+    assert decision["userErrors"] == []
+    assert decision["handoff"] == {
+        "status": "REJECTED",
+        "reasonCode": "too_small",
+        "note": "5 seats",
+    }
+    assert decision["lead"] == {"stage": "RECYCLED"}
+
+    again = await gql(REJECT, input={"handoffId": handoff["id"], "reason": "too_small"})
+    assert again["data"]["rejectHandoff"]["userErrors"][0]["code"] == "conflict"
+
+    stored = await Lead.get(email="vp@bigcorp.com")
+    moves = (
+        await LeadStageChange.filter(lead_id=stored.id)
+        .order_by("id")
+        .values_list("from_stage", "to_stage", "reason")
+    )
+    assert moves == [
+        (LifecycleStage.NEW, LifecycleStage.MQL, "mql_fit_and_engagement"),
+        (LifecycleStage.MQL, LifecycleStage.RECYCLED, "too_small"),
+    ]
+
+
+async def test_accepting_a_handoff_makes_the_lead_sales_accepted(
+    gql: GraphQLClient, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    await gql(RECORD, input={"activities": [activity(lead["id"], "demo_request", "a-1")]})
+    [edge] = (await gql(HANDOFFS))["data"]["handoffs"]["edges"]
+    body = await gql(ACCEPT, input={"handoffId": edge["node"]["id"]})
+    assert body["data"]["acceptHandoff"] == {
+        "handoff": {"status": "ACCEPTED"},
+        "lead": {"stage": "SAL"},
+        "userErrors": [],
+    }
+
+
+async def test_batch_with_bad_items_stores_the_rest_and_is_idempotent_by_external_id(
+    gql: GraphQLClient, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    batch = [
+        activity(lead["id"], "page_view", "pv-1"),
+        activity("TGVhZDo5OTk5", "page_view", "pv-2"),  # Lead:9999 does not exist
+        activity(lead["id"], "teleport", "pv-3"),
+        activity(lead["id"], "page_view", "pv-1"),  # same external id twice in one batch
+    ]
+    first = (await gql(RECORD, input={"activities": batch}))["data"]["recordActivities"]
+    results = first["results"]
+    assert results[0]["error"] is None
+    assert results[0]["duplicate"] is False
+    assert results[1]["error"]["code"] == "not_found"
+    assert results[1]["error"]["field"] == ["input", "activities", "1", "leadId"]
+    assert results[2]["error"]["code"] == "invalid_input"
+    assert results[3]["duplicate"] is True
+    assert results[3]["activityId"] == results[0]["activityId"]
+    assert await Activity.all().count() == 1
+
+    replay = (await gql(RECORD, input={"activities": batch[:1]}))["data"]["recordActivities"]
+    assert replay["results"][0]["duplicate"] is True
+    assert replay["evaluations"] == []  # nothing new: no re-evaluation
+    assert await Activity.all().count() == 1
+
+
+async def test_idempotency_key_replays_the_first_result_and_refuses_another_input(
+    gql: GraphQLClient, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    other = await create_vp(gql, "cto@bigcorp.com")
+    first = await gql(EVALUATE, input={"leadId": lead["id"], "idempotencyKey": "k-1"})
+    replay = await gql(EVALUATE, input={"leadId": lead["id"], "idempotencyKey": "k-1"})
+    assert first["data"]["evaluateLead"]["evaluation"]["id"]
+    assert replay["data"] == first["data"]
+    mismatch = await gql(EVALUATE, input={"leadId": other["id"], "idempotencyKey": "k-1"})
+    [error] = mismatch["data"]["evaluateLead"]["userErrors"]
+    assert error["code"] == "idempotency_mismatch"
+    assert error["field"] == ["input", "idempotencyKey"]
+    stored = await Lead.get(email="vp@bigcorp.com")
+    # the upsert evaluated once, the keyed evaluateLead once more: the replay added nothing
+    assert await Evaluation.filter(lead_id=stored.id).count() == 2
+
+
+async def test_unknown_lead_and_wrong_id_type_are_typed_errors(gql: GraphQLClient) -> None:
+    missing = await gql(EVALUATE, input={"leadId": "TGVhZDo5OTk5"})
+    assert missing["data"]["evaluateLead"]["userErrors"][0]["code"] == "not_found"
+    wrong = await gql(EVALUATE, input={"leadId": "SGFuZG9mZjox"})  # Handoff:1
+    [error] = wrong["data"]["evaluateLead"]["userErrors"]
+    assert error["code"] == "invalid_input"
+    assert error["field"] == ["input", "leadId"]
+
+
+async def test_overdue_handoffs_expire_on_read_with_an_event(
+    gql: GraphQLClient, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    await gql(RECORD, input={"activities": [activity(lead["id"], "demo_request", "x-1")]})
+    await Handoff.all().update(sla_deadline=datetime.now(UTC) - timedelta(minutes=1))
+    [edge] = (await gql(HANDOFFS))["data"]["handoffs"]["edges"]
+    assert edge["node"]["status"] == "EXPIRED"
+    late = await gql(ACCEPT, input={"handoffId": edge["node"]["id"]})
+    assert late["data"]["acceptHandoff"]["handoff"] == {"status": "ACCEPTED"}
+    row = await Handoff.get()
+    assert row.breached_at is not None  # the breach stays on record for SLA metrics
+
+
+@pytest.mark.postgres
+async def test_fifty_concurrent_evaluations_make_one_handoff_and_lose_no_update(
+    gql: GraphQLClient, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    stored = await Lead.get(email="vp@bigcorp.com")
+    await Activity.create(
+        lead_id=stored.id,
+        type="demo_request",
+        occurred_at=datetime.now(UTC) - timedelta(minutes=1),
+        external_id="race-1",
+    )
+    bodies = await asyncio.gather(*(gql(EVALUATE, input={"leadId": lead["id"]}) for _ in range(50)))
+    assert all(b["data"]["evaluateLead"]["userErrors"] == [] for b in bodies)
+    assert await Handoff.filter(lead_id=stored.id, status=HandoffStatus.PENDING).count() == 1
+    after = await Lead.get(id=stored.id)
+    assert after.stage == LifecycleStage.MQL
+    assert after.engagement_score > 0  # the demo request's points were kept
+    # They ran one after the other: exactly one saw the lead before it was an MQL.
+    befores = cast(
+        list[LifecycleStage],
+        await Evaluation.filter(lead_id=stored.id)
+        .order_by("id")
+        .values_list("stage_before", flat=True),
+    )
+    assert len(befores) == 1 + 50
+    assert befores[1:].count(LifecycleStage.NEW) == 1
+    assert befores[1:].count(LifecycleStage.MQL) == 49
