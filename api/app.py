@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -21,19 +23,22 @@ from api.auth import LOCAL_ADMIN, authenticate
 from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
+from api.events import EventBus
+from api.middleware import BodySizeLimit
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
 from api.sla import sla_watch
 from schema.context import Context
+from schema.hardening import GraphQLOverHTTP
 from schema.root import build_schema
 
 
-class LeadgateGraphQL(GraphQL[Context, None]):
+class LeadgateGraphQL(GraphQLOverHTTP):
     """Strawberry's ASGI app with our per-request context."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            build_schema(),
+            build_schema(settings),
             graphql_ide="graphiql" if settings.dev else None,
             allow_queries_via_get=True,
         )
@@ -47,8 +52,24 @@ class LeadgateGraphQL(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             settings=self.settings,
             engine=request.app.state.engine,
+            events=request.app.state.events,
         )
-        header = request.headers.get("authorization", "")
+        await self._authenticate(context, request.headers.get("authorization", ""))
+        if context.principal is None and context.response is not None:
+            context.response.status_code = 401
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Browsers cannot set headers on a WebSocket: the key may come in connection_init."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if context.principal is None and isinstance(header, str):
+            await self._authenticate(context, header)
+        if context.principal is None:
+            raise ConnectionRejectionError({"reason": context.auth_error or "missing API key"})
+        return None  # the default acknowledgement
+
+    async def _authenticate(self, context: Context, header: str) -> None:
         scheme, _, token = header.partition(" ")
         if token and scheme.lower() == "bearer":
             try:
@@ -59,9 +80,6 @@ class LeadgateGraphQL(GraphQL[Context, None]):
             context.auth_error = "unsupported Authorization scheme"
         elif self.settings.dev_anonymous_admin:
             context.principal = LOCAL_ADMIN
-        if context.principal is None and context.response is not None:
-            context.response.status_code = 401
-        return context
 
 
 async def healthz(request: Request) -> Response:
@@ -96,6 +114,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await record_rulebook(engine.rulebook)
                 app.state.engine = engine
                 app.state.rulebook = engine.rulebook
+                app.state.events = events = EventBus(interval_s=settings.event_poll_interval_s)
+                events.start()
                 watcher = asyncio.create_task(sla_watch(settings.sla_check_interval_s))
                 try:
                     yield
@@ -103,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     watcher.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await watcher
+                    await events.stop()
         finally:
             app.state.engine = None
             app.state.rulebook = None
@@ -114,7 +135,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
+        middleware=[Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -8,7 +8,7 @@ from tortoise.transactions import in_transaction
 
 from api.engine import RulesEngine
 from api.enums import FeedbackKind, HandoffStatus, LifecycleStage
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, NotFound, PermissionDenied
 from api.feedback import record_feedback
 from api.lifecycle import check_transition
 from api.locking import for_update
@@ -17,10 +17,17 @@ from api.models import DomainEvent, Handoff, Lead, LeadStageChange
 OPEN = (HandoffStatus.PENDING, HandoffStatus.EXPIRED)
 
 
-async def _open_handoff(handoff_id: int) -> tuple[Handoff, Lead]:
+async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, Lead]:
+    """The handoff and its lead, locked. A key bound to a rep may only act on its own."""
     handoff = await for_update(Handoff.filter(id=handoff_id)).first()
     if handoff is None:
         raise NotFound(f"no handoff with id {handoff_id}", field="handoffId")
+    if rep_id is not None and handoff.owner_id != rep_id:  # type: ignore[attr-defined]
+        raise PermissionDenied(
+            f"handoff {handoff_id} belongs to another rep",
+            field="handoffId",
+            suggestion="a rep's key can only decide that rep's handoffs",
+        )
     if handoff.status not in OPEN:
         raise Conflict(
             f"handoff {handoff_id} was already {handoff.status}",
@@ -41,10 +48,12 @@ async def _move(lead: Lead, target: LifecycleStage, *, reason: str | None, actor
     await lead.save(update_fields=["stage", "version", "updated_at"])
 
 
-async def accept_handoff(*, handoff_id: int, actor: str, now: datetime | None = None) -> Handoff:
+async def accept_handoff(
+    *, handoff_id: int, actor: str, rep_id: int | None = None, now: datetime | None = None
+) -> Handoff:
     """The owner takes the lead: handoff accepted, lead sales-accepted (SAL)."""
     async with in_transaction():
-        handoff, lead = await _open_handoff(handoff_id)
+        handoff, lead = await _open_handoff(handoff_id, rep_id)
         await _move(lead, LifecycleStage.SAL, reason="handoff accepted", actor=actor)
         handoff.status = HandoffStatus.ACCEPTED
         handoff.decided_at = now or datetime.now(UTC)
@@ -59,6 +68,7 @@ async def reject_handoff(
     reason: str,
     note: str | None,
     actor: str,
+    rep_id: int | None = None,
     now: datetime | None = None,
 ) -> Handoff:
     """Sales says no, with a reason code from the rulebook: the lead goes back to nurture
@@ -66,7 +76,7 @@ async def reject_handoff(
     now = now or datetime.now(UTC)
     engine.check_reason("reject", reason, field="reason")
     async with in_transaction():
-        handoff, lead = await _open_handoff(handoff_id)
+        handoff, lead = await _open_handoff(handoff_id, rep_id)
         await _move(lead, LifecycleStage.RECYCLED, reason=reason, actor=actor)
         await Lead.filter(id=lead.id).update(owner_id=None)
         handoff.status = HandoffStatus.REJECTED

@@ -31,7 +31,17 @@ class Settings(BaseSettings):
     engine_workers: int = Field(default=1, ge=1, description="Rule-engine worker processes")
     engine_timeout_s: float = Field(default=5.0, gt=0)
     sla_check_interval_s: float = Field(default=60.0, gt=0)
+    event_poll_interval_s: float = Field(
+        default=0.2, gt=0, description="How often subscriptions look for new events"
+    )
     max_body_bytes: int = Field(default=1_000_000, gt=0)
+    max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
+    max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
+    max_directives: int = Field(default=50, ge=0, description="Directives per operation")
+    max_tokens: int = Field(default=5_000, gt=0, description="Lexical tokens per document")
+    max_cost: int = Field(
+        default=10_000, gt=0, description="Operation cost: 1 per field, times list page sizes"
+    )
 
 
 @lru_cache

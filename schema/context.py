@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 
 from api.auth import Principal
 from api.engine import RulesEngine
+from api.events import EventBus
 from api.settings import Settings
 from schema.loaders import Loaders
 
@@ -21,8 +22,10 @@ class Context:
     response: Response | None
     settings: Settings
     engine: RulesEngine
+    events: EventBus
     principal: Principal | None = None
     auth_error: str | None = None
+    connection_params: dict[str, object] | None = None
     loaders: Loaders = field(default_factory=Loaders)
 
 

@@ -20,6 +20,7 @@ from graphql import (
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from api.auth import Principal
 from api.enums import Role
@@ -39,6 +40,8 @@ POLICY: dict[str, frozenset[Role]] = {
     "handoffs": EVERYONE,
     "rulebook": EVERYONE,
     "viewer": EVERYONE,
+    # subscriptions (``handoffs`` shares its name, and its policy, with the query)
+    "evaluations": EVERYONE,
     # intake and triggers
     "upsertLead": INTAKE,
     "recordActivities": frozenset({Role.INTEGRATION, Role.ADMIN}),
@@ -133,4 +136,7 @@ class RoleGuard(SchemaExtension):
                 ctx.result = _denied(
                     f"role {principal.role} may not use {', '.join(denied)}", "permission_denied"
                 )
+            if ctx.result is not None and ctx.operation_type == OperationType.SUBSCRIPTION:
+                # strawberry runs subscriptions whatever the result says: refuse by raising
+                raise ctx.result.errors[0]  # type: ignore[index]
         yield

@@ -350,8 +350,11 @@ class QualificationMutations:
     @strawberry.mutation(description="The owner takes the lead (lead becomes SAL)")
     async def accept_handoff(self, info: Info, input: AcceptHandoffInput) -> HandoffPayload:
         try:
+            principal = info.context.principal
             handoff = await handoff_service.accept_handoff(
-                handoff_id=node_id(input.handoff_id, "Handoff", "handoffId"), actor="api"
+                handoff_id=node_id(input.handoff_id, "Handoff", "handoffId"),
+                actor=principal.actor if principal else "api",
+                rep_id=principal.rep_id if principal else None,
             )
         except LeadgateError as exc:
             return HandoffPayload(handoff=None, lead=None, user_errors=[user_error(exc)])
@@ -359,13 +362,15 @@ class QualificationMutations:
 
     @strawberry.mutation(description="Sales rejects a handoff with a reason (lead is recycled)")
     async def reject_handoff(self, info: Info, input: RejectHandoffInput) -> HandoffPayload:
+        principal = info.context.principal
         try:
             handoff = await handoff_service.reject_handoff(
                 engine=info.context.engine,
                 handoff_id=node_id(input.handoff_id, "Handoff", "handoffId"),
                 reason=input.reason,
                 note=input.note,
-                actor="api",
+                actor=principal.actor if principal else "api",
+                rep_id=principal.rep_id if principal else None,
             )
         except LeadgateError as exc:
             return HandoffPayload(handoff=None, lead=None, user_errors=[user_error(exc)])
@@ -431,6 +436,7 @@ async def _handoff_payload(handoff: HandoffRow) -> HandoffPayload:
 async def _change_stage(
     info: Info, input: ChangeLeadStageInput, target: LifecycleStage
 ) -> LeadPayload:
+    principal = info.context.principal
     try:
         lead = await feedback_service.change_lead_stage(
             engine=info.context.engine,
@@ -438,7 +444,8 @@ async def _change_stage(
             target=target,
             reason=input.reason,
             note=input.note,
-            actor="api",
+            actor=principal.actor if principal else "api",
+            rep_id=principal.rep_id if principal else None,
         )
     except LeadgateError as exc:
         return LeadPayload(lead=None, user_errors=[user_error(exc)])

@@ -6,10 +6,14 @@ import strawberry
 from strawberry import relay
 from strawberry.tools import merge_types
 
+from api.settings import Settings, get_settings
 from schema.admin import AdminMutations, AdminQueries
+from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
 from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
+from schema.rulebook import RulebookQueries
+from schema.subscriptions import Subscription
 
 
 @strawberry.type
@@ -17,9 +21,17 @@ class NodeQuery:
     node: relay.Node | None = relay.node(description="Any object by its global id")
 
 
-Query = merge_types("Query", (NodeQuery, LeadQueries, QualificationQueries, AdminQueries))
+Query = merge_types(
+    "Query", (NodeQuery, LeadQueries, QualificationQueries, RulebookQueries, AdminQueries)
+)
 Mutation = merge_types("Mutation", (LeadMutations, QualificationMutations, AdminMutations))
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=[RoleGuard])
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or get_settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[RoleGuard, *hardening_extensions(settings)],
+    )

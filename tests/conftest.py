@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -116,7 +116,8 @@ class GraphQLClient:
         return body
 
 
-GqlFactory = Callable[[Role], Awaitable[GraphQLClient]]
+class GqlFactory(Protocol):
+    async def __call__(self, role: Role, rep_email: str | None = None) -> GraphQLClient: ...
 
 
 @pytest.fixture

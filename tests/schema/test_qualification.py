@@ -8,9 +8,9 @@ from typing import Any, cast
 
 import pytest
 
-from api.enums import HandoffStatus, LifecycleStage
+from api.enums import HandoffStatus, LifecycleStage, Role
 from api.models import Activity, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
-from tests.conftest import GraphQLClient
+from tests.conftest import GqlFactory, GraphQLClient
 
 UPSERT = """
 mutation($input: UpsertLeadInput!) {
@@ -304,3 +304,19 @@ async def test_fifty_concurrent_evaluations_make_one_handoff_and_lose_no_update(
     assert len(befores) == 1 + 50
     assert befores[1:].count(LifecycleStage.NEW) == 1
     assert befores[1:].count(LifecycleStage.MQL) == 49
+
+
+async def test_a_reps_key_decides_only_that_reps_handoffs(
+    gql: GraphQLClient, gql_as: GqlFactory, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    await gql(RECORD, input={"activities": [activity(lead["id"], "demo_request", "r-1")]})
+    [edge] = (await gql(HANDOFFS))["data"]["handoffs"]["edges"]
+    assert edge["node"]["owner"]["email"] == "ana@leadgate.test"
+    ben = await gql_as(Role.SALES, "ben@leadgate.test")
+    refused = await ben(ACCEPT, input={"handoffId": edge["node"]["id"]})
+    [error] = refused["data"]["acceptHandoff"]["userErrors"]
+    assert error["code"] == "permission_denied"
+    ana = await gql_as(Role.SALES, "ana@leadgate.test")
+    accepted = await ana(ACCEPT, input={"handoffId": edge["node"]["id"]})
+    assert accepted["data"]["acceptHandoff"]["handoff"] == {"status": "ACCEPTED"}

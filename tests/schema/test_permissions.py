@@ -1,0 +1,132 @@
+"""Every role against every root field: the POLICY table is what the server enforces."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from api.enums import Role
+from schema.permissions import POLICY
+from tests.conftest import GqlFactory, GraphQLClient
+
+MISSING_LEAD = "TGVhZDo5OTk5OTk="  # Lead:999999
+MISSING_HANDOFF = "SGFuZG9mZjo5OTk5OTk="  # Handoff:999999
+
+# One harmless operation per root field: on a missing object it fails with a user error,
+# never with a permission error, so what decides the outcome is the role alone.
+OPERATIONS: dict[str, str] = {
+    "node": f'{{ node(id: "{MISSING_LEAD}") {{ id }} }}',
+    "leads": "{ leads(first: 1) { edges { cursor } } }",
+    "lead": f'{{ lead(id: "{MISSING_LEAD}") {{ id }} }}',
+    "evaluation": '{ evaluation(id: "RXZhbHVhdGlvbjox") { id } }',
+    "handoffs": "{ handoffs(first: 1) { edges { cursor } } }",
+    "rulebook": "{ rulebook { version } }",
+    "viewer": "{ viewer { role } }",
+    "upsertLead": 'mutation { upsertLead(input: {email: "nope"}) { userErrors { code } } }',
+    "recordActivities": (
+        "mutation { recordActivities(input: {activities: []}) { userErrors { code } } }"
+    ),
+    "evaluateLead": (
+        f'mutation {{ evaluateLead(input: {{leadId: "{MISSING_LEAD}"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "acceptHandoff": (
+        f'mutation {{ acceptHandoff(input: {{handoffId: "{MISSING_HANDOFF}"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "rejectHandoff": (
+        f'mutation {{ rejectHandoff(input: {{handoffId: "{MISSING_HANDOFF}", '
+        'reason: "too_small"}) { userErrors { code } } }'
+    ),
+    "recycleLead": (
+        f'mutation {{ recycleLead(input: {{leadId: "{MISSING_LEAD}", reason: "bad_timing"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "disqualifyLead": (
+        f'mutation {{ disqualifyLead(input: {{leadId: "{MISSING_LEAD}", reason: "spam"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "createApiKey": (
+        'mutation { createApiKey(input: {name: "x", role: VIEWER}) { userErrors { code } } }'
+    ),
+    "revokeApiKey": ('mutation { revokeApiKey(input: {prefix: "nope"}) { userErrors { code } } }'),
+}
+
+
+def root_field_names(app: Starlette, *, subscriptions: bool) -> set[str]:
+    """Root fields of the schema the app serves (a strawberry schema is built once)."""
+    [route] = [r for r in app.routes if isinstance(r, Route) and r.path == "/graphql"]
+    schema = route.endpoint.schema._schema  # type: ignore[attr-defined]
+    roots = (
+        [schema.subscription_type] if subscriptions else [schema.query_type, schema.mutation_type]
+    )
+    return {name for root in roots if root is not None for name in root.fields}
+
+
+def test_every_root_field_has_a_policy_and_a_matrix_operation(app: Starlette) -> None:
+    http_fields = root_field_names(app, subscriptions=False)
+    fields = http_fields | root_field_names(app, subscriptions=True)
+    assert fields - set(POLICY) == set(), "new root fields need a POLICY entry"
+    assert set(POLICY) - fields == set(), "POLICY names fields the schema does not have"
+    assert set(OPERATIONS) == http_fields, "the role matrix must try every root field"
+
+
+@pytest.mark.parametrize("field", sorted(OPERATIONS))
+@pytest.mark.parametrize("role", list(Role))
+async def test_role_matrix(gql_as: GqlFactory, role: Role, field: str) -> None:
+    client = await gql_as(role)
+    body = await client(OPERATIONS[field])
+    codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+    if role in POLICY[field]:
+        assert "permission_denied" not in codes, body
+        assert body.get("data") is not None, body
+    else:
+        assert codes == ["permission_denied"], body
+        assert body["data"] is None
+        assert f"role {role} may not use {field}" in body["errors"][0]["message"]
+
+
+async def test_fragments_at_the_root_cannot_smuggle_a_mutation(gql_as: GqlFactory) -> None:
+    viewer = await gql_as(Role.VIEWER)
+    body = await viewer(
+        'mutation { ...m } fragment m on Mutation { createApiKey(input: {name: "x", '
+        "role: ADMIN}) { token } }"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "permission_denied"
+
+
+async def test_requests_without_a_valid_key_are_refused_clearly(
+    client: object, gql: GraphQLClient
+) -> None:
+    anonymous = GraphQLClient(gql.http)
+    response = await gql.http.post("/graphql", json={"query": "{ viewer { role } }"})
+    assert response.status_code == 401
+    body = await anonymous("{ viewer { role } }")
+    assert body["errors"][0]["extensions"]["code"] == "unauthenticated"
+    assert "missing API key" in body["errors"][0]["message"]
+    forged = GraphQLClient(gql.http, "lg_deadbeef_not-the-secret")
+    body = await forged("{ viewer { role } }")
+    assert "unknown API key" in body["errors"][0]["message"]
+    malformed = GraphQLClient(gql.http, "hunter2")
+    assert "malformed API key" in (await malformed("{ viewer { role } }"))["errors"][0]["message"]
+
+
+async def test_created_key_works_once_and_stops_after_revoke(gql: GraphQLClient) -> None:
+    created = await gql(
+        'mutation { createApiKey(input: {name: "crm", role: INTEGRATION}) '
+        "{ token apiKey { prefix role } userErrors { code } } }"
+    )
+    payload = created["data"]["createApiKey"]
+    token, prefix = payload["token"], payload["apiKey"]["prefix"]
+    assert token.startswith(f"lg_{prefix}_")
+    crm = GraphQLClient(gql.http, token)
+    assert (await crm("{ viewer { role name } }"))["data"]["viewer"] == {
+        "role": "INTEGRATION",
+        "name": "crm",
+    }
+    listed = await gql(f'mutation {{ revokeApiKey(input: {{prefix: "{prefix}"}}) '
+                       "{ apiKey { revokedAt } } }")  # fmt: skip
+    assert listed["data"]["revokeApiKey"]["apiKey"]["revokedAt"] is not None
+    refused = await crm("{ viewer { role } }")
+    assert "revoked" in refused["errors"][0]["message"]
