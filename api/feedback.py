@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from api.engine import RulesEngine
 from api.enums import FeedbackKind, HandoffStatus, LifecycleStage
 from api.errors import NotFound
-from api.lifecycle import check_transition
+from api.lifecycle import check_transition, check_version
 from api.locking import for_update
 from api.models import (
     Account,
@@ -130,6 +130,7 @@ async def change_lead_stage(
     note: str | None,
     actor: str,
     rep_id: int | None = None,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Lead:
     """Recycle or disqualify a lead by hand (reason codes from the rulebook). An open handoff
@@ -141,6 +142,7 @@ async def change_lead_stage(
         lead = await for_update(Lead.filter(id=lead_id)).first()
         if lead is None:
             raise NotFound(f"no lead with id {lead_id}", field="leadId")
+        check_version(current=lead.version, expected=expected_version, what=f"lead {lead_id}")
         check_transition(lead.stage, target, reason=reason)
         await LeadStageChange.create(
             lead_id=lead.id, from_stage=lead.stage, to_stage=target, reason=reason, actor=actor

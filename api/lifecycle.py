@@ -8,7 +8,7 @@ through ``recycled``, which, like ``disqualified``, needs a reason.
 from __future__ import annotations
 
 from api.enums import LifecycleStage as S
-from api.errors import IllegalTransition
+from api.errors import IllegalTransition, StaleVersion
 
 FUNNEL: tuple[S, ...] = (S.NEW, S.ENGAGED, S.MQL, S.SAL, S.SQL, S.OPPORTUNITY, S.CUSTOMER)
 NEEDS_REASON = frozenset({S.RECYCLED, S.DISQUALIFIED})
@@ -60,3 +60,13 @@ def allowed_targets(current: S) -> list[S]:
 def _suggestion(current: S) -> str:
     targets = ", ".join(allowed_targets(current)) or "none: this stage is final"
     return f"from {current} a lead can move to: {targets}"
+
+
+def check_version(*, current: int, expected: int | None, what: str) -> None:
+    """Optimistic concurrency: refuse a change made on a stale read."""
+    if expected is not None and expected != current:
+        raise StaleVersion(
+            f"{what} is at version {current}, not {expected}: it changed since you read it",
+            field="expectedVersion",
+            suggestion="read it again, then retry with the new version",
+        )

@@ -58,7 +58,14 @@ async def evaluate_lead(
     async with in_transaction():
         lead = await _get_lead(lead_id, lock=True)
         fact_input, result = await _run(engine, lead, now)
-        return await _apply(engine, lead, fact_input, result, trigger, now)
+        return await apply_outcome(
+            handoff_stage=engine.handoff_stage,
+            lead=lead,
+            fact_input=fact_input,
+            result=result,
+            trigger=trigger,
+            now=now,
+        )
 
 
 async def _get_lead(lead_id: int, *, lock: bool) -> Lead:
@@ -83,14 +90,20 @@ async def _run(
     return fact_input, result
 
 
-async def _apply(
-    engine: RulesEngine,
+async def apply_outcome(
+    *,
+    handoff_stage: str,
     lead: Lead,
     fact_input: EvaluationInput,
     result: EvaluationResult,
     trigger: EvaluationTrigger,
     now: datetime,
 ) -> EvaluationOutcome:
+    """Store the evaluation and apply it under the lifecycle guards (caller holds the lock).
+
+    The rulebook validator already refuses backward transitions, so a refusal here means the
+    rules and the lifecycle disagree: it is recorded (LeadStageChange.applied false) instead.
+    """
     stage_before = lead.stage
     target = result.stage.to_stage
     refused: str | None = None
@@ -103,9 +116,7 @@ async def _apply(
             refused = exc.message
     stage_after = LifecycleStage(target) if moved and target else stage_before
 
-    owner_id = (
-        _routed_owner(result) if moved and stage_after.value == engine.handoff_stage else None
-    )
+    owner_id = _routed_owner(result) if moved and stage_after.value == handoff_stage else None
     evaluation = await Evaluation.create(
         lead_id=lead.id,
         rulebook_version=result.rulebook_version,
@@ -144,7 +155,7 @@ async def _apply(
         events.append(
             DomainEvent(kind="handoff", subject_id=handoff.owner_id, payload={"id": handoff.id})  # type: ignore[attr-defined]
         )
-    elif moved and stage_after.value == engine.handoff_stage:
+    elif moved and stage_after.value == handoff_stage:
         events.append(
             DomainEvent(
                 kind="handoff_unrouted",

@@ -1,5 +1,6 @@
 """Service settings, read from ``LEADGATE_*`` environment variables (and a ``.env`` file)."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
         default=0.2, gt=0, description="How often subscriptions look for new events"
     )
     max_body_bytes: int = Field(default=1_000_000, gt=0)
+    sales_cost_per_month: Decimal = Field(
+        default=Decimal(0), ge=0, description="Sales team cost per month, added to CAC"
+    )
     max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
     max_directives: int = Field(default=50, ge=0, description="Directives per operation")

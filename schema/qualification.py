@@ -160,6 +160,9 @@ class ChangeLeadStageInput:
     lead_id: relay.GlobalID = strawberry.field(description="The lead")
     reason: str = strawberry.field(description="A reason code of the rulebook")
     note: str | None = strawberry.field(default=None, description="Free text")
+    expected_version: int | None = strawberry.field(
+        default=None, description="Refuse the change if the lead moved past this version"
+    )
 
 
 @strawberry.type(description="Result of recycleLead or disqualifyLead.")
@@ -446,6 +449,7 @@ async def _change_stage(
             note=input.note,
             actor=principal.actor if principal else "api",
             rep_id=principal.rep_id if principal else None,
+            expected_version=input.expected_version,
         )
     except LeadgateError as exc:
         return LeadPayload(lead=None, user_errors=[user_error(exc)])

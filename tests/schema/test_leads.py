@@ -205,3 +205,14 @@ async def test_statements_for_a_page_do_not_grow_with_its_size(
         counts.append(len(sql_counter.statements))
     assert counts[0] == counts[1], sql_counter.statements
     assert counts[1] <= 6  # leads, accounts, reps, latest-evaluation ids, evaluations
+
+
+async def test_node_resolves_global_ids_for_client_caches(gql: GraphQLClient) -> None:
+    created = await gql(UPSERT, input={"email": "node@acme.com"})
+    lead_id = created["data"]["upsertLead"]["lead"]["id"]
+    body = await gql(
+        "query($id: ID!) { node(id: $id) { __typename id ... on Lead { email } } }", id=lead_id
+    )
+    assert body["data"]["node"] == {"__typename": "Lead", "id": lead_id, "email": "node@acme.com"}
+    missing = await gql('{ node(id: "TGVhZDo5OTk5OTk=") { id } }')
+    assert missing["data"]["node"] is None

@@ -320,3 +320,32 @@ async def test_a_reps_key_decides_only_that_reps_handoffs(
     ana = await gql_as(Role.SALES, "ana@leadgate.test")
     accepted = await ana(ACCEPT, input={"handoffId": edge["node"]["id"]})
     assert accepted["data"]["acceptHandoff"]["handoff"] == {"status": "ACCEPTED"}
+
+
+async def test_recycle_and_disqualify_check_reason_version_and_lifecycle(
+    gql: GraphQLClient,
+) -> None:
+    lead = await create_vp(gql)
+    read = await gql("query($id: ID!) { lead(id: $id) { version } }", id=lead["id"])
+    version = read["data"]["lead"]["version"]
+    mutation = """
+    mutation($input: ChangeLeadStageInput!) {
+      disqualifyLead(input: $input) { lead { stage version } userErrors { code field message } }
+    }"""
+    stale = await gql(
+        mutation, input={"leadId": lead["id"], "reason": "spam", "expectedVersion": version - 1}
+    )
+    assert stale["data"]["disqualifyLead"]["userErrors"][0]["code"] == "stale_version"
+    unknown = await gql(mutation, input={"leadId": lead["id"], "reason": "ugly"})
+    assert unknown["data"]["disqualifyLead"]["userErrors"][0]["field"] == ["input", "reason"]
+    done = await gql(
+        mutation, input={"leadId": lead["id"], "reason": "spam", "expectedVersion": version}
+    )
+    assert done["data"]["disqualifyLead"]["lead"] == {
+        "stage": "DISQUALIFIED",
+        "version": version + 1,
+    }
+    again = await gql(mutation, input={"leadId": lead["id"], "reason": "spam"})
+    [error] = again["data"]["disqualifyLead"]["userErrors"]
+    assert error["code"] == "illegal_transition"
+    assert "from disqualified to disqualified" in error["message"]
