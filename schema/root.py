@@ -8,8 +8,10 @@ from strawberry.tools import merge_types
 
 from api.settings import Settings, get_settings
 from schema.admin import AdminMutations, AdminQueries
+from schema.deals import DealMutations, DealQueries
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
+from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rulebook import RulebookQueries
@@ -29,9 +31,21 @@ class NodeQuery:
 
 
 Query = merge_types(
-    "Query", (NodeQuery, LeadQueries, QualificationQueries, RulebookQueries, AdminQueries)
+    "Query",
+    (
+        NodeQuery,
+        LeadQueries,
+        QualificationQueries,
+        RulebookQueries,
+        AdminQueries,
+        DealQueries,
+        MetricQueries,
+    ),
 )
-Mutation = merge_types("Mutation", (LeadMutations, QualificationMutations, AdminMutations))
+Mutation = merge_types(
+    "Mutation",
+    (LeadMutations, QualificationMutations, AdminMutations, DealMutations, MetricMutations),
+)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
