@@ -56,7 +56,9 @@ async def record_feedback(
         campaign_id=campaign_id,
         rep_id=rep_id,
     )
-    await apply_feedback_rules(engine=engine, now=now)
+    # The row's own timestamp is set by the database clock after ``now`` was taken: judge the
+    # pattern as of the later of the two, or the newest feedback would look like the future.
+    await apply_feedback_rules(engine=engine, now=max(now, feedback.created_at))
     return feedback
 
 

@@ -40,6 +40,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "handoffs": EVERYONE,
     "rulebook": EVERYONE,
     "viewer": EVERYONE,
+    "targetingAdjustments": EVERYONE,
     # subscriptions (``handoffs`` shares its name, and its policy, with the query)
     "evaluations": EVERYONE,
     # intake and triggers

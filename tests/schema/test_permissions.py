@@ -23,6 +23,7 @@ OPERATIONS: dict[str, str] = {
     "handoffs": "{ handoffs(first: 1) { edges { cursor } } }",
     "rulebook": "{ rulebook { version } }",
     "viewer": "{ viewer { role } }",
+    "targetingAdjustments": "{ targetingAdjustments { rule } }",
     "upsertLead": 'mutation { upsertLead(input: {email: "nope"}) { userErrors { code } } }',
     "recordActivities": (
         "mutation { recordActivities(input: {activities: []}) { userErrors { code } } }"

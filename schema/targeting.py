@@ -1,0 +1,78 @@
+"""Targeting adjustments: what sales feedback taught the rulebook, for marketing to act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Self
+
+import strawberry
+from strawberry import relay
+
+from api.models import TargetingAdjustment as AdjustmentRow
+from schema.context import Info
+
+
+@strawberry.type(
+    description="A bounded, expiring score change derived from a pattern of sales feedback."
+)
+class TargetingAdjustment(relay.Node):
+    id: relay.NodeID[int]
+    rule: str = strawberry.field(description="Feedback rule that produced it")
+    score: str = strawberry.field(description="Score it changes, e.g. fit")
+    delta: float = strawberry.field(description="Points added (negative: fewer)")
+    scope_kind: str = strawberry.field(description="segment or campaign")
+    scope_value: str = strawberry.field(description="Which segment or campaign key")
+    reason: str = strawberry.field(description="Why, in words")
+    caused_by: list[int] = strawberry.field(description="Feedback ids that made the rule fire")
+    rulebook_version: str = strawberry.field(description="Rulebook that produced it")
+    starts_at: datetime = strawberry.field(description="In force from")
+    expires_at: datetime = strawberry.field(description="In force until")
+    revoked_at: datetime | None = strawberry.field(description="Revoked early, if so")
+
+    @classmethod
+    def from_row(cls, row: AdjustmentRow) -> Self:
+        return cls(
+            id=row.id,
+            rule=row.rule,
+            score=row.score,
+            delta=row.delta,
+            scope_kind=row.scope_kind,
+            scope_value=row.scope_value,
+            reason=row.reason,
+            caused_by=list(row.caused_by),
+            rulebook_version=row.rulebook_version,
+            starts_at=row.starts_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: strawberry.Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = [int(i) for i in node_ids]
+        rows = {r.id: r for r in await AdjustmentRow.filter(id__in=ids)}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+
+
+@strawberry.type
+class TargetingQueries:
+    @strawberry.field(description="Targeting adjustments, newest first (active only by default)")
+    async def targeting_adjustments(
+        self,
+        info: Info,
+        active_only: Annotated[
+            bool, strawberry.argument(description="Only those in force now")
+        ] = True,
+        scope_kind: Annotated[
+            str | None, strawberry.argument(description="segment or campaign")
+        ] = None,
+    ) -> list[TargetingAdjustment]:
+        query = AdjustmentRow.all().order_by("-id")
+        if active_only:
+            now = datetime.now(UTC)
+            query = query.filter(starts_at__lte=now, expires_at__gt=now, revoked_at__isnull=True)
+        if scope_kind is not None:
+            query = query.filter(scope_kind=scope_kind)
+        return [TargetingAdjustment.from_row(r) for r in await query.limit(500)]
