@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,9 +24,9 @@ from api.engine import RulesEngine
 from api.errors import LeadgateError
 from api.events import EventBus
 from api.middleware import BodySizeLimit
+from api.periodic import check_sla, every, rescore
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
-from api.sla import sla_watch
 from schema.context import Context
 from schema.hardening import GraphQLOverHTTP
 from schema.root import build_schema
@@ -101,34 +100,50 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or get_settings()
+@asynccontextmanager
+async def _background(*jobs: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Tasks that live as long as the app, cancelled when it stops."""
+    tasks = [asyncio.create_task(job) for job in jobs]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
+
+def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = RulesEngine.from_dir(
-            settings.rules_dir, workers=settings.engine_workers, timeout_s=settings.engine_timeout_s
-        )
-        try:
-            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-                await record_rulebook(engine.rulebook)
-                app.state.engine = engine
-                app.state.rulebook = engine.rulebook
-                app.state.events = events = EventBus(interval_s=settings.event_poll_interval_s)
-                events.start()
-                watcher = asyncio.create_task(sla_watch(settings.sla_check_interval_s))
-                try:
-                    yield
-                finally:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watcher
-                    await events.stop()
-        finally:
-            app.state.engine = None
-            app.state.rulebook = None
-            await engine.close()
+        async with AsyncExitStack() as stack:
+            engine = RulesEngine.from_dir(
+                settings.rules_dir,
+                workers=settings.engine_workers,
+                timeout_s=settings.engine_timeout_s,
+            )
+            stack.push_async_callback(engine.close)
+            await stack.enter_async_context(
+                RegisterTortoise(app, config=tortoise_config(settings.database_url))
+            )
+            await record_rulebook(engine.rulebook)
+            events = EventBus(interval_s=settings.event_poll_interval_s)
+            events.start()
+            stack.push_async_callback(events.stop)
+            await stack.enter_async_context(
+                _background(
+                    every(settings.sla_check_interval_s, "sla", check_sla),
+                    every(settings.rescore_interval_s, "rescore", rescore(engine)),
+                )
+            )
+            app.state.engine, app.state.rulebook, app.state.events = engine, engine.rulebook, events
+            stack.callback(setattr, app.state, "rulebook", None)
+            yield
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
     graphql = LeadgateGraphQL(settings)
     app = Starlette(
         routes=[
@@ -138,7 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=[Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)],
-        lifespan=lifespan,
+        lifespan=_lifespan(settings),
     )
     app.state.settings = settings
     app.state.rulebook = None

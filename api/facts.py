@@ -1,7 +1,9 @@
-"""Reading one lead's facts from the database into the engine's input model."""
+"""Reading leads' facts from the database into the engine's input model."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tortoise.functions import Count
@@ -20,39 +22,60 @@ from rules import (
 
 async def build_input(*, lead: Lead, now: datetime, lookback_days: float) -> EvaluationInput:
     """The complete snapshot one evaluation needs, stored with it so it can be replayed."""
-    account = await Account.get_or_none(id=lead.account_id) if lead.account_id else None  # type: ignore[attr-defined]
-    campaign = (
-        await Campaign.get_or_none(id=lead.first_campaign_id)  # type: ignore[attr-defined]
-        if lead.first_campaign_id  # type: ignore[attr-defined]
-        else None
+    inputs = await build_inputs(leads=[lead], now=now, lookback_days=lookback_days)
+    return inputs[lead.id]
+
+
+async def build_inputs(
+    *, leads: Sequence[Lead], now: datetime, lookback_days: float
+) -> dict[int, EvaluationInput]:
+    """Snapshots for many leads with a fixed number of queries, whatever their number."""
+    account_ids = {lead.account_id for lead in leads if lead.account_id}  # type: ignore[attr-defined]
+    campaign_ids = {lead.first_campaign_id for lead in leads if lead.first_campaign_id}  # type: ignore[attr-defined]
+    accounts = {a.id: a for a in await Account.filter(id__in=account_ids)} if account_ids else {}
+    campaigns = (
+        {c.id: c for c in await Campaign.filter(id__in=campaign_ids)} if campaign_ids else {}
     )
     since = now - timedelta(days=lookback_days)
-    activities = await Activity.filter(
-        lead_id=lead.id, occurred_at__gte=since, occurred_at__lte=now
-    ).order_by("occurred_at", "id")
-    return EvaluationInput(
-        lead=LeadData(
-            email=lead.email,
-            first_name=lead.first_name,
-            last_name=lead.last_name,
-            title=lead.title,
-            seniority=lead.seniority,
-            department=lead.department,
-            country=lead.country,
-            source=lead.source,
-            campaign=campaign.key if campaign else None,
-            stage=lead.stage.value,
-            created_at=lead.created_at,
-        ),
-        account=_account(account),
-        activities=[
+    activities: dict[int, list[ActivityData]] = defaultdict(list)
+    for a in await Activity.filter(
+        lead_id__in=[lead.id for lead in leads], occurred_at__gte=since, occurred_at__lte=now
+    ).order_by("occurred_at", "id"):
+        activities[a.lead_id].append(  # type: ignore[attr-defined]
             ActivityData(type=a.type, occurred_at=a.occurred_at, properties=a.properties)
-            for a in activities
-        ],
-        adjustments=await _adjustments(account, campaign, now),
-        reps=await _reps(),
-        now=now,
-    )
+        )
+    adjustments = await _active_adjustments(now)
+    reps = await _reps()
+    inputs = {}
+    for lead in leads:
+        account = accounts.get(lead.account_id)  # type: ignore[attr-defined]
+        campaign = campaigns.get(lead.first_campaign_id)  # type: ignore[attr-defined]
+        scopes = set()
+        if account is not None and account.segment:
+            scopes.add(("segment", account.segment))
+        if campaign is not None:
+            scopes.add(("campaign", campaign.key))
+        inputs[lead.id] = EvaluationInput(
+            lead=LeadData(
+                email=lead.email,
+                first_name=lead.first_name,
+                last_name=lead.last_name,
+                title=lead.title,
+                seniority=lead.seniority,
+                department=lead.department,
+                country=lead.country,
+                source=lead.source,
+                campaign=campaign.key if campaign else None,
+                stage=lead.stage.value,
+                created_at=lead.created_at,
+            ),
+            account=_account(account),
+            activities=activities[lead.id],
+            adjustments=[a for a in adjustments if (a.scope, a.scope_value) in scopes],
+            reps=reps,
+            now=now,
+        )
+    return inputs
 
 
 def _account(account: Account | None) -> AccountData:
@@ -71,20 +94,11 @@ def _account(account: Account | None) -> AccountData:
     )
 
 
-async def _adjustments(
-    account: Account | None, campaign: Campaign | None, now: datetime
-) -> list[AdjustmentData]:
-    scopes = []
-    if account is not None and account.segment:
-        scopes.append(("segment", account.segment))
-    if campaign is not None:
-        scopes.append(("campaign", campaign.key))
-    if not scopes:
-        return []
+async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
+    """All adjustments in force: few by construction (bounded, expiring, one per rule and scope)."""
     rows = await TargetingAdjustment.filter(
         expires_at__gt=now, starts_at__lte=now, revoked_at__isnull=True
-    ).filter(scope_value__in=[v for _, v in scopes])
-    wanted = set(scopes)
+    )
     return [
         AdjustmentData(
             score=r.score,
@@ -95,7 +109,6 @@ async def _adjustments(
             rule=r.rule,
         )
         for r in rows
-        if (r.scope_kind, r.scope_value) in wanted
     ]
 
 

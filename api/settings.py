@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     engine_workers: int = Field(default=1, ge=1, description="Rule-engine worker processes")
     engine_timeout_s: float = Field(default=5.0, gt=0)
     sla_check_interval_s: float = Field(default=60.0, gt=0)
+    rescore_interval_s: float = Field(
+        default=6 * 3600, gt=0, description="How often decaying engagement is re-scored"
+    )
     event_poll_interval_s: float = Field(
         default=0.2, gt=0, description="How often subscriptions look for new events"
     )

@@ -16,6 +16,7 @@ from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rulebook import RulebookQueries
 from schema.subscriptions import Subscription
+from schema.targeting import TargetingQueries
 
 
 @strawberry.type
@@ -37,6 +38,7 @@ Query = merge_types(
         LeadQueries,
         QualificationQueries,
         RulebookQueries,
+        TargetingQueries,
         AdminQueries,
         DealQueries,
         MetricQueries,

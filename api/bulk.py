@@ -1,0 +1,208 @@
+"""Evaluating many leads: after publishing a rulebook, on a schedule (engagement decays), or
+over seeded data. Reads and writes go in batches, a fixed number of queries per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from tortoise.transactions import in_transaction
+
+from api.engine import RulesEngine
+from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
+from api.facts import build_inputs
+from api.locking import for_update
+from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
+from api.outcomes import OutcomePlan, plan_outcome
+from rules import EvaluationInput, EvaluationResult, RepData, RulesError
+
+BATCH = 200
+# Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
+SCHEDULED_STAGES = (
+    LifecycleStage.NEW,
+    LifecycleStage.ENGAGED,
+    LifecycleStage.MQL,
+    LifecycleStage.RECYCLED,
+)
+
+
+@dataclass(slots=True)
+class BulkSummary:
+    evaluated: int = 0
+    moved: int = 0
+    handoffs: int = 0
+    skipped: int = 0
+    """Leads that changed while their batch was evaluated: their own trigger covers them."""
+    failed: int = 0
+
+
+async def evaluate_leads(
+    *,
+    engine: RulesEngine,
+    lead_ids: Sequence[int],
+    trigger: EvaluationTrigger = EvaluationTrigger.BULK,
+    now: datetime | None = None,
+    batch_size: int = BATCH,
+) -> BulkSummary:
+    """Evaluate and apply, batch by batch; each batch is one transaction."""
+    now = now or datetime.now(UTC)
+    summary = BulkSummary()
+    for start in range(0, len(lead_ids), batch_size):
+        await _batch(engine, lead_ids[start : start + batch_size], trigger, now, summary)
+    return summary
+
+
+async def decaying_lead_ids() -> list[int]:
+    """Leads whose engagement still decays, in stages where a new score can still move them."""
+    ids = await Lead.filter(stage__in=SCHEDULED_STAGES, engagement_score__gt=0).values_list(
+        "id", flat=True
+    )
+    return sorted(cast(list[int], ids))
+
+
+async def all_lead_ids() -> list[int]:
+    return sorted(cast(list[int], await Lead.all().values_list("id", flat=True)))
+
+
+async def _batch(
+    engine: RulesEngine,
+    lead_ids: Sequence[int],
+    trigger: EvaluationTrigger,
+    now: datetime,
+    summary: BulkSummary,
+) -> None:
+    leads = await Lead.filter(id__in=list(lead_ids)).order_by("id")
+    inputs = await build_inputs(leads=leads, now=now, lookback_days=engine.lookback_days)
+    reps = _RepBook(next(iter(inputs.values())).reps if inputs else [], now)
+    results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
+    for lead in leads:
+        # Routing state moves on within the batch: round robin and capacity see earlier picks.
+        fact_input = inputs[lead.id].model_copy(update={"reps": reps.current()})
+        try:
+            result = await engine.evaluate(fact_input)
+        except RulesError:
+            summary.failed += 1
+            continue
+        if result.routing.rep_id is not None and result.stage.to_stage == engine.handoff_stage:
+            reps.assigned(result.routing.rep_id)
+        results[lead.id] = (fact_input, result)
+    if not results:
+        return
+    async with in_transaction():
+        await _write(engine, leads, results, trigger, now, summary, reps)
+
+
+async def _write(
+    engine: RulesEngine,
+    leads: list[Lead],
+    results: dict[int, tuple[EvaluationInput, EvaluationResult]],
+    trigger: EvaluationTrigger,
+    now: datetime,
+    summary: BulkSummary,
+    reps: _RepBook,
+) -> None:
+    read_versions = {lead.id: lead.version for lead in leads}
+    locked = await for_update(Lead.filter(id__in=list(results))).order_by("id")
+    pending = Handoff.filter(lead_id__in=list(results), status=HandoffStatus.PENDING)
+    open_handoffs = set(cast(list[int], await pending.values_list("lead_id", flat=True)))
+    plans: list[OutcomePlan] = []
+    for lead in locked:
+        if lead.version != read_versions[lead.id]:
+            summary.skipped += 1
+            continue
+        fact_input, result = results[lead.id]
+        plans.append(
+            plan_outcome(
+                handoff_stage=engine.handoff_stage,
+                lead=lead,
+                fact_input=fact_input,
+                result=result,
+                trigger=trigger,
+                now=now,
+                has_open_handoff=lead.id in open_handoffs,
+            )
+        )
+    if not plans:
+        return
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    await Evaluation.bulk_create([p.evaluation for p in plans])
+    ids = await _new_ids(Evaluation, [p.lead.id for p in plans], started)
+    for plan in plans:
+        plan.evaluation.id = ids[plan.lead.id]
+        plan.link()
+    changes = [p.stage_change for p in plans if p.stage_change is not None]
+    handoffs = [p.handoff for p in plans if p.handoff is not None]
+    if changes:
+        await LeadStageChange.bulk_create(changes)
+    if handoffs:
+        await Handoff.bulk_create(handoffs)
+        handoff_ids = await _new_ids(Handoff, [h.lead_id for h in handoffs], started)  # type: ignore[attr-defined]
+        for handoff in handoffs:
+            handoff.id = handoff_ids[handoff.lead_id]  # type: ignore[attr-defined]
+        await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
+    await _update_leads(plans)
+    await DomainEvent.bulk_create([e for p in plans for e in p.final_events()])
+    summary.evaluated += len(plans)
+    summary.moved += sum(1 for c in changes if c.applied)
+    summary.handoffs += len(handoffs)
+
+
+async def _new_ids(
+    model: type[Evaluation] | type[Handoff], lead_ids: list[int], since: datetime
+) -> dict[int, int]:
+    """Ids of rows just bulk-inserted: the newest per lead (the leads are locked meanwhile)."""
+    rows = await model.filter(lead_id__in=lead_ids, created_at__gte=since).values_list(
+        "lead_id", "id"
+    )
+    newest: dict[int, int] = {}
+    for lead_id, row_id in rows:
+        newest[lead_id] = max(row_id, newest.get(lead_id, 0))
+    return newest
+
+
+async def _touch_reps(rep_ids: set[int], reps: _RepBook, now: datetime) -> None:
+    """One UPDATE per rep that got work (reps are few; leads are many)."""
+    for rep_id in sorted(rep_ids):
+        stamp = reps.last_assigned(rep_id) or now
+        await SalesRep.filter(id=rep_id).update(last_assigned_at=stamp)
+
+
+async def _update_leads(plans: list[OutcomePlan]) -> None:
+    """One bulk update per set of changed columns (scores only, scores and stage, …)."""
+    by_fields: dict[tuple[str, ...], list[Lead]] = {}
+    for plan in plans:
+        if plan.lead_changes:
+            plan.lead.update_from_dict({**plan.lead_changes, "updated_at": datetime.now(UTC)})
+            by_fields.setdefault(tuple(sorted(plan.lead_changes)), []).append(plan.lead)
+    for fields, leads in by_fields.items():
+        await Lead.bulk_update(leads, fields=[*fields, "updated_at"], batch_size=BATCH)
+
+
+class _RepBook:
+    """The reps' routing state as it evolves through one batch.
+
+    Each assignment gets a distinct, increasing time (1 µs apart) so that round robin sees the
+    order of assignments inside a batch and across batches, as it would one lead at a time.
+    """
+
+    def __init__(self, reps: list[RepData], now: datetime) -> None:
+        self._reps = {r.rep_id: r for r in reps}
+        stamps = [r.last_assigned_at for r in reps if r.last_assigned_at is not None]
+        self._clock = max([now, *stamps])
+
+    def current(self) -> list[RepData]:
+        return list(self._reps.values())
+
+    def assigned(self, rep_id: str) -> None:
+        rep = self._reps.get(rep_id)
+        if rep is not None:
+            self._clock += timedelta(microseconds=1)
+            self._reps[rep_id] = rep.model_copy(
+                update={"open_handoffs": rep.open_handoffs + 1, "last_assigned_at": self._clock}
+            )
+
+    def last_assigned(self, rep_id: int) -> datetime | None:
+        rep = self._reps.get(str(rep_id))
+        return rep.last_assigned_at if rep else None

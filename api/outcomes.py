@@ -1,0 +1,164 @@
+"""Turning an engine result into rows: what one evaluation writes, decided without I/O.
+
+Both the single-lead path (api/qualification.py) and the bulk path (api/bulk.py) plan with
+``plan_outcome`` and differ only in how they write: row by row, or in batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from api.enums import EvaluationTrigger, LifecycleStage
+from api.errors import IllegalTransition
+from api.lifecycle import check_transition
+from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
+from rules import EvaluationInput, EvaluationResult
+
+
+@dataclass(slots=True)
+class OutcomePlan:
+    """Unsaved rows for one evaluation; ids that link them are filled in by the writer."""
+
+    lead: Lead
+    evaluation: Evaluation
+    stage_change: LeadStageChange | None
+    handoff: Handoff | None
+    lead_changes: dict[str, object]
+    refused: str | None
+    unrouted: bool
+
+    def link(self) -> None:
+        """After the evaluation (and handoff) got ids: point the other rows at them."""
+        if self.stage_change is not None:
+            self.stage_change.evaluation_id = self.evaluation.id
+        if self.handoff is not None:
+            self.handoff.evaluation_id = self.evaluation.id
+
+    def final_events(self) -> list[DomainEvent]:
+        events = [
+            DomainEvent(
+                kind="evaluation", subject_id=self.lead.id, payload={"id": self.evaluation.id}
+            )
+        ]
+        if self.handoff is not None:
+            events.append(
+                DomainEvent(
+                    kind="handoff",
+                    subject_id=self.handoff.owner_id,  # type: ignore[attr-defined]
+                    payload={"id": self.handoff.id},
+                )
+            )
+        if self.unrouted:
+            events.append(
+                DomainEvent(
+                    kind="handoff_unrouted",
+                    subject_id=self.lead.id,
+                    payload={"lead": self.lead.id, "why": self.evaluation.outcome["routing"]},
+                )
+            )
+        return events
+
+
+def plan_outcome(
+    *,
+    handoff_stage: str,
+    lead: Lead,
+    fact_input: EvaluationInput,
+    result: EvaluationResult,
+    trigger: EvaluationTrigger,
+    now: datetime,
+    has_open_handoff: bool,
+) -> OutcomePlan:
+    """Apply the lifecycle guards to what the rules asked for.
+
+    The rulebook validator already refuses backward transitions, so a refusal here means the
+    rules and the lifecycle disagree: it is recorded (LeadStageChange.applied false) instead.
+    """
+    stage_before = lead.stage
+    target = result.stage.to_stage
+    refused: str | None = None
+    moved = False
+    if target is not None and target != stage_before.value:
+        try:  # the engine checks at load that rulebook stages are lifecycle stages
+            check_transition(stage_before, LifecycleStage(target), reason=result.stage.reason)
+            moved = True
+        except IllegalTransition as exc:
+            refused = exc.message
+    stage_after = LifecycleStage(target) if moved and target else stage_before
+    reaches_handoff = moved and stage_after.value == handoff_stage
+    owner_id = int(result.routing.rep_id) if reaches_handoff and result.routing.rep_id else None
+    sla = result.sla
+    evaluation = Evaluation(
+        lead_id=lead.id,
+        rulebook_version=result.rulebook_version,
+        trigger=trigger,
+        input=fact_input.model_dump(mode="json"),
+        fired=[f.model_dump(mode="json") for f in result.fired],
+        contributions=[c.model_dump(mode="json") for c in result.contributions],
+        failed=[n.model_dump(mode="json") for n in result.not_fired],
+        scores={name: s.model_dump(mode="json") for name, s in result.scores.items()},
+        stage_before=stage_before,
+        stage_after=stage_after,
+        owner_id=owner_id,
+        sla_deadline=sla.deadline if sla and owner_id else None,
+        outcome={
+            "stage": result.stage.model_dump(mode="json"),
+            "routing": result.routing.model_dump(mode="json"),
+            "sla": sla.model_dump(mode="json") if sla else None,
+            "refused_transition": refused,
+        },
+        duration_ms=result.duration_ms,
+    )
+    stage_change = None
+    if target is not None and target != stage_before.value:
+        stage_change = LeadStageChange(
+            lead_id=lead.id,
+            from_stage=stage_before,
+            to_stage=LifecycleStage(target),
+            applied=moved,
+            reason=(result.stage.rule or "") if moved else f"refused: {refused}",
+            actor=f"rule:{result.stage.rule}",
+        )
+    handoff = None
+    if owner_id is not None and not has_open_handoff:
+        handoff = Handoff(
+            lead_id=lead.id,
+            owner_id=owner_id,
+            priority=sla.priority if sla else "normal",
+            sla_deadline=sla.deadline if sla else now,
+        )
+    return OutcomePlan(
+        lead=lead,
+        evaluation=evaluation,
+        stage_change=stage_change,
+        handoff=handoff,
+        lead_changes=_lead_changes(lead, result, stage_after if moved else None, now, owner_id),
+        refused=refused,
+        unrouted=reaches_handoff and owner_id is None,
+    )
+
+
+def _lead_changes(
+    lead: Lead,
+    result: EvaluationResult,
+    new_stage: LifecycleStage | None,
+    now: datetime,
+    owner_id: int | None,
+) -> dict[str, object]:
+    """Only what differs: the version moves when something did."""
+    scores = {name: s.value for name, s in result.scores.items()}
+    changes: dict[str, object] = {}
+    if scores != lead.scores:
+        changes["scores"] = scores
+        changes["fit_score"] = scores.get("fit", 0.0)
+        changes["engagement_score"] = scores.get("engagement", 0.0)
+    if new_stage is not None:
+        changes["stage"] = new_stage
+        if new_stage == LifecycleStage.MQL:
+            changes["mql_at"] = now
+    if owner_id is not None:
+        changes["owner_id"] = owner_id
+    if changes:
+        changes["version"] = lead.version + 1
+    return changes

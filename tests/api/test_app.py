@@ -1,0 +1,47 @@
+"""Health endpoints: alive means the process answers, ready means database and rulebook."""
+
+from __future__ import annotations
+
+import httpx
+from starlette.applications import Starlette
+
+from api.models import RulebookVersion
+from api.rulebooks import record_rulebook
+
+
+async def test_healthz_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_checks_database_and_rulebook(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "ready": True,
+        "checks": {"database": "ok", "rulebook": app.state.rulebook.version},
+    }
+
+
+async def test_readyz_is_503_without_a_rulebook(client: httpx.AsyncClient, app: Starlette) -> None:
+    rulebook, app.state.rulebook = app.state.rulebook, None
+    try:
+        response = await client.get("/readyz")
+    finally:
+        app.state.rulebook = rulebook
+    assert response.status_code == 503
+    assert response.json()["checks"]["rulebook"] == "not loaded"
+
+
+async def test_startup_stores_the_active_rulebook_version(app: Starlette) -> None:
+    # Tables are emptied between tests, so store it again the way startup does.
+    row = await record_rulebook(app.state.rulebook)
+    again = await record_rulebook(app.state.rulebook)
+    assert row.id == again.id
+    assert row.active
+    assert await RulebookVersion.filter(active=True).count() == 1
+    assert "scores.yaml" in row.files

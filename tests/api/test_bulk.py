@@ -1,0 +1,91 @@
+"""Bulk evaluation: same decisions as one by one, round robin across a batch, batched SQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from starlette.applications import Starlette
+
+from api.bulk import all_lead_ids, decaying_lead_ids, evaluate_leads
+from api.engine import RulesEngine
+from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
+from api.models import Account, Activity, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
+from tests.conftest import SqlCounter
+
+NOW = datetime.now(UTC)
+
+
+async def hot_leads(n: int, offset: int = 0) -> list[int]:
+    """n enterprise VPs in the US with a demo request a day ago: each one an MQL."""
+    await Account.bulk_create(
+        [Account(domain=f"big{i}.com", employee_count=5000, segment="enterprise")
+         for i in range(offset, offset + n)]
+    )  # fmt: skip
+    accounts = dict(await Account.all().values_list("domain", "id"))
+    await Lead.bulk_create(
+        [
+            Lead(email=f"vp@big{i}.com", title="VP Sales", seniority="vp", country="US",
+                 account_id=accounts[f"big{i}.com"])
+            for i in range(offset, offset + n)
+        ]
+    )  # fmt: skip
+    ids = await Lead.filter(email__startswith="vp@big").values_list("id", flat=True)
+    new_ids = sorted(ids)[-n:]
+    await Activity.bulk_create(
+        [
+            Activity(lead_id=i, type="demo_request", occurred_at=NOW - timedelta(days=1),
+                     external_id=f"demo-{i}")
+            for i in new_ids
+        ]
+    )  # fmt: skip
+    return new_ids
+
+
+def engine_of(app: Starlette) -> RulesEngine:
+    engine: RulesEngine = app.state.engine
+    return engine
+
+
+async def test_bulk_evaluation_moves_routes_round_robin_and_records(app: Starlette) -> None:
+    ana = await SalesRep.create(email="ana@x.test", name="Ana", territory="NA",
+                                segments=["enterprise"], capacity=50)  # fmt: skip
+    ben = await SalesRep.create(email="ben@x.test", name="Ben", territory="NA",
+                                segments=["enterprise"], capacity=50)  # fmt: skip
+    ids = await hot_leads(10)
+    summary = await evaluate_leads(engine=engine_of(app), lead_ids=ids, batch_size=4, now=NOW)
+    assert (summary.evaluated, summary.moved, summary.handoffs) == (10, 10, 10)
+    assert (summary.skipped, summary.failed) == (0, 0)
+    assert await Lead.filter(stage=LifecycleStage.MQL).count() == 10
+    assert await Evaluation.filter(trigger=EvaluationTrigger.BULK).count() == 10
+    assert await LeadStageChange.filter(applied=True, evaluation_id__isnull=False).count() == 10
+    per_rep = {
+        rep.email: await Handoff.filter(owner_id=rep.id, status=HandoffStatus.PENDING).count()
+        for rep in (ana, ben)
+    }
+    assert per_rep == {"ana@x.test": 5, "ben@x.test": 5}  # round robin held across batches
+    for handoff in await Handoff.all():
+        evaluation = await Evaluation.get(id=handoff.evaluation_id)  # type: ignore[attr-defined]
+        assert evaluation.lead_id == handoff.lead_id  # type: ignore[attr-defined]
+    again = await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=NOW)
+    assert (again.evaluated, again.moved, again.handoffs) == (10, 0, 0)
+
+
+async def test_statements_per_batch_do_not_grow_with_its_size(
+    app: Starlette, sql_counter: SqlCounter
+) -> None:
+    await SalesRep.create(email="ana@x.test", name="Ana", territory="NA", segments=["enterprise"])
+    counts = []
+    for n, offset in ((5, 0), (40, 100)):
+        ids = await hot_leads(n, offset)
+        sql_counter.reset()
+        await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=NOW)
+        counts.append(len(sql_counter.statements))
+    assert counts[0] == counts[1], counts
+
+
+async def test_lead_selection_for_the_schedule(app: Starlette) -> None:
+    ids = await hot_leads(3)
+    await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=NOW)
+    await Lead.filter(id=ids[0]).update(stage=LifecycleStage.CUSTOMER)
+    assert await all_lead_ids() == ids
+    assert await decaying_lead_ids() == ids[1:]
