@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from starlette.applications import Starlette
 
@@ -29,7 +30,9 @@ async def hot_leads(n: int, offset: int = 0) -> list[int]:
             for i in range(offset, offset + n)
         ]
     )  # fmt: skip
-    ids = await Lead.filter(email__startswith="vp@big").values_list("id", flat=True)
+    ids = cast(
+        list[int], await Lead.filter(email__startswith="vp@big").values_list("id", flat=True)
+    )
     new_ids = sorted(ids)[-n:]
     await Activity.bulk_create(
         [
