@@ -112,6 +112,40 @@ def demo_seed(
         raise typer.Exit(1) from exc
 
 
+@app.command()
+def evaluate(
+    decaying: Annotated[
+        bool, typer.Option("--decaying", help="Only leads whose engagement still decays")
+    ] = False,
+) -> None:
+    """Evaluate every lead (or the decaying ones) with the rulebook in LEADGATE_RULES_DIR.
+
+    Run it after changing the rules, so stored scores and stages follow the new rulebook.
+    """
+    from api.bulk import all_lead_ids, decaying_lead_ids, evaluate_leads
+    from api.engine import RulesEngine
+    from api.enums import EvaluationTrigger
+    from api.rulebooks import record_rulebook
+
+    async def run() -> str:
+        settings = get_settings()
+        engine = RulesEngine.from_dir(settings.rules_dir, workers=settings.engine_workers)
+        try:
+            await record_rulebook(engine.rulebook, published_by="leadgate evaluate")
+            ids = await (decaying_lead_ids() if decaying else all_lead_ids())
+            trigger = EvaluationTrigger.SCHEDULE if decaying else EvaluationTrigger.BULK
+            summary = await evaluate_leads(engine=engine, lead_ids=ids, trigger=trigger)
+        finally:
+            await engine.close()
+        return (
+            f"evaluated {summary.evaluated} leads with rulebook {engine.version[:12]}: "
+            f"{summary.moved} moved, {summary.handoffs} handed off, "
+            f"{summary.skipped} skipped (changed meanwhile), {summary.failed} failed"
+        )
+
+    typer.echo(asyncio.run(_with_db(run())))
+
+
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Argument(help="Who or what will use the key")],

@@ -53,3 +53,14 @@ def test_rules_commands_are_mounted() -> None:
     result = CliRunner().invoke(app, ["rules", "check", str(get_settings().rules_dir)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: ")
+
+
+@pytest.mark.usefixtures("fresh_db")
+def test_evaluate_scores_every_lead_with_the_rulebook() -> None:
+    runner = CliRunner()
+    seeded = runner.invoke(app, ["demo", "seed", "--leads", "60", "--anchor", "2026-11-01"])
+    assert seeded.exit_code == 0, seeded.output
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("evaluated 60 leads with rulebook ")
+    assert "0 failed" in result.output
