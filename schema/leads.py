@@ -13,7 +13,7 @@ from strawberry import relay
 
 from api import leads as service
 from api.enums import EvaluationTrigger, LifecycleStage
-from api.errors import LeadgateError
+from api.errors import EngineFailure, LeadgateError
 from api.idempotency import run_idempotent
 from api.models import Account as AccountRow
 from api.models import Evaluation as EvaluationRow
@@ -253,15 +253,16 @@ class LeadMutations:
 
         async def run() -> dict[str, Any]:
             result = await service.upsert_lead(email=email, data=data, company=company)
-            outcome = await evaluate_lead(
-                engine=engine, lead_id=result.lead.id, trigger=EvaluationTrigger.API
-            )
+            response: dict[str, Any] = {"lead_id": result.lead.id, "created": result.created}
+            try:
+                outcome = await evaluate_lead(
+                    engine=engine, lead_id=result.lead.id, trigger=EvaluationTrigger.API
+                )
+            except EngineFailure as exc:  # the lead is kept: evaluateLead can retry later
+                response["engine_failure"] = exc.message
+                return response
             assert outcome.evaluation is not None
-            return {
-                "lead_id": result.lead.id,
-                "created": result.created,
-                "evaluation_id": outcome.evaluation.id,
-            }
+            return {**response, "evaluation_id": outcome.evaluation.id}
 
         try:
             response = await run_idempotent(
@@ -275,6 +276,14 @@ class LeadMutations:
                 lead=None, created=False, evaluation=None, user_errors=[user_error(exc)]
             )
         lead = await LeadRow.get(id=response["lead_id"])
+        if "evaluation_id" not in response:
+            failure = EngineFailure(response["engine_failure"], suggestion="retry evaluateLead")
+            return UpsertLeadPayload(
+                lead=Lead.from_row(lead),
+                created=response["created"],
+                evaluation=None,
+                user_errors=[user_error(failure, prefix=())],
+            )
         evaluation = await EvaluationRow.get(id=response["evaluation_id"])
         return UpsertLeadPayload(
             lead=Lead.from_row(lead),

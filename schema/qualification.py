@@ -13,7 +13,7 @@ from api import activities as activity_service
 from api import feedback as feedback_service
 from api import handoffs as handoff_service
 from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
-from api.errors import InvalidInput, LeadgateError
+from api.errors import EngineFailure, InvalidInput, LeadgateError
 from api.idempotency import run_idempotent
 from api.models import Evaluation as EvaluationRow
 from api.models import Handoff as HandoffRow
@@ -302,32 +302,28 @@ class QualificationMutations:
 
         async def run() -> dict[str, Any]:
             batch = await activity_service.record_activities(items=items)
-            evaluated = [
-                _ids(
-                    await evaluate_lead(
+            evaluated: list[int] = []
+            failures: list[str] = []
+            for lead in batch.affected_lead_ids:
+                try:  # the activities are kept either way: evaluateLead can retry
+                    outcome = await evaluate_lead(
                         engine=engine, lead_id=lead, trigger=EvaluationTrigger.ACTIVITY
                     )
-                )["evaluation_id"]
-                for lead in batch.affected_lead_ids
-            ]
+                    evaluated.append(_ids(outcome)["evaluation_id"])
+                except EngineFailure as exc:
+                    failures.append(exc.message)
             return {
                 "results": [
                     {
                         "index": r.index,
                         "activity_id": r.activity_id,
                         "duplicate": r.duplicate,
-                        "error": None
-                        if r.error is None
-                        else {
-                            "code": r.error.code,
-                            "message": r.error.message,
-                            "field": r.error.field,
-                            "suggestion": r.error.suggestion,
-                        },
+                        "error": None if r.error is None else _error_json(r.error),
                     }
                     for r in batch.items
                 ],
                 "evaluations": evaluated,
+                "engine_failures": failures,
             }
 
         try:
@@ -342,12 +338,16 @@ class QualificationMutations:
                 results=[], evaluations=[], user_errors=[user_error(exc)]
             )
         rows = {r.id: r for r in await EvaluationRow.filter(id__in=response["evaluations"])}
+        failures = [
+            user_error(EngineFailure(message, suggestion="retry evaluateLead"), prefix=())
+            for message in response["engine_failures"]
+        ]
         return RecordActivitiesPayload(
             results=[_activity_result(r, errors) for r in response["results"]],
             evaluations=[
                 Evaluation.from_row(rows[i], engine.handoff_stage) for i in response["evaluations"]
             ],
-            user_errors=[],
+            user_errors=failures,
         )
 
     @strawberry.mutation(description="The owner takes the lead (lead becomes SAL)")
@@ -406,6 +406,15 @@ def vars_of(item: activity_service.ActivityItem) -> dict[str, Any]:
         "source": item.source,
         "campaign_key": item.campaign_key,
         "properties": item.properties,
+    }
+
+
+def _error_json(error: LeadgateError) -> dict[str, Any]:
+    return {
+        "code": error.code,
+        "message": error.message,
+        "field": error.field,
+        "suggestion": error.suggestion,
     }
 
 

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from starlette.applications import Starlette
 
 from api.enums import HandoffStatus, LifecycleStage, Role
 from api.models import Activity, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
+from rules import EngineCrashed
 from tests.conftest import GqlFactory, GraphQLClient
 
 UPSERT = """
@@ -349,3 +351,30 @@ async def test_recycle_and_disqualify_check_reason_version_and_lifecycle(
     [error] = again["data"]["disqualifyLead"]["userErrors"]
     assert error["code"] == "illegal_transition"
     assert "from disqualified to disqualified" in error["message"]
+
+
+async def test_an_engine_crash_keeps_the_intake_and_says_so(
+    gql: GraphQLClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def crash(fact_input: object) -> object:
+        raise EngineCrashed("engine worker died (exit code -11); it was replaced")
+
+    monkeypatch.setattr(app.state.engine, "evaluate", crash)
+    body = await gql(UPSERT, input={"email": "kept@acme.com"})
+    payload = body["data"]["upsertLead"]
+    assert payload["lead"]["stage"] == "NEW"
+    [error] = payload["userErrors"]
+    assert error["code"] == "engine_failure"
+    assert "engine worker died" in error["message"]
+    lead_id = payload["lead"]["id"]
+    record = await gql(RECORD, input={"activities": [activity(lead_id, "page_view", "k-1")]})
+    result = record["data"]["recordActivities"]
+    assert result["results"][0]["activityId"] is not None
+    assert result["evaluations"] == []
+    assert result["userErrors"][0]["code"] == "engine_failure"
+    assert await Evaluation.all().count() == 0
+
+    monkeypatch.undo()
+    retried = await gql(EVALUATE, input={"leadId": lead_id})
+    assert retried["data"]["evaluateLead"]["userErrors"] == []
+    assert await Activity.filter(external_id="k-1").count() == 1
