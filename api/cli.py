@@ -188,3 +188,7 @@ async def _with_db(work: Coroutine[Any, Any, T]) -> T:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

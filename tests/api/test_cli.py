@@ -1,66 +1,76 @@
-"""The `leadgate` command as an operator uses it, on a fresh SQLite file."""
+"""The `leadgate` command as an operator runs it: a separate process on a fresh SQLite file.
+
+A subprocess, not CliRunner: the commands set up their own ORM context, which must not
+replace the one the rest of the test session runs on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from api.cli import app
-from api.settings import get_settings
+from api.settings import DEMO_RULES_DIR
+
+
+def leadgate(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LEADGATE_RULES_DIR": str(DEMO_RULES_DIR)}
+    if db is not None:
+        env["LEADGATE_DATABASE_URL"] = f"sqlite://{db}"
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture
-def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("LEADGATE_DATABASE_URL", f"sqlite://{tmp_path / 'cli.sqlite3'}")
-    get_settings.cache_clear()
-    result = CliRunner().invoke(app, ["db", "migrate"])
-    assert result.exit_code == 0, result.output
-    yield
-    get_settings.cache_clear()
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "cli.sqlite3"
+    migrated = leadgate("db", "migrate", db=path)
+    assert migrated.returncode == 0, migrated.stderr
+    return path
 
 
-@pytest.mark.usefixtures("fresh_db")
-def test_apikey_create_prints_a_token_once_and_revoke_takes_its_prefix() -> None:
-    runner = CliRunner()
-    created = runner.invoke(app, ["apikey", "create", "crm sync", "--role", "integration"])
-    assert created.exit_code == 0, created.output
-    token = created.output.strip()
+def test_apikey_create_prints_a_token_once_and_revoke_takes_its_prefix(db: Path) -> None:
+    created = leadgate("apikey", "create", "crm sync", "--role", "integration", db=db)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
     assert token.startswith("lg_")
     prefix = token.split("_")[1]
-    revoked = runner.invoke(app, ["apikey", "revoke", prefix])
-    assert revoked.exit_code == 0, revoked.output
-    assert revoked.output.strip() == f"revoked {prefix} (crm sync, integration)"
+    revoked = leadgate("apikey", "revoke", prefix, db=db)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == f"revoked {prefix} (crm sync, integration)"
 
 
-@pytest.mark.usefixtures("fresh_db")
-def test_apikey_errors_exit_1_with_the_reason() -> None:
-    runner = CliRunner()
-    bound = runner.invoke(app, ["apikey", "create", "x", "--role", "viewer", "--rep", "a@b.co"])
-    assert bound.exit_code == 1
-    assert "only sales keys can be bound to a rep" in bound.output
-    unknown = runner.invoke(app, ["apikey", "revoke", "nope"])
-    assert unknown.exit_code == 1
-    assert "no API key with prefix nope" in unknown.output
-    bad_role = runner.invoke(app, ["apikey", "create", "x", "--role", "root"])
-    assert bad_role.exit_code == 2
-    assert "root" in bad_role.output
+def test_apikey_errors_exit_1_with_the_reason(db: Path) -> None:
+    bound = leadgate("apikey", "create", "x", "--role", "viewer", "--rep", "a@b.co", db=db)
+    assert bound.returncode == 1
+    assert "only sales keys can be bound to a rep" in bound.stderr
+    unknown = leadgate("apikey", "revoke", "nope", db=db)
+    assert unknown.returncode == 1
+    assert "no API key with prefix nope" in unknown.stderr
+    bad_role = leadgate("apikey", "create", "x", "--role", "root", db=db)
+    assert bad_role.returncode == 2
+    assert "root" in bad_role.stderr
 
 
 def test_rules_commands_are_mounted() -> None:
-    result = CliRunner().invoke(app, ["rules", "check", str(get_settings().rules_dir)])
-    assert result.exit_code == 0, result.output
-    assert result.output.startswith("ok: ")
+    result = leadgate("rules", "check", str(DEMO_RULES_DIR))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: ")
 
 
-@pytest.mark.usefixtures("fresh_db")
-def test_evaluate_scores_every_lead_with_the_rulebook() -> None:
-    runner = CliRunner()
-    seeded = runner.invoke(app, ["demo", "seed", "--leads", "60", "--anchor", "2026-11-01"])
-    assert seeded.exit_code == 0, seeded.output
-    result = runner.invoke(app, ["evaluate"])
-    assert result.exit_code == 0, result.output
-    assert result.output.startswith("evaluated 60 leads with rulebook ")
-    assert "0 failed" in result.output
+def test_evaluate_scores_every_lead_with_the_rulebook(db: Path) -> None:
+    seeded = leadgate("demo", "seed", "--leads", "60", "--anchor", "2026-11-01", db=db)
+    assert seeded.returncode == 0, seeded.stderr
+    result = leadgate("evaluate", db=db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("evaluated 60 leads with rulebook ")
+    assert "0 failed" in result.stdout
