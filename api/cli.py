@@ -79,22 +79,17 @@ def demo_seed(
         typer.Option(formats=["%Y-%m-%d"], help="Day the data ends at (default: today, UTC)"),
     ] = None,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Skip if any lead exists")] = False,
+    evaluate: Annotated[
+        bool, typer.Option(help="Then evaluate every lead, so explanations exist")
+    ] = True,
 ) -> None:
     """Fill the (migrated) database with ~6 months of a B2B SaaS funnel."""
-    from tortoise import Tortoise
-
-    from api.db import tortoise_config
     from api.demo import seed_demo
-    from api.errors import LeadgateError
 
     async def run() -> None:
-        await Tortoise.init(config=tortoise_config(get_settings().database_url))
-        try:
-            summary = await seed_demo(
-                seed=seed, leads=leads, anchor=anchor.date() if anchor else None, if_empty=if_empty
-            )
-        finally:
-            await Tortoise.close_connections()
+        summary = await seed_demo(
+            seed=seed, leads=leads, anchor=anchor.date() if anchor else None, if_empty=if_empty
+        )
         if summary.skipped:
             typer.echo("Leads already exist: demo seed skipped.")
             return
@@ -102,14 +97,11 @@ def demo_seed(
         for name, count in summary.as_dict().items():
             if name != "skipped":
                 typer.echo(f"  {name:<20} {count:>7}")
+        if evaluate:
+            typer.echo("Evaluating every lead with the rulebook (a minute for 5,000 leads)…")
+            typer.echo(await _evaluate_all(decaying=False))
 
-    try:
-        asyncio.run(run())
-    except LeadgateError as exc:
-        typer.echo(
-            f"error: {exc.message}" + (f" ({exc.suggestion})" if exc.suggestion else ""), err=True
-        )
-        raise typer.Exit(1) from exc
+    asyncio.run(_with_db(run()))
 
 
 @app.command()
@@ -122,28 +114,29 @@ def evaluate(
 
     Run it after changing the rules, so stored scores and stages follow the new rulebook.
     """
+    typer.echo(asyncio.run(_with_db(_evaluate_all(decaying=decaying))))
+
+
+async def _evaluate_all(*, decaying: bool) -> str:
     from api.bulk import all_lead_ids, decaying_lead_ids, evaluate_leads
     from api.engine import RulesEngine
     from api.enums import EvaluationTrigger
     from api.rulebooks import record_rulebook
 
-    async def run() -> str:
-        settings = get_settings()
-        engine = RulesEngine.from_dir(settings.rules_dir, workers=settings.engine_workers)
-        try:
-            await record_rulebook(engine.rulebook, published_by="leadgate evaluate")
-            ids = await (decaying_lead_ids() if decaying else all_lead_ids())
-            trigger = EvaluationTrigger.SCHEDULE if decaying else EvaluationTrigger.BULK
-            summary = await evaluate_leads(engine=engine, lead_ids=ids, trigger=trigger)
-        finally:
-            await engine.close()
-        return (
-            f"evaluated {summary.evaluated} leads with rulebook {engine.version[:12]}: "
-            f"{summary.moved} moved, {summary.handoffs} handed off, "
-            f"{summary.skipped} skipped (changed meanwhile), {summary.failed} failed"
-        )
-
-    typer.echo(asyncio.run(_with_db(run())))
+    settings = get_settings()
+    engine = RulesEngine.from_dir(settings.rules_dir, workers=settings.engine_workers)
+    try:
+        await record_rulebook(engine.rulebook, published_by="leadgate evaluate")
+        ids = await (decaying_lead_ids() if decaying else all_lead_ids())
+        trigger = EvaluationTrigger.SCHEDULE if decaying else EvaluationTrigger.BULK
+        summary = await evaluate_leads(engine=engine, lead_ids=ids, trigger=trigger)
+    finally:
+        await engine.close()
+    return (
+        f"evaluated {summary.evaluated} leads with rulebook {engine.version[:12]}: "
+        f"{summary.moved} moved, {summary.handoffs} handed off, "
+        f"{summary.skipped} skipped (changed meanwhile), {summary.failed} failed"
+    )
 
 
 @apikey_app.command("create")

@@ -67,10 +67,12 @@ def test_rules_commands_are_mounted() -> None:
     assert result.stdout.startswith("ok: ")
 
 
-def test_evaluate_scores_every_lead_with_the_rulebook(db: Path) -> None:
+def test_seed_then_evaluate_scores_every_lead_with_the_rulebook(db: Path) -> None:
     seeded = leadgate("demo", "seed", "--leads", "60", "--anchor", "2026-11-01", db=db)
     assert seeded.returncode == 0, seeded.stderr
-    result = leadgate("evaluate", db=db)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("evaluated 60 leads with rulebook ")
-    assert "0 failed" in result.stdout
+    assert "evaluated 60 leads with rulebook " in seeded.stdout
+    assert "0 failed" in seeded.stdout
+    again = leadgate("evaluate", db=db)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("evaluated 60 leads with rulebook ")
+    assert "0 moved, 0 handed off" in again.stdout  # the same rules on the same facts
