@@ -16,6 +16,7 @@ from api.enums import EvaluationTrigger, LifecycleStage
 from api.evaluations import stored_result
 from api.models import Evaluation as EvaluationRow
 from rules import EvaluationResult
+from schema.loaders import by_id
 
 T = TypeVar("T")
 
@@ -174,6 +175,5 @@ class Evaluation(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: strawberry.Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
-        ids = [int(i) for i in node_ids]
-        rows = {r.id: r for r in await EvaluationRow.filter(id__in=ids)}
-        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+        rows = await by_id(EvaluationRow)([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]

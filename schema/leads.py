@@ -23,6 +23,7 @@ from api.qualification import evaluate_lead
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation
+from schema.loaders import by_id
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
 
 Stage = LifecycleStage
@@ -169,9 +170,8 @@ class Lead(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
-        ids = [int(i) for i in node_ids]
-        rows = {row.id: row for row in await LeadRow.filter(id__in=ids)}
-        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+        rows = await by_id(LeadRow)([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]
 
 
 @strawberry.input(description="Firmographics sent with a lead. They update the matched account.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Self, cast
 
@@ -23,6 +24,7 @@ from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
 from schema.leads import Lead, SalesRep
+from schema.loaders import by_id
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
 
 
@@ -77,11 +79,10 @@ class Handoff(relay.Node):
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: strawberry.Info, node_ids: Any, required: bool = False
+        cls, *, info: strawberry.Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
-        ids = [int(i) for i in node_ids]
-        rows = {r.id: r for r in await HandoffRow.filter(id__in=ids)}
-        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+        rows = await by_id(HandoffRow)([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]
 
 
 @strawberry.input(description="Evaluate one lead now.")

@@ -11,6 +11,7 @@ from strawberry import relay
 
 from api.models import TargetingAdjustment as AdjustmentRow
 from schema.context import Info
+from schema.loaders import by_id
 
 
 @strawberry.type(
@@ -51,9 +52,8 @@ class TargetingAdjustment(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: strawberry.Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
-        ids = [int(i) for i in node_ids]
-        rows = {r.id: r for r in await AdjustmentRow.filter(id__in=ids)}
-        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+        rows = await by_id(AdjustmentRow)([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]
 
 
 @strawberry.type
