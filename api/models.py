@@ -144,6 +144,7 @@ class Activity(Model):
         indexes = (
             Index(fields=("lead_id", "occurred_at")),
             Index(fields=("type", "occurred_at")),
+            Index(fields=("occurred_at",)),  # reach metrics scan activities by time
         )
 
 

@@ -10,7 +10,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.functions import Max
 from tortoise.models import Model
 
-from api.models import Account, Evaluation, SalesRep
+from api.models import Account, Evaluation, Lead, SalesRep
 
 M = TypeVar("M", bound=Model)
 
@@ -39,6 +39,9 @@ async def latest_evaluations(lead_ids: Sequence[int]) -> list[Evaluation | None]
 class Loaders:
     account: DataLoader[int, Account | None] = field(
         default_factory=lambda: DataLoader(load_fn=by_id(Account))
+    )
+    lead: DataLoader[int, Lead | None] = field(
+        default_factory=lambda: DataLoader(load_fn=by_id(Lead))
     )
     rep: DataLoader[int, SalesRep | None] = field(
         default_factory=lambda: DataLoader(load_fn=by_id(SalesRep))

@@ -70,7 +70,9 @@ class Handoff(relay.Node):
 
     @strawberry.field(description="The lead handed off")
     async def lead(self, info: Info) -> Lead:
-        return Lead.from_row(await LeadRow.get(id=self.lead_id))
+        row = await info.context.loaders.lead.load(self.lead_id)
+        assert row is not None  # handoffs cascade with their lead
+        return Lead.from_row(row)
 
     @strawberry.field(description="The sales owner")
     async def owner(self, info: Info) -> SalesRep | None:

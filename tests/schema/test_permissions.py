@@ -12,6 +12,10 @@ from tests.conftest import GqlFactory, GraphQLClient
 
 MISSING_LEAD = "TGVhZDo5OTk5OTk="  # Lead:999999
 MISSING_HANDOFF = "SGFuZG9mZjo5OTk5OTk="  # Handoff:999999
+MISSING_DEAL = "RGVhbDo5OTk5OTk="  # Deal:999999
+MISSING_ACCOUNT = "QWNjb3VudDo5OTk5OTk="  # Account:999999
+DEAL = f'dealId: "{MISSING_DEAL}", expectedVersion: 1'
+JANUARY = 'from: "2026-01-01", to: "2026-01-31"'
 
 # One harmless operation per root field: on a missing object it fails with a user error,
 # never with a permission error, so what decides the outcome is the role alone.
@@ -51,7 +55,39 @@ OPERATIONS: dict[str, str] = {
     "createApiKey": (
         'mutation { createApiKey(input: {name: "x", role: VIEWER}) { userErrors { code } } }'
     ),
-    "revokeApiKey": ('mutation { revokeApiKey(input: {prefix: "nope"}) { userErrors { code } } }'),
+    "revokeApiKey": 'mutation { revokeApiKey(input: {prefix: "nope"}) { userErrors { code } } }',
+    "deals": "{ deals(first: 1) { edges { cursor } } }",
+    "deal": f'{{ deal(id: "{MISSING_DEAL}") {{ id }} }}',
+    "metrics": (
+        f'{{ metrics(period: MONTH, {JANUARY}, names: ["new_leads"]) {{ userErrors {{ code }} }} }}'
+    ),
+    "metricDefinitions": "{ metricDefinitions { name } }",
+    "funnel": f"{{ funnel({JANUARY}) {{ userErrors {{ code }} }} }}",
+    "goals": f"{{ goals({JANUARY}) {{ userErrors {{ code }} }} }}",
+    "createDeal": (
+        f'mutation {{ createDeal(input: {{name: "x", amount: "1", accountId: "{MISSING_ACCOUNT}"}})'
+        " { userErrors { code } } }"
+    ),
+    "moveDealStage": (
+        f"mutation {{ moveDealStage(input: {{{DEAL}, stage: DEMO}}) {{ userErrors {{ code }} }} }}"
+    ),
+    "closeDeal": (
+        f"mutation {{ closeDeal(input: {{{DEAL}, outcome: WON}}) {{ userErrors {{ code }} }} }}"
+    ),
+    "reopenDeal": (
+        f'mutation {{ reopenDeal(input: {{{DEAL}, reason: "x"}}) {{ userErrors {{ code }} }} }}'
+    ),
+    "updateDeal": (
+        f'mutation {{ updateDeal(input: {{{DEAL}, amount: "1"}}) {{ userErrors {{ code }} }} }}'
+    ),
+    "churnAccount": (
+        f'mutation {{ churnAccount(input: {{accountId: "{MISSING_ACCOUNT}", '
+        'churnedAt: "2026-01-01T00:00:00Z"}) { userErrors { code } } }'
+    ),
+    "setGoal": (
+        'mutation { setGoal(input: {metric: "nope", periodKind: MONTH, periodStart: "2026-01-01",'
+        ' target: "1", team: MARKETING}) { userErrors { code } } }'
+    ),
 }
 
 

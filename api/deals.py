@@ -1,0 +1,588 @@
+"""Deals: the opportunity stage machine, won/lost with their effects on accounts and leads,
+and churn, which ends a customer relationship (retention).
+
+``discovery → demo → proposal → negotiation → closed_won | closed_lost``. Open deals move
+forward (skipping is allowed); closing goes through ``close_deal`` so that the reason, the
+account and the feedback are handled together; a closed deal only changes through
+``reopen_deal`` with a reason. Every mutation takes the version the caller read
+(optimistic concurrency): a stale version is refused rather than silently overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from tortoise.transactions import in_transaction
+
+from api.engine import RulesEngine
+from api.enums import DealStage, FeedbackKind, LifecycleStage
+from api.errors import Conflict, IllegalTransition, InvalidInput, NotFound, StaleVersion
+from api.feedback import record_feedback
+from api.lifecycle import check_transition
+from api.locking import for_update
+from api.models import Account, Deal, DealStageChange, DomainEvent, Lead, LeadStageChange, SalesRep
+
+OPEN_STAGES: tuple[DealStage, ...] = (
+    DealStage.DISCOVERY,
+    DealStage.DEMO,
+    DealStage.PROPOSAL,
+    DealStage.NEGOTIATION,
+)
+CLOSED_STAGES = frozenset({DealStage.CLOSED_WON, DealStage.CLOSED_LOST})
+# Leads sales has accepted: only these become opportunities.
+ACCEPTED_LEAD_STAGES = frozenset({LifecycleStage.SAL, LifecycleStage.SQL})
+MAX_AMOUNT = Decimal("99999999999999.99")  # what DecimalField(16, 2) holds
+
+# ISO 4217 active codes (2024). A fixed list: a typo like "EUR " or "USD1" never reaches the
+# database, and metrics never meet a currency nobody can convert.
+CURRENCIES = frozenset(
+    [
+        "AED",
+        "AFN",
+        "ALL",
+        "AMD",
+        "ANG",
+        "AOA",
+        "ARS",
+        "AUD",
+        "AWG",
+        "AZN",
+        "BAM",
+        "BBD",
+        "BDT",
+        "BGN",
+        "BHD",
+        "BIF",
+        "BMD",
+        "BND",
+        "BOB",
+        "BRL",
+        "BSD",
+        "BTN",
+        "BWP",
+        "BYN",
+        "BZD",
+        "CAD",
+        "CDF",
+        "CHF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CRC",
+        "CUP",
+        "CVE",
+        "CZK",
+        "DJF",
+        "DKK",
+        "DOP",
+        "DZD",
+        "EGP",
+        "ERN",
+        "ETB",
+        "EUR",
+        "FJD",
+        "FKP",
+        "GBP",
+        "GEL",
+        "GHS",
+        "GIP",
+        "GMD",
+        "GNF",
+        "GTQ",
+        "GYD",
+        "HKD",
+        "HNL",
+        "HTG",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "IQD",
+        "IRR",
+        "ISK",
+        "JMD",
+        "JOD",
+        "JPY",
+        "KES",
+        "KGS",
+        "KHR",
+        "KMF",
+        "KPW",
+        "KRW",
+        "KWD",
+        "KYD",
+        "KZT",
+        "LAK",
+        "LBP",
+        "LKR",
+        "LRD",
+        "LSL",
+        "LYD",
+        "MAD",
+        "MDL",
+        "MGA",
+        "MKD",
+        "MMK",
+        "MNT",
+        "MOP",
+        "MRU",
+        "MUR",
+        "MVR",
+        "MWK",
+        "MXN",
+        "MYR",
+        "MZN",
+        "NAD",
+        "NGN",
+        "NIO",
+        "NOK",
+        "NPR",
+        "NZD",
+        "OMR",
+        "PAB",
+        "PEN",
+        "PGK",
+        "PHP",
+        "PKR",
+        "PLN",
+        "PYG",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "RWF",
+        "SAR",
+        "SBD",
+        "SCR",
+        "SDG",
+        "SEK",
+        "SGD",
+        "SHP",
+        "SLE",
+        "SOS",
+        "SRD",
+        "SSP",
+        "STN",
+        "SVC",
+        "SYP",
+        "SZL",
+        "THB",
+        "TJS",
+        "TMT",
+        "TND",
+        "TOP",
+        "TRY",
+        "TTD",
+        "TWD",
+        "TZS",
+        "UAH",
+        "UGX",
+        "USD",
+        "UYU",
+        "UZS",
+        "VES",
+        "VND",
+        "VUV",
+        "WST",
+        "XAF",
+        "XCD",
+        "XOF",
+        "XPF",
+        "YER",
+        "ZAR",
+        "ZMW",
+        "ZWL",
+    ]
+)
+
+
+class _Unset:
+    """Marks an update field the caller did not send (None may be a real value)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class DealChanges:
+    """Fields ``update_deal`` may change; UNSET leaves a field as it is."""
+
+    name: str | _Unset = UNSET
+    amount: Decimal | _Unset = UNSET
+    currency: str | _Unset = UNSET
+    owner_id: int | _Unset | None = UNSET
+    expected_close_on: date | _Unset | None = UNSET
+
+
+def check_amount(amount: Decimal) -> Decimal:
+    """Amounts are non-negative money with at most two decimals."""
+    try:
+        finite = amount.is_finite()
+    except (AttributeError, InvalidOperation):
+        finite = False
+    if not finite or amount < 0:
+        raise InvalidInput(
+            f"amount must be a number ≥ 0, got {amount}",
+            field="amount",
+            suggestion="send the deal value, e.g. 12000.00",
+        )
+    if amount > MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput(
+            f"amount {amount} has more than two decimals or is too large",
+            field="amount",
+            suggestion=f"at most 2 decimals and ≤ {MAX_AMOUNT}",
+        )
+    return amount
+
+
+def check_currency(currency: str) -> str:
+    code = currency.strip().upper()
+    if code not in CURRENCIES:
+        raise InvalidInput(
+            f"unknown currency {currency!r}",
+            field="currency",
+            suggestion="an ISO 4217 code such as USD, EUR or GBP",
+        )
+    return code
+
+
+def _check_name(name: str) -> str:
+    clean = name.strip()
+    if not clean or len(clean) > 200:
+        raise InvalidInput("name must have 1 to 200 characters", field="name")
+    return clean
+
+
+async def _check_owner(owner_id: int | None) -> int | None:
+    if owner_id is not None and not await SalesRep.exists(id=owner_id):
+        raise NotFound(f"no sales rep with id {owner_id}", field="ownerId")
+    return owner_id
+
+
+async def _locked_deal(deal_id: int, expected_version: int) -> Deal:
+    deal = await for_update(Deal.filter(id=deal_id)).first()
+    if deal is None:
+        raise NotFound(f"no deal with id {deal_id}", field="dealId")
+    if deal.version != expected_version:
+        raise StaleVersion(
+            f"deal {deal_id} is at version {deal.version}, not {expected_version}",
+            field="expectedVersion",
+            suggestion="reload the deal and apply your change again",
+        )
+    return deal
+
+
+async def _record_move(deal: Deal, target: DealStage, actor: str, now: datetime) -> None:
+    await DealStageChange.create(
+        deal_id=deal.id, from_stage=deal.stage, to_stage=target, changed_by=actor, changed_at=now
+    )
+    deal.stage = target
+    deal.version += 1
+
+
+async def _advance_lead(lead: Lead, target: LifecycleStage, reason: str, actor: str) -> None:
+    check_transition(lead.stage, target)
+    await LeadStageChange.create(
+        lead_id=lead.id, from_stage=lead.stage, to_stage=target, reason=reason, actor=actor
+    )
+    lead.stage = target
+    lead.version += 1
+    await lead.save(update_fields=["stage", "version", "updated_at"])
+
+
+async def create_deal(
+    *,
+    name: str,
+    amount: Decimal,
+    currency: str,
+    actor: str,
+    lead_id: int | None = None,
+    account_id: int | None = None,
+    owner_id: int | None = None,
+    expected_close_on: date | None = None,
+    now: datetime | None = None,
+) -> Deal:
+    """A deal from an accepted lead (SAL/SQL → opportunity, the lead's account and owner) or
+    directly for an account. One of ``lead_id``/``account_id`` is needed."""
+    now = now or datetime.now(UTC)
+    name = _check_name(name)
+    amount = check_amount(amount)
+    currency = check_currency(currency)
+    if lead_id is None and account_id is None:
+        raise InvalidInput(
+            "a deal needs a lead or an account", field="leadId", suggestion="pass leadId"
+        )
+    async with in_transaction():
+        lead = None
+        if lead_id is not None:
+            lead = await for_update(Lead.filter(id=lead_id)).first()
+            if lead is None:
+                raise NotFound(f"no lead with id {lead_id}", field="leadId")
+            if lead.stage not in ACCEPTED_LEAD_STAGES:
+                raise IllegalTransition(
+                    f"lead {lead_id} is {lead.stage}: only sales-accepted leads become deals",
+                    field="leadId",
+                    suggestion="accept the lead's handoff first (stage sal or sql)",
+                )
+            lead_account = lead.account_id  # type: ignore[attr-defined]
+            if lead_account is None:
+                raise InvalidInput(
+                    f"lead {lead_id} has no account",
+                    field="leadId",
+                    suggestion="send the lead's company, or create the deal for an account",
+                )
+            if account_id is not None and account_id != lead_account:
+                raise InvalidInput(
+                    f"lead {lead_id} belongs to account {lead_account}, not {account_id}",
+                    field="accountId",
+                    suggestion="omit accountId: it comes from the lead",
+                )
+            account_id = lead_account
+            if owner_id is None:
+                owner_id = lead.owner_id  # type: ignore[attr-defined]
+        elif not await Account.exists(id=account_id):
+            raise NotFound(f"no account with id {account_id}", field="accountId")
+        await _check_owner(owner_id)
+        deal = await Deal.create(
+            name=name,
+            account_id=account_id,
+            lead_id=lead_id,
+            owner_id=owner_id,
+            amount=amount,
+            currency=currency,
+            expected_close_on=expected_close_on,
+            created_at=now,
+        )
+        await DealStageChange.create(
+            deal_id=deal.id, from_stage=None, to_stage=deal.stage, changed_by=actor, changed_at=now
+        )
+        if lead is not None:
+            await _advance_lead(lead, LifecycleStage.OPPORTUNITY, "deal created", actor)
+        return deal
+
+
+async def move_deal_stage(
+    *,
+    deal_id: int,
+    stage: DealStage,
+    expected_version: int,
+    actor: str,
+    now: datetime | None = None,
+) -> Deal:
+    """Move an open deal forward. Closing and reopening have their own functions."""
+    now = now or datetime.now(UTC)
+    if stage in CLOSED_STAGES:
+        raise IllegalTransition(
+            f"{stage} is reached by closing the deal",
+            field="stage",
+            suggestion="use closeDeal, which records the reason and the outcome",
+        )
+    async with in_transaction():
+        deal = await _locked_deal(deal_id, expected_version)
+        if deal.stage in CLOSED_STAGES:
+            raise IllegalTransition(
+                f"deal {deal_id} is {deal.stage}",
+                field="stage",
+                suggestion="a closed deal changes only through reopenDeal, with a reason",
+            )
+        if OPEN_STAGES.index(stage) <= OPEN_STAGES.index(deal.stage):
+            later = ", ".join(OPEN_STAGES[OPEN_STAGES.index(deal.stage) + 1 :]) or "none"
+            raise IllegalTransition(
+                f"a deal cannot move from {deal.stage} back or to the same stage {stage}",
+                field="stage",
+                suggestion=f"forward stages: {later}, or closeDeal",
+            )
+        await _record_move(deal, stage, actor, now)
+        await deal.save(update_fields=["stage", "version", "updated_at"])
+        return deal
+
+
+async def close_deal(
+    *,
+    engine: RulesEngine,
+    deal_id: int,
+    won: bool,
+    expected_version: int,
+    actor: str,
+    reason: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Deal:
+    """Won makes the account a customer (and the lead, when it is the opportunity); lost needs a
+    ``reasons.lost`` code. Both send feedback to marketing through the feedback rules."""
+    now = now or datetime.now(UTC)
+    if not won:
+        if not reason:
+            raise InvalidInput(
+                "a lost deal needs a reason", field="reason", suggestion="a reasons.lost code"
+            )
+        engine.check_reason("lost", reason, field="reason")
+    elif reason is not None and len(reason) > 50:
+        raise InvalidInput("reason has more than 50 characters", field="reason")
+    target = DealStage.CLOSED_WON if won else DealStage.CLOSED_LOST
+    async with in_transaction():
+        deal = await _locked_deal(deal_id, expected_version)
+        if deal.stage in CLOSED_STAGES:
+            raise IllegalTransition(
+                f"deal {deal_id} is already {deal.stage}",
+                field="dealId",
+                suggestion="reopenDeal first, with a reason",
+            )
+        await _record_move(deal, target, actor, now)
+        deal.closed_at = now
+        deal.close_reason = reason
+        await deal.save(
+            update_fields=["stage", "version", "closed_at", "close_reason", "updated_at"]
+        )
+        lead = None
+        if deal.lead_id is not None:  # type: ignore[attr-defined]
+            lead = await for_update(Lead.filter(id=deal.lead_id)).first()  # type: ignore[attr-defined]
+        if won:
+            await _make_customer(deal.account_id, now)  # type: ignore[attr-defined]
+            if lead is not None and lead.stage == LifecycleStage.OPPORTUNITY:
+                await _advance_lead(lead, LifecycleStage.CUSTOMER, "deal won", actor)
+        await record_feedback(
+            engine=engine,
+            kind=FeedbackKind.WON if won else FeedbackKind.LOST,
+            reason=reason,
+            note=note,
+            lead=lead,
+            deal_id=deal.id,
+            rep_id=deal.owner_id,  # type: ignore[attr-defined]
+            now=now,
+        )
+        return deal
+
+
+async def _make_customer(account_id: int, now: datetime) -> None:
+    """The first win (or a win after churn) starts a customer relationship."""
+    account = await for_update(Account.filter(id=account_id)).get()
+    if account.customer_since is None or account.churned_at is not None:
+        account.customer_since = now
+        account.churned_at = None
+        await account.save(update_fields=["customer_since", "churned_at", "updated_at"])
+
+
+async def reopen_deal(
+    *,
+    deal_id: int,
+    reason: str,
+    expected_version: int,
+    actor: str,
+    stage: DealStage = DealStage.NEGOTIATION,
+    now: datetime | None = None,
+) -> Deal:
+    """The only way back from a closed stage. The account keeps its customer status: a later
+    loss does not undo a relationship that started (churn ends it)."""
+    now = now or datetime.now(UTC)
+    if not reason.strip():
+        raise InvalidInput("reopening a deal needs a reason", field="reason")
+    if stage in CLOSED_STAGES:
+        raise IllegalTransition(
+            f"a deal is reopened to an open stage, not {stage}",
+            field="stage",
+            suggestion=f"one of: {', '.join(OPEN_STAGES)}",
+        )
+    async with in_transaction():
+        deal = await _locked_deal(deal_id, expected_version)
+        if deal.stage not in CLOSED_STAGES:
+            raise IllegalTransition(
+                f"deal {deal_id} is open ({deal.stage})",
+                field="dealId",
+                suggestion="only closed deals are reopened; use moveDealStage",
+            )
+        closed_as = deal.stage
+        await _record_move(deal, stage, actor, now)
+        deal.closed_at = None
+        deal.close_reason = None
+        await deal.save(
+            update_fields=["stage", "version", "closed_at", "close_reason", "updated_at"]
+        )
+        # DealStageChange has no reason column: the reason goes to the event log.
+        await DomainEvent.create(
+            kind="deal_reopened",
+            subject_id=deal.id,
+            payload={"from": closed_as.value, "to": stage.value, "reason": reason, "by": actor},
+        )
+        return deal
+
+
+async def update_deal(
+    *, deal_id: int, expected_version: int, changes: DealChanges, actor: str
+) -> Deal:
+    """Change the deal's facts. Amount and currency of a closed deal are what was booked:
+    they change only after reopening."""
+    fields: dict[str, object] = {}
+    if not isinstance(changes.name, _Unset):
+        fields["name"] = _check_name(changes.name)
+    if not isinstance(changes.amount, _Unset):
+        fields["amount"] = check_amount(changes.amount)
+    if not isinstance(changes.currency, _Unset):
+        fields["currency"] = check_currency(changes.currency)
+    if not isinstance(changes.owner_id, _Unset):
+        fields["owner_id"] = changes.owner_id
+    if not isinstance(changes.expected_close_on, _Unset):
+        fields["expected_close_on"] = changes.expected_close_on
+    if not fields:
+        raise InvalidInput("nothing to change", suggestion="send at least one field to change")
+    async with in_transaction():
+        deal = await _locked_deal(deal_id, expected_version)
+        if "owner_id" in fields:
+            await _check_owner(changes.owner_id)  # type: ignore[arg-type]
+        if deal.stage in CLOSED_STAGES and {"amount", "currency"} & fields.keys():
+            raise IllegalTransition(
+                f"deal {deal_id} is {deal.stage}: its amount is booked",
+                field="amount" if "amount" in fields else "currency",
+                suggestion="reopenDeal first",
+            )
+        for key, value in fields.items():
+            setattr(deal, key, value)
+        deal.version += 1
+        await deal.save(update_fields=[*fields, "version", "updated_at"])
+        return deal
+
+
+async def churn_account(
+    *, account_id: int, churned_at: datetime, actor: str, now: datetime | None = None
+) -> Account:
+    """The customer left: retention counts it from ``churned_at`` on (an imported date may lie
+    in the past, never in the future)."""
+    now = now or datetime.now(UTC)
+    if churned_at.tzinfo is None:
+        raise InvalidInput("churnedAt needs a time zone", field="churnedAt")
+    if churned_at > now:
+        raise InvalidInput("churnedAt lies in the future", field="churnedAt")
+    async with in_transaction():
+        account = await for_update(Account.filter(id=account_id)).first()
+        if account is None:
+            raise NotFound(f"no account with id {account_id}", field="accountId")
+        if account.customer_since is None:
+            raise IllegalTransition(
+                f"account {account_id} is not a customer",
+                field="accountId",
+                suggestion="only accounts with a won deal can churn",
+            )
+        if account.churned_at is not None:
+            raise Conflict(
+                f"account {account_id} already churned at {account.churned_at.isoformat()}",
+                field="accountId",
+            )
+        if churned_at < account.customer_since:
+            raise InvalidInput(
+                "churnedAt is before the account became a customer",
+                field="churnedAt",
+                suggestion=f"a time after {account.customer_since.isoformat()}",
+            )
+        account.churned_at = churned_at
+        await account.save(update_fields=["churned_at", "updated_at"])
+        await DomainEvent.create(
+            kind="account_churned",
+            subject_id=account.id,
+            payload={"churned_at": churned_at.isoformat(), "by": actor},
+        )
+        return account

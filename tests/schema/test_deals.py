@@ -1,0 +1,189 @@
+"""Deals through HTTP: lifecycle, typed user errors, pagination and who may do what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from strawberry.relay import to_base64
+
+from api.enums import LifecycleStage, Role
+from api.models import Account, Lead, SalesRep
+from tests.conftest import GqlFactory, GraphQLClient
+
+DEAL_FIELDS = "id name stage amount currency version closeReason closedAt"
+CREATE = f"""
+mutation($input: CreateDealInput!) {{
+  createDeal(input: $input) {{
+    deal {{ {DEAL_FIELDS} account {{ domain }} lead {{ stage }} owner {{ email }} }}
+    userErrors {{ code message field suggestion }}
+  }}
+}}"""
+MOVE = f"""
+mutation($input: MoveDealStageInput!) {{
+  moveDealStage(input: $input) {{ deal {{ {DEAL_FIELDS} }} userErrors {{ code field }} }}
+}}"""
+CLOSE = f"""
+mutation($input: CloseDealInput!) {{
+  closeDeal(input: $input) {{
+    deal {{ {DEAL_FIELDS} account {{ customerSince }} lead {{ stage }}
+            stageHistory {{ fromStage toStage }} }}
+    userErrors {{ code field suggestion }}
+  }}
+}}"""
+REOPEN = f"""
+mutation($input: ReopenDealInput!) {{
+  reopenDeal(input: $input) {{ deal {{ {DEAL_FIELDS} }} userErrors {{ code field }} }}
+}}"""
+UPDATE = f"""
+mutation($input: UpdateDealInput!) {{
+  updateDeal(input: $input) {{
+    deal {{ {DEAL_FIELDS} expectedCloseOn owner {{ email }} }} userErrors {{ code field }}
+  }}
+}}"""
+CHURN = """
+mutation($input: ChurnAccountInput!) {
+  churnAccount(input: $input) { account { domain } userErrors { code field } }
+}"""
+DEALS = """
+query($first: Int, $after: String, $stage: DealStage, $owner: ID, $account: ID) {
+  deals(first: $first, after: $after, stage: $stage, ownerId: $owner, accountId: $account) {
+    edges { node { name stage } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def gid(type_name: str, pk: int) -> str:
+    return to_base64(type_name, pk)
+
+
+@pytest.fixture
+async def lead_ids() -> dict[str, str]:
+    account = await Account.create(domain="acme.com", segment="enterprise")
+    rep = await SalesRep.create(email="ana@leadgate.test", name="Ana", territory="NA")
+    lead = await Lead.create(
+        email="cto@acme.com", account=account, owner=rep, stage=LifecycleStage.SQL
+    )
+    return {
+        "lead": gid("Lead", lead.id),
+        "account": gid("Account", account.id),
+        "rep": gid("SalesRep", rep.id),
+    }
+
+
+async def create(gql: GraphQLClient, **input: Any) -> dict[str, Any]:
+    body = await gql(CREATE, input={"name": "Acme platform", "amount": "12000.00", **input})
+    payload: dict[str, Any] = body["data"]["createDeal"]
+    return payload
+
+
+async def test_a_deal_from_lead_to_won(gql: GraphQLClient, lead_ids: dict[str, str]) -> None:
+    created = await create(gql, leadId=lead_ids["lead"], currency="EUR")
+    assert created["userErrors"] == []
+    deal = created["deal"]
+    assert (deal["stage"], deal["amount"], deal["currency"], deal["version"]) == (
+        "DISCOVERY", "12000.00", "EUR", 1,
+    )  # fmt: skip
+    assert deal["account"]["domain"] == "acme.com"
+    assert deal["lead"]["stage"] == "OPPORTUNITY"
+    assert deal["owner"]["email"] == "ana@leadgate.test"
+    moved = await gql(
+        MOVE, input={"dealId": deal["id"], "stage": "NEGOTIATION", "expectedVersion": 1}
+    )
+    assert moved["data"]["moveDealStage"]["deal"]["stage"] == "NEGOTIATION"
+    won = await gql(CLOSE, input={"dealId": deal["id"], "outcome": "WON", "expectedVersion": 2})
+    result = won["data"]["closeDeal"]
+    assert result["userErrors"] == []
+    assert result["deal"]["stage"] == "CLOSED_WON"
+    assert result["deal"]["account"]["customerSince"] is not None
+    assert result["deal"]["lead"]["stage"] == "CUSTOMER"
+    assert [(h["fromStage"], h["toStage"]) for h in result["deal"]["stageHistory"]] == [
+        (None, "DISCOVERY"), ("DISCOVERY", "NEGOTIATION"), ("NEGOTIATION", "CLOSED_WON"),
+    ]  # fmt: skip
+    churned = await gql(
+        CHURN, input={"accountId": lead_ids["account"], "churnedAt": "2020-01-01T00:00:00Z"}
+    )
+    assert churned["data"]["churnAccount"]["userErrors"] == [
+        {"code": "invalid_input", "field": ["input", "churnedAt"]}  # before customer_since
+    ]
+
+
+async def test_bad_input_gives_typed_errors_naming_the_field(
+    gql: GraphQLClient, lead_ids: dict[str, str]
+) -> None:
+    negative = await create(gql, leadId=lead_ids["lead"], amount="-5")
+    assert negative["deal"] is None
+    assert [(e["code"], e["field"]) for e in negative["userErrors"]] == [
+        ("invalid_input", ["input", "amount"])
+    ]
+    currency = await create(gql, leadId=lead_ids["lead"], currency="DOLLARS")
+    assert currency["userErrors"][0]["field"] == ["input", "currency"]
+    assert "ISO 4217" in currency["userErrors"][0]["suggestion"]
+    wrong_id = await create(gql, leadId=lead_ids["account"])
+    assert wrong_id["userErrors"][0]["field"] == ["input", "leadId"]
+    assert (await Lead.get(email="cto@acme.com")).stage == LifecycleStage.SQL
+
+    deal = (await create(gql, leadId=lead_ids["lead"]))["deal"]
+    lost = await gql(CLOSE, input={"dealId": deal["id"], "outcome": "LOST", "expectedVersion": 1,
+                                   "reason": "bored"})  # fmt: skip
+    assert lost["data"]["closeDeal"]["userErrors"][0]["field"] == ["input", "reason"]
+    lost = await gql(CLOSE, input={"dealId": deal["id"], "outcome": "LOST", "expectedVersion": 1,
+                                   "reason": "price"})  # fmt: skip
+    assert lost["data"]["closeDeal"]["deal"]["closeReason"] == "price"
+    moved = await gql(MOVE, input={"dealId": deal["id"], "stage": "DEMO", "expectedVersion": 2})
+    assert moved["data"]["moveDealStage"]["userErrors"] == [
+        {"code": "illegal_transition", "field": ["input", "stage"]}
+    ]
+    stale = await gql(REOPEN, input={"dealId": deal["id"], "reason": "new budget",
+                                     "expectedVersion": 1})  # fmt: skip
+    assert stale["data"]["reopenDeal"]["userErrors"] == [
+        {"code": "stale_version", "field": ["input", "expectedVersion"]}
+    ]
+    reopened = await gql(REOPEN, input={"dealId": deal["id"], "reason": "new budget",
+                                        "expectedVersion": 2, "stage": "PROPOSAL"})  # fmt: skip
+    assert reopened["data"]["reopenDeal"]["deal"]["stage"] == "PROPOSAL"
+    updated = await gql(
+        UPDATE,
+        input={"dealId": deal["id"], "expectedVersion": 3, "amount": "9000.10",
+               "currency": "usd", "expectedCloseOn": "2026-09-30", "ownerId": lead_ids["rep"]},
+    )  # fmt: skip
+    assert updated["data"]["updateDeal"]["deal"] == {
+        "id": deal["id"], "name": "Acme platform", "stage": "PROPOSAL", "amount": "9000.10",
+        "currency": "USD", "version": 4, "closeReason": None, "closedAt": None,
+        "expectedCloseOn": "2026-09-30", "owner": {"email": "ana@leadgate.test"},
+    }  # fmt: skip
+
+
+async def test_deals_are_paged_and_filtered(gql: GraphQLClient, lead_ids: dict[str, str]) -> None:
+    for i in range(5):
+        await create(gql, accountId=lead_ids["account"], name=f"deal {i}",
+                     ownerId=lead_ids["rep"] if i % 2 else None)  # fmt: skip
+    first = (await gql(DEALS, first=2))["data"]["deals"]
+    assert [e["node"]["name"] for e in first["edges"]] == ["deal 4", "deal 3"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = (await gql(DEALS, first=10, after=first["pageInfo"]["endCursor"]))["data"]["deals"]
+    assert [e["node"]["name"] for e in rest["edges"]] == ["deal 2", "deal 1", "deal 0"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    owned = (await gql(DEALS, owner=lead_ids["rep"]))["data"]["deals"]
+    assert [e["node"]["name"] for e in owned["edges"]] == ["deal 3", "deal 1"]
+    by_stage = (await gql(DEALS, stage="DEMO", account=lead_ids["account"]))["data"]["deals"]
+    assert by_stage["edges"] == []
+
+
+async def test_roles(gql_as: GqlFactory, lead_ids: dict[str, str]) -> None:
+    marketing = await gql_as(Role.MARKETING)
+    body = await marketing(CREATE, input={"name": "x", "amount": "1", "leadId": lead_ids["lead"]})
+    assert body["errors"][0]["extensions"]["code"] == "permission_denied"
+    viewer = await gql_as(Role.VIEWER)
+    assert (await viewer(DEALS))["data"]["deals"]["edges"] == []
+    revops = await gql_as(Role.REVOPS)
+    churn = await revops(
+        CHURN, input={"accountId": lead_ids["account"], "churnedAt": "2026-01-01T00:00:00Z"}
+    )
+    assert churn["data"]["churnAccount"]["userErrors"] == [
+        {"code": "illegal_transition", "field": ["input", "accountId"]}  # not a customer
+    ]
+    sales = await gql_as(Role.SALES)
+    created = await create(sales, leadId=lead_ids["lead"])
+    assert created["userErrors"] == []

@@ -1,0 +1,162 @@
+"""Metrics, funnel and goals through HTTP, over the hand-checked dataset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+
+from api.enums import Role
+from tests.api import metrics_data
+from tests.conftest import GqlFactory, GraphQLClient
+
+METRICS = """
+query($period: PeriodKind!, $from: Date!, $to: Date!, $names: [String!], $groupBy: MetricGroupBy) {
+  metrics(period: $period, from: $from, to: $to, names: $names, groupBy: $groupBy) {
+    series { metric group breakdown unit points { periodStart value } }
+    userErrors { code message field suggestion }
+  }
+}"""
+FUNNEL = """
+query($from: Date!, $to: Date!, $groupBy: MetricGroupBy) {
+  funnel(from: $from, to: $to, groupBy: $groupBy) {
+    cohorts { periodStart group stages { stage count fromPrevious fromStart } }
+    userErrors { code field }
+  }
+}"""
+SET_GOAL = """
+mutation($input: SetGoalInput!) {
+  setGoal(input: $input) {
+    goal { metric periodKind periodStart target team actual progress forecast elapsed }
+    userErrors { code field suggestion }
+  }
+}"""
+GOALS = """
+query($from: Date!, $to: Date!) {
+  goals(from: $from, to: $to, periodKind: MONTH) {
+    goals { metric team target actual progress forecast elapsed }
+    userErrors { code field }
+  }
+}"""
+
+
+@pytest.fixture
+async def dataset(app: Starlette) -> None:
+    await metrics_data.load()
+
+
+async def metrics(gql: GraphQLClient, **variables: Any) -> dict[str, Any]:
+    body = await gql(METRICS, **{"period": "MONTH", "from": "2026-01-01", "to": "2026-02-28",
+                                 **variables})  # fmt: skip
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["metrics"]
+    return result
+
+
+async def test_series_are_ready_to_plot(gql: GraphQLClient, dataset: None) -> None:
+    result = await metrics(gql, names=["new_leads", "win_rate", "revenue_won"])
+    assert result == {
+        "series": [
+            {"metric": "new_leads", "group": None, "breakdown": None, "unit": "COUNT",
+             "points": [{"periodStart": "2026-01-01", "value": 5.0},
+                        {"periodStart": "2026-02-01", "value": 3.0}]},
+            {"metric": "win_rate", "group": None, "breakdown": None, "unit": "RATE",
+             "points": [{"periodStart": "2026-01-01", "value": 1.0},
+                        {"periodStart": "2026-02-01", "value": 0.666667}]},
+            {"metric": "revenue_won", "group": None, "breakdown": None, "unit": "MONEY",
+             "points": [{"periodStart": "2026-01-01", "value": 3000.25},
+                        {"periodStart": "2026-02-01", "value": 13000.0}]},
+        ],
+        "userErrors": [],
+    }  # fmt: skip
+
+
+async def test_grouped_series_and_breakdowns(gql: GraphQLClient, dataset: None) -> None:
+    result = await metrics(gql, names=["handoffs"], groupBy="OWNER")
+    assert [(s["group"], [p["value"] for p in s["points"]]) for s in result["series"]] == [
+        ("ana@leadgate.test", [2.0, 1.0]),
+        ("ben@leadgate.test", [2.0, 0.0]),
+    ]
+    reasons = await metrics(gql, names=["rejection_rate_by_reason"])
+    assert [(s["breakdown"], [p["value"] for p in s["points"]]) for s in reasons["series"]] == [
+        ("too_small", [0.25, None])
+    ]
+
+
+async def test_all_metrics_by_default(gql: GraphQLClient, dataset: None) -> None:
+    result = await metrics(gql, period="QUARTER")
+    values = {s["metric"]: s["points"][0]["value"] for s in result["series"]}
+    # CAC counts the configured sales cost: 0 in the test settings → 5500.50 / 2.
+    assert values["cac"] == 2750.25
+    assert values["retention"] == 0.5
+    assert values["new_leads"] == 8
+    assert "velocity_days" not in values  # breakdowns only when asked for
+
+
+async def test_bad_queries_are_user_errors(gql: GraphQLClient, app: Starlette) -> None:
+    backwards = await metrics(gql, **{"from": "2026-03-01", "to": "2026-01-01"})
+    assert [(e["code"], e["field"]) for e in backwards["userErrors"]] == [
+        ("invalid_input", ["from"])
+    ]
+    unknown = await metrics(gql, names=["revenue"])
+    assert unknown["userErrors"][0]["field"] == ["metrics"]
+    assert "revenue_won" in unknown["userErrors"][0]["suggestion"]
+    grouped = await metrics(gql, names=["retention"], groupBy="CAMPAIGN")
+    assert grouped["userErrors"][0]["field"] == ["groupBy"]
+    body = await gql(METRICS, period="MONTH", **{"from": "2026-01-01", "to": "2026-01-31"},
+                     groupBy="COLOR")  # fmt: skip
+    assert "COLOR" in body["errors"][0]["message"]  # an enum: GraphQL validation says why
+
+
+async def test_cohort_funnel(gql: GraphQLClient, dataset: None) -> None:
+    body = await gql(FUNNEL, **{"from": "2026-01-01", "to": "2026-02-28"})
+    cohorts = body["data"]["funnel"]["cohorts"]
+    assert [(c["periodStart"], [s["count"] for s in c["stages"]]) for c in cohorts] == [
+        ("2026-01-01", [5, 4, 4, 2, 2, 2, 1]),
+        ("2026-02-01", [3, 2, 1, 1, 1, 0, 0]),
+    ]
+    assert cohorts[0]["stages"][2] == {
+        "stage": "MQL", "count": 4, "fromPrevious": 1.0, "fromStart": 0.8
+    }  # fmt: skip
+
+
+async def test_goals_with_progress(gql: GraphQLClient, dataset: None) -> None:
+    body = await gql(SET_GOAL, input={"metric": "revenue_won", "periodKind": "MONTH",
+                                      "periodStart": "2026-02-01", "target": "26000",
+                                      "team": "SALES"})  # fmt: skip
+    goal = body["data"]["setGoal"]["goal"]
+    # February is over (the test runs later): the forecast is what was reached.
+    assert (goal["actual"], goal["progress"], goal["forecast"], goal["elapsed"]) == (
+        13000.0,
+        0.5,
+        13000.0,
+        1.0,
+    )
+    listed = (await gql(GOALS, **{"from": "2026-01-01", "to": "2026-03-31"}))["data"]["goals"]
+    assert listed["goals"] == [
+        {"metric": "revenue_won", "team": "SALES", "target": "26000.00", "actual": 13000.0,
+         "progress": 0.5, "forecast": 13000.0, "elapsed": 1.0}
+    ]  # fmt: skip
+    bad = await gql(SET_GOAL, input={"metric": "revenue_won", "periodKind": "MONTH",
+                                     "periodStart": "2026-02-03", "target": "1",
+                                     "team": "SALES"})  # fmt: skip
+    assert bad["data"]["setGoal"]["userErrors"][0]["field"] == ["input", "periodStart"]
+    assert bad["data"]["setGoal"]["userErrors"][0]["suggestion"] == "use 2026-02-01"
+
+
+async def test_teams_set_their_own_goals(gql_as: GqlFactory, app: Starlette) -> None:
+    goal = {"metric": "new_leads", "periodKind": "QUARTER", "periodStart": "2026-01-01",
+            "target": "100"}  # fmt: skip
+    marketing = await gql_as(Role.MARKETING)
+    own = await marketing(SET_GOAL, input={**goal, "team": "MARKETING"})
+    assert own["data"]["setGoal"]["userErrors"] == []
+    other = await marketing(SET_GOAL, input={**goal, "team": "SALES"})
+    assert other["data"]["setGoal"]["userErrors"][0]["code"] == "permission_denied"
+    assert other["data"]["setGoal"]["userErrors"][0]["field"] == ["input", "team"]
+    revops = await gql_as(Role.REVOPS)
+    shared = await revops(SET_GOAL, input={**goal, "team": "SHARED"})
+    assert shared["data"]["setGoal"]["userErrors"] == []
+    viewer = await gql_as(Role.VIEWER)
+    denied = await viewer(SET_GOAL, input={**goal, "team": "SHARED"})
+    assert denied["errors"][0]["extensions"]["code"] == "permission_denied"
