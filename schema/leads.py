@@ -40,6 +40,7 @@ class Account(relay.Node):
     country: str | None = strawberry.field(description="ISO 3166 alpha-2 country")
     segment: str | None = strawberry.field(description="enterprise, mid_market or smb")
     customer_since: datetime | None = strawberry.field(description="When the first deal was won")
+    churned_at: datetime | None = strawberry.field(description="When it stopped being a customer")
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Self:
@@ -53,6 +54,7 @@ class Account(relay.Node):
             country=row.country,
             segment=row.segment,
             customer_since=row.customer_since,
+            churned_at=row.churned_at,
         )
 
     @classmethod
