@@ -1,0 +1,98 @@
+"""Leadgate's rule language and engine: rule files, validation, durable_rules evaluation.
+
+Pure: no database, no HTTP. What the service calls:
+
+- :func:`load_rulebook` / :func:`load_rulebook_files` / :func:`check_rulebook` — load and
+  validate a rulebook (folder or stored file contents); errors are :class:`RuleFileError`.
+- :class:`EnginePool` — supervised worker processes: ``await pool.evaluate(EvaluationInput)``
+  → :class:`EvaluationResult`; ``await pool.evaluate_feedback(events, now)``.
+- :class:`Evaluator` — in-process evaluation (CLI, benchmark, tests).
+- :func:`evaluate_feedback` — feedback events → :class:`TargetingAdjustment` list.
+"""
+
+from rules.errors import (
+    EngineCrashed,
+    EngineError,
+    EngineTimeout,
+    InvalidInput,
+    PoolClosed,
+    RulebookInvalid,
+    RulebookNotFound,
+    RuleFileError,
+    RulesError,
+)
+from rules.evaluator import Evaluator
+from rules.examples import ExampleOutcome, example_input, run_examples
+from rules.feedback import FeedbackEvaluator, evaluate_feedback
+from rules.loader import (
+    check_rulebook,
+    content_version,
+    load_rulebook,
+    load_rulebook_files,
+    read_rulebook_files,
+    rulebook_schema,
+)
+from rules.models import (
+    AccountData,
+    ActivityData,
+    AdjustmentData,
+    EvaluationInput,
+    EvaluationResult,
+    FailedCondition,
+    FeedbackEvent,
+    FiredRule,
+    LeadData,
+    RepData,
+    RoutingOutcome,
+    RuleExplanation,
+    ScoreContribution,
+    ScoreValue,
+    SlaOutcome,
+    StageOutcome,
+    TargetingAdjustment,
+)
+from rules.pool import EnginePool
+from rules.rulebook import Rulebook
+
+__all__ = [
+    "AccountData",
+    "ActivityData",
+    "AdjustmentData",
+    "EngineCrashed",
+    "EngineError",
+    "EnginePool",
+    "EngineTimeout",
+    "EvaluationInput",
+    "EvaluationResult",
+    "Evaluator",
+    "ExampleOutcome",
+    "FailedCondition",
+    "FeedbackEvaluator",
+    "FeedbackEvent",
+    "FiredRule",
+    "InvalidInput",
+    "LeadData",
+    "PoolClosed",
+    "RepData",
+    "RoutingOutcome",
+    "RuleExplanation",
+    "RuleFileError",
+    "Rulebook",
+    "RulebookInvalid",
+    "RulebookNotFound",
+    "RulesError",
+    "ScoreContribution",
+    "ScoreValue",
+    "SlaOutcome",
+    "StageOutcome",
+    "TargetingAdjustment",
+    "check_rulebook",
+    "content_version",
+    "evaluate_feedback",
+    "example_input",
+    "load_rulebook",
+    "load_rulebook_files",
+    "read_rulebook_files",
+    "rulebook_schema",
+    "run_examples",
+]

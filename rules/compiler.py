@@ -1,0 +1,418 @@
+"""Compile a rulebook to durable_rules ruleset definitions (plain JSON, no Python actions).
+
+Each rule condition is normalised to a disjunction of conjunctions whose atoms the engine can
+match: one subject pattern (all field tests, negations pushed inward), activity patterns (joined
+as correlations), and negated activity patterns (``$not``). Every branch becomes one engine rule;
+the evaluator walks the fired actions instead of running Python callbacks.
+
+Regex tests are the one leaf the engine does not evaluate itself: durable_rules' own regex DFA
+gives wrong answers (``.*(vp|chief|cro).*`` does not match "Chief Revenue Officer"), cannot fold
+non-ASCII case and rejects some valid patterns (error 507). Each distinct regex test therefore
+becomes a boolean fact field (``rx_<hash>``) computed with Python's ``re.fullmatch`` when the
+facts are built; the engine still combines it with every other condition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rules import conditions as c
+from rules import limits
+from rules.rulebook import Rulebook
+
+SUBJECT_1 = "s1"
+SUBJECT_2 = "s2"
+ACTIVITY = "a"
+CATCH_ALL_1 = "zz1"
+CATCH_ALL_2 = "zz2"
+CATCH_ALL_PRIORITY = 1_000_000
+
+_CMP = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+_INVERSE = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt", "eq": "ne", "ne": "eq"}
+_INVERSE["in"], _INVERSE["not_in"] = "not_in", "in"
+
+JSON = dict[str, Any]
+
+
+class CompileError(Exception):
+    """A condition the engine cannot express; the validator reports it with its location."""
+
+    def __init__(self, loc: c.Loc, message: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+        self.suggestion = suggestion
+
+
+def fact_field(path: str) -> str:
+    """``lead.country`` → ``lead__country`` (flat fact keys; never ``id``/``sid``)."""
+    return path.replace(".", "__")
+
+
+def number(x: float) -> float | int:
+    """A number the engine accepts: no exponent form (error 204), integral values as int."""
+    if x != x:  # NaN
+        return 0
+    x = max(-limits.MAX_ABS_NUMBER, min(limits.MAX_ABS_NUMBER, x))
+    if float(x).is_integer():
+        return int(x)
+    if abs(x) < limits.MIN_ABS_FRACTION:
+        return 0
+    return round(float(x), 6)
+
+
+def seconds(days: float) -> int:
+    return round(days * 86400)
+
+
+def regex_key(cmp: c.Compare) -> str:
+    """Fact field holding the result of one regex test (same test, same key)."""
+    text = f"{cmp.field}\0{cmp.value}\0{int(cmp.ignore_case)}"
+    return "rx_" + hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def compile_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+
+
+@dataclass
+class Conj:
+    """One branch: subject tests, activity atoms, negated activity atoms."""
+
+    fields: list[JSON] = field(default_factory=list)
+    acts: list[c.ActivityCount | c.Sequence] = field(default_factory=list)
+    nacts: list[c.ActivityCount] = field(default_factory=list)
+
+    def __add__(self, other: Conj) -> Conj:
+        return Conj(
+            self.fields + other.fields,
+            self.acts + other.acts,
+            self.nacts + other.nacts,
+        )
+
+
+def _literal(v: c.Scalar) -> c.Scalar:
+    if isinstance(v, bool | str):
+        return v
+    return number(v)
+
+
+def _compare_json(cmp: c.Compare, op: str) -> JSON:
+    name = fact_field(cmp.field)
+    value: Any = None if isinstance(cmp.value, tuple) or cmp.value is None else _literal(cmp.value)
+    if op == "eq":
+        return {name: value}
+    if op == "ne":
+        return {"$neq": {name: value}}
+    if op in _CMP:
+        return {_CMP[op]: {name: value}}
+    if op in ("in", "not_in"):
+        values = cmp.value if isinstance(cmp.value, tuple) else ()
+        if op == "in":
+            tests: list[JSON] = [{name: _literal(v)} for v in values]
+            return tests[0] if len(tests) == 1 else {"$or": tests}
+        tests = [{"$neq": {name: _literal(v)}} for v in values]
+        return tests[0] if len(tests) == 1 else {"$and": tests}
+    if op == "matches":
+        return {regex_key(cmp): True}
+    if op == "exists":
+        return {"$ex": {name: 1}}
+    if op == "missing":
+        return {"$nex": {name: 1}}
+    raise CompileError(cmp.loc, f"unknown operator `{op}`")
+
+
+def _field_json(cond: c.Condition, neg: bool) -> JSON | None:
+    """Field-only subtree as one pattern test; None means 'always true'.
+
+    Comparisons on a missing field are false, so a negated comparison also holds when the field
+    is missing: ``not (x gt 5)`` → ``x lte 5 or x missing``.
+    """
+    if isinstance(cond, c.Compare):
+        if not neg:
+            return _compare_json(cond, cond.op)
+        if cond.op == "exists":
+            return _compare_json(cond, "missing")
+        if cond.op == "missing":
+            return _compare_json(cond, "exists")
+        if cond.op == "matches":
+            return {regex_key(cond): False}
+        return {"$or": [_compare_json(cond, _INVERSE[cond.op]), _compare_json(cond, "missing")]}
+    if isinstance(cond, c.Not):
+        return _field_json(cond.item, not neg)
+    if isinstance(cond, c.AllOf | c.AnyOf):
+        conj = isinstance(cond, c.AllOf) != neg
+        parts = [_field_json(i, neg) for i in cond.items]
+        if conj:
+            kept = [p for p in parts if p is not None]
+            if not kept:
+                return None
+            return kept[0] if len(kept) == 1 else {"$and": kept}
+        if not parts or any(p is None for p in parts):
+            if not parts:
+                raise CompileError(cond.loc, "this condition can never be true (empty `any`)")
+            return None
+        real = [p for p in parts if p is not None]
+        return real[0] if len(real) == 1 else {"$or": real}
+    raise CompileError(NOWHERE_LOC, "activity pattern inside a field test")
+
+
+NOWHERE_LOC = c.NOWHERE
+
+
+def _field_only(cond: c.Condition) -> bool:
+    if isinstance(cond, c.Compare):
+        return True
+    if isinstance(cond, c.Not):
+        return _field_only(cond.item)
+    if isinstance(cond, c.AllOf | c.AnyOf):
+        return all(_field_only(i) for i in cond.items)
+    return False
+
+
+def normalize(cond: c.Condition, neg: bool = False) -> list[Conj]:
+    """Disjunctive normal form over engine atoms (field-only subtrees stay one atom)."""
+    if _field_only(cond):
+        test = _field_json(cond, neg)
+        return [Conj(fields=[] if test is None else [test])]
+    if isinstance(cond, c.ActivityCount):
+        return [Conj(nacts=[cond])] if neg else [Conj(acts=[cond])]
+    if isinstance(cond, c.Sequence):
+        if neg:
+            raise CompileError(
+                cond.loc,
+                "`not` over a sequence is not supported by the engine",
+                "negate the single activities instead, e.g. not: {activity: ...}",
+            )
+        return [Conj(acts=[cond])]
+    if isinstance(cond, c.Not):
+        return normalize(cond.item, not neg)
+    assert isinstance(cond, c.AllOf | c.AnyOf)
+    conj = isinstance(cond, c.AllOf) != neg
+    branches = [normalize(i, neg) for i in cond.items]
+    if conj:
+        out = [Conj()]
+        for b in branches:
+            out = [x + y for x, y in itertools.product(out, b)]
+            if len(out) > limits.MAX_DISJUNCTS_PER_RULE:
+                raise CompileError(
+                    cond.loc,
+                    f"condition expands to more than {limits.MAX_DISJUNCTS_PER_RULE} engine rules",
+                    "split the rule, or move `any` around activity patterns up",
+                )
+        return out
+    out = [x for b in branches for x in b]
+    if len(out) > limits.MAX_DISJUNCTS_PER_RULE:
+        raise CompileError(
+            cond.loc, f"condition expands to more than {limits.MAX_DISJUNCTS_PER_RULE} engine rules"
+        )
+    return out
+
+
+def _activity_json(a: c.ActivityCount, max_rank: int | None) -> JSON:
+    rank: JSON = {"$lte": {"rank": max_rank}} if max_rank else {"rank": a.at_least}
+    return {
+        "$and": [
+            {"k": ACTIVITY},
+            {"type": a.type},
+            rank,
+            {"$lte": {"age": seconds(a.within_days)}},
+        ]
+    }
+
+
+def count_tests(test: Any) -> int:
+    """Leaf tests in a pattern (for the conditions-per-node limit)."""
+    if isinstance(test, dict):
+        if set(test) <= {"$and", "$or"} and test:
+            return sum(count_tests(x) for v in test.values() for x in v)
+        return 1
+    return 1
+
+
+@dataclass(frozen=True)
+class EngineRule:
+    """One compiled engine rule: which rulebook rule and branch it stands for."""
+
+    name: str
+    section: str
+    rule: str
+    phase: int
+    activity_aliases: tuple[str, ...]
+
+
+@dataclass
+class CompiledRulebook:
+    """Engine definitions plus the map from engine rule names back to rulebook rules."""
+
+    book: Rulebook
+    definition: dict[str, JSON]
+    rules: dict[str, EngineRule]
+    conditions: dict[str, c.Condition]
+    """Effective condition per rulebook rule (``from`` guards included) for the explainer."""
+    sections: dict[str, str]
+    regexes: dict[str, tuple[str, re.Pattern[str]]]
+    """Regex fact key → (fact field tested, compiled pattern)."""
+    activity_windows: dict[str, int]
+    """Activity type → the oldest age (seconds) any rule can look at; others are not asserted."""
+
+    def phase_count(self, phase: int) -> int:
+        return sum(1 for r in self.rules.values() if r.phase == phase)
+
+
+def effective_conditions(book: Rulebook) -> dict[str, tuple[str, c.Condition]]:
+    """Rule name → (section, condition), guards of transitions folded into the condition."""
+    out: dict[str, tuple[str, c.Condition]] = {}
+    for s in book.signals:
+        out[s.name] = ("signals", s.when)
+    for t in book.transitions:
+        guard = c.Compare("lead.stage", "in", from_stages(book, t.to, t.from_stages), False, t.loc)
+        out[t.name] = (t.section, c.AllOf((guard, t.when), t.loc))
+    for r in book.routing.routes:
+        out[r.name] = ("routing", r.when)
+    for p in book.sla.rules:
+        out[p.name] = ("sla", p.when)
+    return out
+
+
+def from_stages(book: Rulebook, to: str, declared: tuple[str, ...]) -> tuple[str, ...]:
+    """A transition's guard: declared ``from``, else every earlier stage (no backward jumps)."""
+    if declared:
+        return declared
+    order = book.stages.order
+    if to in order:
+        return order[: order.index(to)] or (order[0],)
+    return tuple(s for s in order if s != to)
+
+
+def compile_rulebook(book: Rulebook) -> CompiledRulebook:
+    """Rulebook → engine definitions. Raises :class:`CompileError` on inexpressible conditions."""
+    definition: dict[str, JSON] = {}
+    rules: dict[str, EngineRule] = {}
+    codes = {"signals": "g", "qualification": "q", "disqualification": "d", "routing": "r"}
+    codes["sla"] = "p"
+    per_activity = {s.name: s.max_count for s in book.signals if s.per_activity}
+    effective = effective_conditions(book)
+    for index, (name, (section, cond)) in enumerate(effective.items()):
+        phase = 1 if section == "signals" else 2
+        subject = SUBJECT_1 if phase == 1 else SUBJECT_2
+        for branch, conj in enumerate(normalize(cond)):
+            engine_name = f"{codes[section]}{index}_{branch}"
+            subject_test: JSON = {"k": subject}
+            if conj.fields:
+                subject_test = {"$and": [{"k": subject}, *conj.fields]}
+            patterns: list[JSON] = [{"m": subject_test}]
+            aliases: list[str] = []
+            for i, atom in enumerate(conj.acts):
+                if isinstance(atom, c.ActivityCount):
+                    alias = f"a{i}"
+                    patterns.append({alias: _activity_json(atom, per_activity.get(name))})
+                    aliases.append(alias)
+                else:
+                    first, then = f"a{i}f", f"a{i}t"
+                    patterns.append(
+                        {
+                            first: {
+                                "$and": [
+                                    {"k": ACTIVITY},
+                                    {"type": atom.first},
+                                    {"$lte": {"age": seconds(atom.in_last_days)}},
+                                ]
+                            }
+                        }
+                    )
+                    patterns.append(
+                        {
+                            then: {
+                                "$and": [
+                                    {"k": ACTIVITY},
+                                    {"type": atom.then},
+                                    {"$gt": {"t": {first: "t"}}},
+                                    {
+                                        "$lte": {
+                                            "t": {
+                                                "$add": {
+                                                    "$l": {first: "t"},
+                                                    "$r": seconds(atom.within_days),
+                                                }
+                                            }
+                                        }
+                                    },
+                                ]
+                            }
+                        }
+                    )
+                    aliases.append(then)
+            for i, atom in enumerate(conj.nacts):
+                patterns.append({f"n{i}$not": _activity_json(atom, None)})
+            for p in patterns:
+                for test in p.values():
+                    if count_tests(test) > limits.MAX_CONDITIONS_PER_NODE:
+                        raise CompileError(
+                            cond.loc,
+                            f"more than {limits.MAX_CONDITIONS_PER_NODE} tests in one engine node",
+                            "split long `in` lists or the rule",
+                        )
+            definition[engine_name] = {"all": patterns}
+            rules[engine_name] = EngineRule(engine_name, section, name, phase, tuple(aliases))
+    definition[CATCH_ALL_1] = {"all": [{"m": {"k": SUBJECT_1}}], "pri": CATCH_ALL_PRIORITY}
+    definition[CATCH_ALL_2] = {"all": [{"m": {"k": SUBJECT_2}}], "pri": CATCH_ALL_PRIORITY}
+    return CompiledRulebook(
+        book=book,
+        definition=definition,
+        rules=rules,
+        conditions={k: v[1] for k, v in effective.items()},
+        sections={k: v[0] for k, v in effective.items()},
+        regexes={
+            regex_key(n): (fact_field(n.field), compile_regex(str(n.value), n.ignore_case))
+            for _, cond in effective.values()
+            for n in c.walk(cond)
+            if isinstance(n, c.Compare) and n.op == "matches"
+        },
+        activity_windows=activity_windows(cond for _, cond in effective.values()),
+    )
+
+
+def activity_windows(conds: Iterable[c.Condition]) -> dict[str, int]:
+    """Per activity type, the longest look-back (seconds) of any pattern over it."""
+    windows: dict[str, int] = {}
+
+    def widen(kind: str, days: float) -> None:
+        windows[kind] = max(windows.get(kind, 0), seconds(days))
+
+    for cond in conds:
+        for n in c.walk(cond):
+            if isinstance(n, c.ActivityCount):
+                widen(n.type, n.within_days)
+            elif isinstance(n, c.Sequence):
+                widen(n.first, n.in_last_days)
+                widen(n.then, n.in_last_days + n.within_days)
+    return windows
+
+
+def subject_keys(compiled: CompiledRulebook, phase: int) -> frozenset[str]:
+    """Subject fact keys tested by the engine rules of ``phase``."""
+    keys: set[str] = set()
+
+    def collect(test: Any) -> None:
+        if not isinstance(test, dict):
+            return
+        for key, value in test.items():
+            if key in ("$and", "$or"):
+                for item in value:
+                    collect(item)
+            elif key.startswith("$"):
+                keys.update(value)
+            else:
+                keys.add(key)
+
+    for name, rule in compiled.rules.items():
+        if rule.phase == phase:
+            collect(compiled.definition[name]["all"][0]["m"])
+    keys.discard("k")
+    return frozenset(keys)

@@ -1,0 +1,81 @@
+"""The thin layer over the durable_rules C extension.
+
+No ``engine.Host`` (background threads race with callers), no Python actions (each costs a JSON
+round trip): facts are asserted in one call, then the pending actions of the session are walked
+with ``start_action_for_state``/``complete_and_start_action`` reading only the rule name, and the
+session is deleted. A catch-all rule guarantees that some action runs, which makes
+``delete_state`` safe (DESIGN.md §4). Call from one thread per process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from typing import Any
+
+import durable_rules_engine as _dre
+
+from rules.errors import EngineError
+
+_names = itertools.count(1)
+_sids = itertools.count(1)
+
+FiredAction = tuple[str, str]
+"""(engine rule name, raw message JSON of the matched facts)."""
+
+
+def _engine_call(what: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except _dre.error as exc:
+        raise EngineError(f"durable_rules {what} failed: {exc}") from exc
+
+
+class EngineRuleset:
+    """One registered ruleset. Its name is versioned and unique per process; ``close`` frees it."""
+
+    def __init__(self, prefix: str, definition: dict[str, Any]) -> None:
+        self.name = f"{prefix}_{next(_names)}"
+        self._handle: int | None = _engine_call(
+            "create_ruleset",
+            _dre.create_ruleset,
+            self.name,
+            json.dumps(definition, ensure_ascii=False),
+        )
+        self._pid = os.getpid()
+
+    def new_sid(self) -> str:
+        return f"{self._pid}.{next(_sids)}"
+
+    @property
+    def handle(self) -> int:
+        if self._handle is None:
+            raise EngineError(f"ruleset {self.name} is closed")
+        return self._handle
+
+    def assert_facts(self, facts_json: str) -> list[FiredAction]:
+        """Assert a JSON array of facts (all with the same sid) and walk what fired."""
+        handle = self.handle
+        result = _engine_call("assert_facts", _dre.assert_facts, handle, facts_json)
+        if result[0] == 2:
+            raise EngineError("a fact was asserted twice (MessageObservedException)")
+        state = result[1]
+        fired: list[FiredAction] = []
+        started = _engine_call("start_action", _dre.start_action_for_state, handle, state)
+        if not started:
+            return fired
+        message: str = started[1]
+        while message:
+            fired.append((message[2 : message.index('"', 2)], message))
+            message = _engine_call("complete_action", _dre.complete_and_start_action, handle, state)
+        return fired
+
+    def delete(self, sid: str) -> None:
+        _engine_call("delete_state", _dre.delete_state, self.handle, sid)
+
+    def close(self) -> None:
+        """Free the ruleset (``delete_ruleset``); only when no evaluation is in flight."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            _engine_call("delete_ruleset", _dre.delete_ruleset, handle)

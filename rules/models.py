@@ -1,0 +1,194 @@
+"""Public, JSON-serialisable input and result models of an evaluation.
+
+The service stores :class:`EvaluationInput` as the snapshot of an evaluation so it can be replayed
+against the same rulebook version, and stores :class:`EvaluationResult` as its outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Section = Literal["signals", "qualification", "disqualification", "routing", "sla", "feedback"]
+FeedbackType = Literal["rejected", "disqualified", "recycled", "lost", "won"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LeadData(_Model):
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    seniority: str | None = None
+    department: str | None = None
+    country: str | None = None
+    """ISO 3166 alpha-2, e.g. ``US``."""
+    source: str | None = None
+    campaign: str | None = None
+    stage: str = "new"
+    """The lead's current lifecycle stage (the 'from' of any transition)."""
+    created_at: AwareDatetime | None = None
+
+
+class AccountData(_Model):
+    domain: str | None = None
+    name: str | None = None
+    industry: str | None = None
+    employee_count: int | None = Field(default=None, ge=0)
+    annual_revenue: float | None = Field(default=None, ge=0)
+    country: str | None = None
+    segment: str | None = None
+
+
+class ActivityData(_Model):
+    type: str
+    occurred_at: AwareDatetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdjustmentData(_Model):
+    """An active targeting adjustment (produced by feedback rules, stored by the service)."""
+
+    score: str
+    delta: float
+    scope: Literal["segment", "campaign"]
+    scope_value: str
+    expires_at: AwareDatetime
+    rule: str = ""
+
+
+class RepData(_Model):
+    rep_id: str
+    name: str = ""
+    territory: str
+    segments: list[str] = Field(default_factory=list)
+    capacity: int = Field(ge=0)
+    open_handoffs: int = Field(default=0, ge=0)
+    active: bool = True
+    last_assigned_at: AwareDatetime | None = None
+
+
+class EvaluationInput(_Model):
+    """Everything one evaluation needs; enough to replay it."""
+
+    lead: LeadData
+    account: AccountData = Field(default_factory=AccountData)
+    activities: list[ActivityData] = Field(default_factory=list)
+    adjustments: list[AdjustmentData] = Field(default_factory=list)
+    reps: list[RepData] = Field(default_factory=list)
+    now: AwareDatetime
+
+
+class FiredRule(_Model):
+    name: str
+    section: Section
+    effect: str
+    """Human-readable effect, e.g. ``fit +20`` or ``stage new → mql``."""
+
+
+class ScoreContribution(_Model):
+    signal: str
+    score: str
+    points: float
+    """Points as written in the rule."""
+    matches: int = 1
+    """Matching activities counted (per-activity signals), else 1."""
+    decay_factor: float
+    """Mean of ``0.5 ** (age_days / half_life_days)`` over the matches; 1.0 without decay."""
+    value: float
+    """points times the sum of decay factors."""
+    activity_age_days: float | None = None
+    """Age of the newest matching activity."""
+
+
+class ScoreValue(_Model):
+    name: str
+    raw: float
+    """Sum of contributions before adjustments and caps."""
+    adjustment: float
+    """Sum of active targeting adjustments for this lead, bounded."""
+    value: float
+    """Final score: raw + adjustment, clamped to [floor, cap]."""
+    cap: float
+
+
+class StageOutcome(_Model):
+    from_stage: str
+    to_stage: str | None
+    """None when no transition applies."""
+    rule: str | None = None
+    reason: str | None = None
+    """Reason code for disqualification/recycle transitions."""
+
+
+class RoutingOutcome(_Model):
+    route: str | None
+    rep_id: str | None
+    why: str
+
+
+class SlaOutcome(_Model):
+    rule: str | None
+    priority: str
+    hours: float
+    deadline: datetime
+
+
+class FailedCondition(_Model):
+    condition: str
+    """The condition as written, e.g. ``scores.fit gte 30``."""
+    actual: str
+    required: str
+    message: str
+    """e.g. ``fit 28 < 30`` or ``no demo_request in 14 days``."""
+
+
+class RuleExplanation(_Model):
+    rule: str
+    section: Section
+    failed: list[FailedCondition]
+
+
+class EvaluationResult(_Model):
+    rulebook_version: str
+    fired: list[FiredRule]
+    contributions: list[ScoreContribution]
+    scores: dict[str, ScoreValue]
+    stage: StageOutcome
+    routing: RoutingOutcome
+    sla: SlaOutcome | None
+    not_fired: list[RuleExplanation]
+    duration_ms: float
+
+    @property
+    def fired_names(self) -> list[str]:
+        return [f.name for f in self.fired]
+
+    def score(self, name: str) -> float:
+        return self.scores[name].value
+
+
+class FeedbackEvent(_Model):
+    feedback_id: str
+    type: FeedbackType
+    reason: str | None = None
+    segment: str | None = None
+    campaign: str | None = None
+    occurred_at: AwareDatetime
+
+
+class TargetingAdjustment(_Model):
+    rule: str
+    score: str
+    delta: float
+    scope: Literal["segment", "campaign"]
+    scope_value: str
+    starts_at: datetime
+    expires_at: datetime
+    caused_by: list[str]
+    """``feedback_id`` of the events inside the window that made the rule fire."""

@@ -1,0 +1,282 @@
+"""Engine containment: evaluations run in supervised worker processes.
+
+The durable_rules C extension can crash the process or loop forever (DESIGN.md §4). Each worker
+process owns its own engine and runs one evaluation at a time; the parent waits with a timeout.
+A dead worker becomes :class:`EngineCrashed`, a slow one is killed and becomes
+:class:`EngineTimeout`; either way the worker is replaced and the next evaluation works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import queue
+import threading
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from rules import errors
+from rules.errors import EngineCrashed, EngineError, EngineTimeout, PoolClosed, RulesError
+from rules.loader import load_rulebook, load_rulebook_files
+from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, TargetingAdjustment
+from rules.rulebook import Rulebook
+
+_START_TIMEOUT = 60.0
+
+
+def _worker_main(conn: Connection) -> None:
+    """Worker loop: one job at a time, rulesets of older versions freed on the next job."""
+    from rules.evaluator import Evaluator
+    from rules.feedback import FeedbackEvaluator
+
+    evaluators: dict[str, Evaluator] = {}
+    feedback: dict[str, FeedbackEvaluator] = {}
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        kind = job[0]
+        try:
+            if kind == "stop":
+                return
+            if kind == "fault":
+                _fault(job[1])
+            version, sources = job[1], job[2]
+            if version not in evaluators:
+                for old in [v for v in evaluators if v != version]:
+                    evaluators.pop(old).close()
+                    feedback.pop(old).close()
+                book = load_rulebook_files(sources, root=f"<version {version[:12]}>")
+                evaluators[version] = Evaluator(book)
+                feedback[version] = FeedbackEvaluator(book)
+            if kind == "eval":
+                inp = EvaluationInput.model_validate_json(job[3])
+                result = evaluators[version].evaluate(inp, explain=job[4])
+                conn.send(("ok", result.model_dump_json()))
+            else:
+                events = [FeedbackEvent.model_validate(e) for e in job[3]]
+                adjustments = feedback[version].evaluate(events, datetime.fromisoformat(job[4]))
+                conn.send(("ok", [a.model_dump(mode="json") for a in adjustments]))
+        except EngineError as exc:
+            # The engine may hold a session it could not free: answer, then let the pool
+            # replace this process instead of carrying a damaged engine.
+            conn.send(("error", type(exc).__name__, str(exc)))
+            return
+        except RulesError as exc:
+            conn.send(("error", type(exc).__name__, str(exc)))
+        except Exception as exc:  # a bug, not the engine: report it, keep serving
+            conn.send(("error", "RulesError", f"{type(exc).__name__}: {exc}"))
+
+
+def _fault(kind: str) -> None:
+    """Deliberate failures for containment tests and drills."""
+    if kind == "exit":
+        os._exit(3)
+    if kind == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if kind == "hang":
+        while True:
+            pass
+
+
+class _Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, ctx: Any, *, wait: bool = True) -> None:
+        self.ctx = ctx
+        self.loaded: str | None = None
+        self._start()
+        if wait:
+            self.wait_ready()
+
+    def _start(self) -> None:
+        parent, child = self.ctx.Pipe()
+        self.conn: Connection = parent
+        self.process = self.ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.loaded = None
+
+    def _spawn(self) -> None:
+        self._start()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        try:
+            if not self.conn.poll(_START_TIMEOUT):
+                raise EOFError
+            self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.kill()
+            raise EngineCrashed("engine worker did not start") from exc
+
+    @property
+    def pid(self) -> int | None:
+        pid: int | None = self.process.pid
+        return pid
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def replace(self) -> None:
+        self.kill()
+        self._spawn()
+
+    def call(self, job: tuple[Any, ...], timeout: float) -> Any:
+        try:
+            self.conn.send(job)
+            ready = self.conn.poll(timeout)
+            if ready:
+                reply = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError) as exc:
+            code = self.process.exitcode
+            self.replace()
+            raise EngineCrashed(f"engine worker died (exit code {code}); replaced") from exc
+        if not ready:
+            self.replace()
+            raise EngineTimeout(f"evaluation exceeded {timeout:g}s; worker killed and replaced")
+        if reply[0] == "error":
+            if reply[1] == "EngineError":  # the worker exits after an engine error
+                self.replace()
+            raise getattr(errors, reply[1], errors.EngineError)(reply[2])
+        return reply[1]
+
+
+class EnginePool:
+    """Supervised worker processes evaluating leads against the current rulebook version.
+
+    ``await pool.evaluate(inp)`` from async code, ``pool.evaluate_sync(inp)`` from sync code.
+    ``pool.load(new_rulebook)`` switches the version for new evaluations; in-flight ones finish
+    on the version they started with, and each worker frees the old ruleset on its next job.
+    """
+
+    def __init__(
+        self,
+        rulebook: Rulebook | str | Path,
+        *,
+        workers: int = 2,
+        timeout: float = 5.0,
+        start_method: str = "spawn",
+    ) -> None:
+        self.timeout = timeout
+        self._ctx = mp.get_context(start_method)
+        self._book = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers: list[_Worker] = []
+        self._closed = False
+        self._lock = threading.Lock()
+        self._workers = [_Worker(self._ctx, wait=False) for _ in range(max(1, workers))]
+        for worker in self._workers:  # started together, so startup costs one spawn
+            worker.wait_ready()
+            self._idle.put(worker)
+
+    @property
+    def rulebook(self) -> Rulebook:
+        return self._book
+
+    @property
+    def version(self) -> str:
+        return self._book.version
+
+    def load(self, rulebook: Rulebook | str | Path) -> str:
+        """Make ``rulebook`` current for new evaluations; returns its version."""
+        book = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
+        with self._lock:
+            self._book = book
+        return book.version
+
+    def worker_pids(self) -> list[int | None]:
+        return [w.pid for w in self._workers]
+
+    def _run(self, kind: str, payload: Any, extra: Any, timeout: float | None) -> Any:
+        if self._closed:
+            raise PoolClosed("engine pool is closed")
+        book = self._book
+        worker = self._idle.get()
+        try:
+            if self._closed:
+                raise PoolClosed("engine pool is closed")
+            if not worker.process.is_alive():  # died while idle: not this job's fault
+                worker.replace()
+            sources = None if worker.loaded == book.version else book.sources
+            job = (kind, book.version, sources, payload, extra)
+            result = worker.call(job, self.timeout if timeout is None else timeout)
+            worker.loaded = book.version
+            return result
+        except (EngineCrashed, EngineTimeout):
+            worker.loaded = None
+            raise
+        finally:
+            self._idle.put(worker)
+
+    def evaluate_sync(
+        self, inp: EvaluationInput, *, explain: bool = True, time_limit: float | None = None
+    ) -> EvaluationResult:
+        raw = self._run("eval", inp.model_dump_json(), explain, time_limit)
+        return EvaluationResult.model_validate_json(raw)
+
+    async def evaluate(
+        self, inp: EvaluationInput, *, explain: bool = True, time_limit: float | None = None
+    ) -> EvaluationResult:
+        """Evaluate in a worker; raises EngineCrashed/EngineTimeout/InvalidInput/EngineError."""
+        return await asyncio.to_thread(
+            self.evaluate_sync, inp, explain=explain, time_limit=time_limit
+        )
+
+    def evaluate_feedback_sync(
+        self, events: list[FeedbackEvent], now: datetime
+    ) -> list[TargetingAdjustment]:
+        payload = [e.model_dump(mode="json") for e in events]
+        raw = self._run("feedback", payload, now.isoformat(), None)
+        return [TargetingAdjustment.model_validate(a) for a in raw]
+
+    async def evaluate_feedback(
+        self, events: list[FeedbackEvent], now: datetime
+    ) -> list[TargetingAdjustment]:
+        return await asyncio.to_thread(self.evaluate_feedback_sync, events, now)
+
+    def _inject_fault(self, kind: str, timeout: float | None = None) -> None:
+        """Test/drill hook: make the next free worker ``exit``, ``segfault`` or ``hang``."""
+        worker = self._idle.get()
+        try:
+            worker.call(("fault", kind), self.timeout if timeout is None else timeout)
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        """Stop every worker (waits for in-flight evaluations to hand their worker back)."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._workers:
+            worker = self._idle.get()
+            with contextlib.suppress(OSError):
+                worker.conn.send(("stop",))
+            worker.process.join(2)
+            worker.kill()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> EnginePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> EnginePool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,156 @@
+"""The typed, validated rulebook: what the compiler, evaluator and CLI work from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rules.conditions import Condition, Loc, max_window_days
+
+
+@dataclass(frozen=True)
+class ScoreDef:
+    name: str
+    cap: float
+    floor: float
+    half_life_days: float | None
+    adjustment_bound: float
+    """Active targeting adjustments for this score are summed and clamped to ±bound."""
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    score: str
+    points: float
+    when: Condition
+    per_activity: bool
+    """Score once per matching activity (each decayed by its own age), up to ``max_count``."""
+    max_count: int
+    description: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Stages:
+    order: tuple[str, ...]
+    side: tuple[str, ...]
+    initial: str
+    manual: tuple[str, ...]
+    handoff: str | None
+    loc: Loc
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.order + self.side
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A qualification (``to`` any stage) or disqualification (``to`` = disqualified) rule."""
+
+    name: str
+    section: str
+    to: str
+    from_stages: tuple[str, ...]
+    when: Condition
+    reason: str | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    territory: str | None
+    segment: str | None
+    when: Condition
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Routing:
+    territories: tuple[str, ...]
+    segments: tuple[str, ...]
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class SlaRule:
+    name: str
+    priority: str
+    when: Condition
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Sla:
+    priorities: dict[str, float]
+    default: str | None
+    rules: tuple[SlaRule, ...]
+
+
+@dataclass(frozen=True)
+class FeedbackRule:
+    name: str
+    type: str
+    reason: str | None
+    group_by: str
+    only: str | None
+    """Restrict to one segment/campaign value (``segment: smb`` in the file)."""
+    at_least: int
+    within_days: float
+    score: str
+    delta: float
+    duration_days: float
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    input: dict[str, Any]
+    expect: dict[str, Any]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """A loaded rulebook. ``version`` is the content hash of its files."""
+
+    version: str
+    root: str
+    scores: dict[str, ScoreDef]
+    signals: tuple[Signal, ...]
+    stages: Stages
+    transitions: tuple[Transition, ...]
+    routing: Routing
+    sla: Sla
+    feedback: tuple[FeedbackRule, ...]
+    reasons: dict[str, tuple[str, ...]]
+    examples: tuple[Example, ...]
+    example_defaults: dict[str, Any] = field(default_factory=dict)
+    reason_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """kind → code → label (the code itself when no label is written)."""
+    sources: dict[str, bytes] = field(default_factory=dict, repr=False)
+    """The rule files (relative path → bytes): what the version hashes, what workers reload."""
+
+    @property
+    def lookback_days(self) -> float:
+        """Longest activity window: older activities are not asserted."""
+        conds: list[Condition] = [s.when for s in self.signals]
+        conds += [t.when for t in self.transitions]
+        conds += [r.when for r in self.routing.routes] + [r.when for r in self.sla.rules]
+        return max([max_window_days(c) for c in conds] + [0.0])
+
+    def rule_names(self) -> list[str]:
+        names = [s.name for s in self.signals] + [t.name for t in self.transitions]
+        names += [r.name for r in self.routing.routes] + [r.name for r in self.sla.rules]
+        return names + [f.name for f in self.feedback]
+
+    def reason_codes(self, kind: str) -> tuple[str, ...]:
+        """Valid reason codes of ``kind`` (reject, disqualify, recycle, lost)."""
+        return self.reasons.get(kind, ())
+
+
+EMPTY_STAGES = Stages(("new",), (), "new", (), None, Loc("<none>", 1, 1))

@@ -1,0 +1,145 @@
+"""Engine containment: a crash or hang in a worker becomes a typed error, the pool recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from rules import (
+    EngineCrashed,
+    EnginePool,
+    EngineTimeout,
+    InvalidInput,
+    PoolClosed,
+    Rulebook,
+    load_rulebook_files,
+)
+from tests.rules.conftest import lead_input
+
+VIP = lead_input(
+    lead={"title": "VP Sales", "country": "US"},
+    account={"employee_count": 3000},
+    activities=[("demo_request", 1)],
+)
+
+
+@pytest.fixture(scope="module")
+def pool(demo_book: Rulebook) -> Iterator[EnginePool]:
+    with EnginePool(demo_book, workers=2, timeout=3) as p:
+        yield p
+
+
+@pytest.fixture
+async def small_pool(demo_book: Rulebook) -> AsyncIterator[EnginePool]:
+    async with EnginePool(demo_book, workers=1, timeout=2) as p:
+        yield p
+
+
+async def test_evaluate_in_worker(pool: EnginePool) -> None:
+    result = await pool.evaluate(VIP)
+    assert result.stage.to_stage == "mql"
+    assert result.rulebook_version == pool.version
+
+
+async def test_concurrent_evaluations(pool: EnginePool) -> None:
+    results = await asyncio.gather(*(pool.evaluate(VIP, explain=False) for _ in range(50)))
+    assert {r.stage.to_stage for r in results} == {"mql"}
+
+
+@pytest.mark.parametrize("fault", ["exit", "segfault"])
+async def test_worker_crash_is_typed_and_worker_replaced(
+    small_pool: EnginePool, fault: str
+) -> None:
+    before = small_pool.worker_pids()
+    with pytest.raises(EngineCrashed, match="replaced"):
+        small_pool._inject_fault(fault)
+    assert small_pool.worker_pids() != before
+    assert (await small_pool.evaluate(VIP)).stage.to_stage == "mql"
+
+
+async def test_worker_killed_mid_evaluation(small_pool: EnginePool) -> None:
+    """An external SIGKILL (OOM killer, segfault) during an evaluation."""
+    pid = small_pool.worker_pids()[0]
+    assert pid is not None
+    slow = lead_input(activities=[("page_view", 1)] * 3000)
+    task = asyncio.create_task(small_pool.evaluate(slow))
+    await asyncio.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(EngineCrashed):
+        await task
+    assert (await small_pool.evaluate(VIP)).stage.to_stage == "mql"
+
+
+async def test_hang_becomes_timeout(small_pool: EnginePool) -> None:
+    started = time.monotonic()
+    with pytest.raises(EngineTimeout):
+        small_pool._inject_fault("hang", timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert (await small_pool.evaluate(VIP)).stage.to_stage == "mql"
+
+
+async def test_rules_errors_cross_the_process_boundary(pool: EnginePool) -> None:
+    with pytest.raises(InvalidInput, match="unknown stage"):
+        await pool.evaluate(lead_input(lead={"stage": "zombie"}))
+
+
+async def test_feedback_in_worker(pool: EnginePool) -> None:
+    from datetime import timedelta
+
+    from rules import FeedbackEvent
+    from tests.rules.conftest import NOW
+
+    events = [
+        FeedbackEvent(
+            feedback_id=f"f{i}",
+            type="rejected",
+            reason="too_small",
+            segment="smb",
+            occurred_at=NOW - timedelta(days=i),
+        )
+        for i in range(3)
+    ]
+    adjustments = await pool.evaluate_feedback(events, NOW)
+    assert [a.rule for a in adjustments] == ["fb_too_small_smb"]
+
+
+async def test_new_version_without_dropping_in_flight(demo_book: Rulebook) -> None:
+    sources = dict(demo_book.sources)
+    sources["lifecycle.yaml"] = sources["lifecycle.yaml"].replace(
+        b"{field: scores.fit, gte: 40}", b"{field: scores.fit, gte: 99}"
+    )
+    stricter = load_rulebook_files(sources)
+    async with EnginePool(demo_book, workers=2, timeout=5) as pool:
+        in_flight = [asyncio.create_task(pool.evaluate(VIP)) for _ in range(20)]
+        await asyncio.sleep(0)
+        pool.load(stricter)
+        after = await pool.evaluate(VIP)
+        done = await asyncio.gather(*in_flight)
+    assert all(r.rulebook_version in {demo_book.version, stricter.version} for r in done)
+    assert after.rulebook_version == stricter.version
+    assert "mql_demo_request" not in after.fired_names
+
+
+async def test_closed_pool_refuses_work(demo_book: Rulebook) -> None:
+    pool = EnginePool(demo_book, workers=1)
+    await pool.aclose()
+    with pytest.raises(PoolClosed):
+        await pool.evaluate(VIP)
+
+
+def test_sync_api_for_cli_and_bench(pool: EnginePool) -> None:
+    assert pool.evaluate_sync(VIP).stage.to_stage == "mql"
+
+
+async def test_worker_dead_while_idle_is_replaced_silently(small_pool: EnginePool) -> None:
+    pid = small_pool.worker_pids()[0]
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.2)
+    assert (await small_pool.evaluate(VIP)).stage.to_stage == "mql"
+    assert small_pool.worker_pids()[0] != pid
