@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +19,12 @@ from rules import (
     TargetingAdjustment,
     load_rulebook,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    stage: str
+    rules: frozenset[str]
 
 
 class RulesEngine:
@@ -43,6 +50,13 @@ class RulesEngine:
     @property
     def handoff_stage(self) -> str:
         return self.rulebook.stages.handoff or LifecycleStage.MQL.value
+
+    @property
+    def focus(self) -> Focus:
+        """The stage explanations are about (the handoff stage) and the rules that lead there."""
+        stage = self.handoff_stage
+        rules = frozenset(t.name for t in self.rulebook.transitions if t.to == stage)
+        return Focus(stage=stage, rules=rules)
 
     @property
     def feedback_window_days(self) -> float:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from api.engine import Focus
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.evaluations import stored_result
 from api.models import Evaluation as EvaluationRow
@@ -104,7 +105,7 @@ class EvaluationReport:
     headline: str = strawberry.field(description="One line: why qualified, or why not yet")
 
     @classmethod
-    def from_result(cls, result: EvaluationResult, target: str) -> Self:
+    def from_result(cls, result: EvaluationResult, focus: Focus) -> Self:
         return cls(
             rulebook_version=result.rulebook_version,
             fired=[pick(FiredRule, f) for f in result.fired],
@@ -122,7 +123,7 @@ class EvaluationReport:
                 for n in result.not_fired
             ],
             duration_ms=result.duration_ms,
-            headline=headline(result, target),
+            headline=headline(result, focus),
         )
 
 
@@ -131,16 +132,20 @@ def pick(cls: type[T], model: BaseModel) -> T:
     return cls(**{f.name: getattr(model, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
-def headline(result: EvaluationResult, target: str) -> str:
-    """ "Qualified as mql by rule X" or "Not mql yet: fit 28 < 30; no demo_request in 14d"."""
+NURTURE = frozenset({"new", "engaged", "recycled"})
+
+
+def headline(result: EvaluationResult, focus: Focus) -> str:
+    """ "Moved new → mql by rule X", or "Not mql yet: fit 28 < 50; no demo_request in 30
+    days" from the rules that lead to the handoff stage."""
     stage = result.stage
     if stage.to_stage is not None and stage.to_stage != stage.from_stage:
         return f"Moved {stage.from_stage} → {stage.to_stage} by rule {stage.rule}"
-    if stage.from_stage == target:
-        return f"Already {target}"
-    misses = [f.message for n in result.not_fired if n.section == "qualification" for f in n.failed]
+    if stage.from_stage not in NURTURE:
+        return f"Already {stage.from_stage}"
+    misses = [f.message for n in result.not_fired if n.rule in focus.rules for f in n.failed]
     unique = list(dict.fromkeys(misses))
-    return f"Not {target} yet: " + ("; ".join(unique[:5]) if unique else "no rule applies")
+    return f"Not {focus.stage} yet: " + ("; ".join(unique[:5]) if unique else "no rule applies")
 
 
 @strawberry.type(description="One stored, immutable evaluation of a lead.")
@@ -158,7 +163,7 @@ class Evaluation(relay.Node):
     lead_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: EvaluationRow, target: str = "mql") -> Self:
+    def from_row(cls, row: EvaluationRow, focus: Focus) -> Self:
         return cls(
             id=row.id,
             trigger=row.trigger,
@@ -167,7 +172,7 @@ class Evaluation(relay.Node):
             created_at=row.created_at,
             input=cast(JSON, row.input),
             refused_transition=row.outcome.get("refused_transition"),  # type: ignore[arg-type]
-            report=EvaluationReport.from_result(stored_result(row), target),
+            report=EvaluationReport.from_result(stored_result(row), focus),
             lead_id=row.lead_id,  # type: ignore[attr-defined]
         )
 
@@ -176,4 +181,5 @@ class Evaluation(relay.Node):
         cls, *, info: strawberry.Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Self | None]:
         rows = await by_id(EvaluationRow)([int(i) for i in node_ids])
-        return [cls.from_row(r) if r else None for r in rows]
+        focus = info.context.engine.focus
+        return [cls.from_row(r, focus) if r else None for r in rows]

@@ -160,13 +160,13 @@ class Lead(relay.Node):
         first: Annotated[int, strawberry.argument(description="How many, ≤100")] = 10,
     ) -> list[Evaluation]:
         rows = await EvaluationRow.filter(lead_id=self.id).order_by("-id").limit(page_size(first))
-        target = info.context.engine.handoff_stage
-        return [Evaluation.from_row(r, target) for r in rows]
+        focus = info.context.engine.focus
+        return [Evaluation.from_row(r, focus) for r in rows]
 
     @strawberry.field(description="The most recent evaluation, if any")
     async def latest_evaluation(self, info: Info) -> Evaluation | None:
         row = await info.context.loaders.latest_evaluation.load(self.id)
-        return Evaluation.from_row(row, info.context.engine.handoff_stage) if row else None
+        return Evaluation.from_row(row, info.context.engine.focus) if row else None
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -290,7 +290,7 @@ class LeadMutations:
         return UpsertLeadPayload(
             lead=Lead.from_row(lead),
             created=response["created"],
-            evaluation=Evaluation.from_row(evaluation, engine.handoff_stage),
+            evaluation=Evaluation.from_row(evaluation, engine.focus),
             user_errors=[],
         )
 

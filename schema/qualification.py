@@ -183,7 +183,7 @@ async def _evaluation_payload(info: Info, response: dict[str, Any]) -> EvaluateL
         if response.get("handoff_id")
         else None
     )
-    evaluation = Evaluation.from_row(row, info.context.engine.handoff_stage)
+    evaluation = Evaluation.from_row(row, info.context.engine.focus)
     return EvaluateLeadPayload(
         report=evaluation.report,
         evaluation=evaluation,
@@ -208,7 +208,7 @@ class QualificationQueries:
         if id.type_name != "Evaluation":
             return None
         row = await EvaluationRow.get_or_none(id=int(id.node_id))
-        return Evaluation.from_row(row, info.context.engine.handoff_stage) if row else None
+        return Evaluation.from_row(row, info.context.engine.focus) if row else None
 
     @strawberry.field(description="Handoffs, newest first. Overdue ones show as expired.")
     async def handoffs(
@@ -250,7 +250,7 @@ class QualificationMutations:
                     engine=engine, lead_id=lead_id, trigger=EvaluationTrigger.API, dry_run=True
                 )
                 return EvaluateLeadPayload(
-                    report=EvaluationReport.from_result(outcome.result, engine.handoff_stage),
+                    report=EvaluationReport.from_result(outcome.result, engine.focus),
                     evaluation=None,
                     lead=Lead.from_row(outcome.lead),
                     handoff=None,
@@ -348,7 +348,7 @@ class QualificationMutations:
         return RecordActivitiesPayload(
             results=[_activity_result(r, errors) for r in response["results"]],
             evaluations=[
-                Evaluation.from_row(rows[i], engine.handoff_stage) for i in response["evaluations"]
+                Evaluation.from_row(rows[i], engine.focus) for i in response["evaluations"]
             ],
             user_errors=failures,
         )

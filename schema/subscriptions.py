@@ -49,8 +49,8 @@ class Subscription:
         lead_id: Annotated[relay.GlobalID, strawberry.argument(description="The lead")],
     ) -> AsyncGenerator[Evaluation, None]:
         lead = node_id(lead_id, "Lead", "leadId")
-        target = info.context.engine.handoff_stage
+        focus = info.context.engine.focus
         async for event in info.context.events.subscribe(kinds=("evaluation",), subject_id=lead):
             row = await EvaluationRow.get_or_none(id=event.payload.get("id"))
             if row is not None:
-                yield Evaluation.from_row(row, target)
+                yield Evaluation.from_row(row, focus)

@@ -129,7 +129,11 @@ async def test_demo_request_makes_an_mql_handed_to_the_right_rep_then_rejected(
     dry = (await gql(EVALUATE, input={"leadId": lead["id"], "dryRun": True}))["data"]
     dry = dry["evaluateLead"]
     assert dry["evaluation"] is None
-    assert dry["report"]["headline"].startswith("Not mql yet")
+    headline = dry["report"]["headline"]
+    assert headline.startswith("Not mql yet: ")
+    assert "engagement 0 < 30" in headline  # mql_fit_and_engagement: fit passes, engagement not
+    assert "no demo_request in 30 days" in headline
+    assert "< 5" not in headline  # engaged_on_activity leads to engaged, not to mql
     missing = {n["rule"] for n in dry["report"]["notFired"] if n["section"] == "qualification"}
     assert "mql_demo_request" in missing
     assert await Evaluation.all().count() == evaluations_before
@@ -208,6 +212,30 @@ async def test_accepting_a_handoff_makes_the_lead_sales_accepted(
         "lead": {"stage": "SAL"},
         "userErrors": [],
     }
+
+
+async def test_each_stage_change_records_when_the_lead_entered_the_stage_it_leaves(
+    gql: GraphQLClient, reps: dict[str, SalesRep]
+) -> None:
+    lead = await create_vp(gql)
+    stored = await Lead.get(email="vp@bigcorp.com")
+    assert stored.stage_entered_at is None  # new since created_at
+    await gql(RECORD, input={"activities": [activity(lead["id"], "demo_request", "e-1")]})
+    mql = await Lead.get(id=stored.id)
+    assert mql.stage == LifecycleStage.MQL
+    [first] = await LeadStageChange.filter(lead_id=stored.id)
+    assert first.entered_from_at == stored.created_at
+    assert mql.stage_entered_at == first.changed_at
+
+    [edge] = (await gql(HANDOFFS))["data"]["handoffs"]["edges"]
+    body = await gql(ACCEPT, input={"handoffId": edge["node"]["id"]})
+    assert body["data"]["acceptHandoff"]["lead"] == {"stage": "SAL"}
+    sal = await Lead.get(id=stored.id)
+    first_again, second = await LeadStageChange.filter(lead_id=stored.id).order_by("id")
+    assert (second.from_stage, second.to_stage) == (LifecycleStage.MQL, LifecycleStage.SAL)
+    assert second.entered_from_at == first_again.changed_at
+    assert sal.stage_entered_at == second.changed_at
+    assert second.changed_at > first_again.changed_at
 
 
 async def test_batch_with_bad_items_stores_the_rest_and_is_idempotent_by_external_id(
