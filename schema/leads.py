@@ -6,14 +6,17 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Annotated, Any, Self
 
 import strawberry
 from strawberry import relay
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from api import leads as service
 from api.enums import EvaluationTrigger, LifecycleStage
-from api.errors import EngineFailure, LeadgateError
+from api.errors import EngineFailure, InvalidInput, LeadgateError
 from api.idempotency import run_idempotent
 from api.models import Account as AccountRow
 from api.models import Evaluation as EvaluationRow
@@ -24,7 +27,7 @@ from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation
 from schema.loaders import by_id
-from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.pagination import Connection, build_connection, decode_cursor_key, page_size
 
 Stage = LifecycleStage
 
@@ -212,28 +215,89 @@ class UpsertLeadPayload:
     user_errors: list[UserError] = strawberry.field(description="Empty on success")
 
 
+@strawberry.enum(description="How a list of leads is sorted")
+class LeadOrder(Enum):
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    FIT_SCORE = "fit_score"
+    ENGAGEMENT_SCORE = "engagement_score"
+
+    @property
+    def score(self) -> str | None:
+        """The score column this order sorts on, if any (descending, ties newest first)."""
+        return self.value if self in (LeadOrder.FIT_SCORE, LeadOrder.ENGAGEMENT_SCORE) else None
+
+    def key(self, row: LeadRow) -> str:
+        """The cursor key: the ordering, its sort value and the id that breaks ties."""
+        if self.score is None:
+            return f"{self.value}:{row.id}"
+        return f"{self.value}:{getattr(row, self.score)!r}:{row.id}"
+
+    def page(self, query: QuerySet[LeadRow], after: str | None) -> QuerySet[LeadRow]:
+        """Order, and continue strictly after the cursor's (value, id): a keyset, no OFFSET."""
+        if self == LeadOrder.OLDEST:
+            query = query.order_by("id")
+        elif self.score is not None:
+            query = query.order_by(f"-{self.score}", "-id")
+        else:
+            query = query.order_by("-id")
+        if after is None:
+            return query
+        parts = decode_cursor_key("lead", after).split(":")
+        try:
+            if parts[0] != self.value:
+                raise ValueError(parts[0])
+            last_id = int(parts[-1])
+            value = float(parts[1]) if self.score is not None else None
+        except (ValueError, IndexError) as exc:
+            raise InvalidInput(
+                "this cursor belongs to another ordering",
+                field="after",
+                suggestion="page with the orderBy the cursor came from",
+            ) from exc
+        if self == LeadOrder.OLDEST:
+            return query.filter(id__gt=last_id)
+        if self.score is None:
+            return query.filter(id__lt=last_id)
+        below: dict[str, Any] = {f"{self.score}__lt": value}
+        tied: dict[str, Any] = {self.score: value, "id__lt": last_id}
+        return query.filter(Q(**below) | Q(**tied))
+
+
 LeadConnection = Connection[Lead]
 
 
 @strawberry.type
 class LeadQueries:
-    @strawberry.field(description="Leads, newest first, one keyset page at a time")
+    @strawberry.field(description="Leads, filtered and ordered, one keyset page at a time")
     async def leads(
         self,
         info: Info,
         first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
         after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
         stage: Annotated[Stage | None, strawberry.argument(description="Only this stage")] = None,
+        owner_id: Annotated[
+            relay.GlobalID | None, strawberry.argument(description="Only this rep's leads")
+        ] = None,
+        source: Annotated[str | None, strawberry.argument(description="Only this source")] = None,
+        order_by: Annotated[
+            LeadOrder, strawberry.argument(description="Sort order (ties: newest first)")
+        ] = LeadOrder.NEWEST,
     ) -> LeadConnection:
         size = page_size(first)
-        query = LeadRow.all().order_by("-id")
-        if after is not None:
-            query = query.filter(id__lt=decode_cursor("lead", after))
+        query = LeadRow.all()
         if stage is not None:
             query = query.filter(stage=stage)
+        if source is not None:
+            query = query.filter(source=source)
+        if owner_id is not None:
+            if owner_id.type_name != "SalesRep":
+                raise InvalidInput("ownerId must be a SalesRep id", field="ownerId")
+            query = query.filter(owner_id=int(owner_id.node_id))
+        query = order_by.page(query, after)
         rows = await query.limit(size + 1)
         return build_connection(
-            "lead", [Lead.from_row(r) for r in rows], [r.id for r in rows], size, after
+            "lead", [Lead.from_row(r) for r in rows], [order_by.key(r) for r in rows], size, after
         )
 
     @strawberry.field(description="One lead by global id, or null")

@@ -48,24 +48,37 @@ def page_size(first: int | None) -> int:
     return size
 
 
-def encode_cursor(kind: str, key: int) -> str:
+def encode_cursor(kind: str, key: int | str) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
 
 
-def decode_cursor(kind: str, cursor: str) -> int:
+def decode_cursor_key(kind: str, cursor: str) -> str:
+    """The key inside a cursor of this kind, or InvalidInput naming ``after``."""
     try:
         found_kind, key = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
-        if found_kind != kind:
-            raise ValueError(found_kind)
-        return int(key)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            f"invalid cursor {cursor!r}", field="after", suggestion="pass an endCursor you got"
-        ) from exc
+        raise _bad_cursor(cursor) from exc
+    if found_kind != kind:
+        raise _bad_cursor(cursor)
+    return key
+
+
+def decode_cursor(kind: str, cursor: str) -> int:
+    key = decode_cursor_key(kind, cursor)
+    try:
+        return int(key)
+    except ValueError as exc:
+        raise _bad_cursor(cursor) from exc
+
+
+def _bad_cursor(cursor: str) -> InvalidInput:
+    return InvalidInput(
+        f"invalid cursor {cursor!r}", field="after", suggestion="pass an endCursor you got"
+    )
 
 
 def build_connection(
-    kind: str, rows: Sequence[NodeT], keys: Sequence[int], size: int, after: str | None
+    kind: str, rows: Sequence[NodeT], keys: Sequence[int | str], size: int, after: str | None
 ) -> Connection[NodeT]:
     """``rows`` were fetched with ``size + 1`` to learn whether another page exists."""
     edges = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 
@@ -216,3 +217,48 @@ async def test_node_resolves_global_ids_for_client_caches(gql: GraphQLClient) ->
     assert body["data"]["node"] == {"__typename": "Lead", "id": lead_id, "email": "node@acme.com"}
     missing = await gql('{ node(id: "TGVhZDo5OTk5OTk=") { id } }')
     assert missing["data"]["node"] is None
+
+
+async def test_leads_order_by_score_pages_through_ties_without_gaps(gql: GraphQLClient) -> None:
+    rep = await SalesRep.create(email="o@leadgate.test", name="O", territory="NA")
+    fits = [30.0, 80.0, 55.5, 80.0, 10.0, 55.5, 80.0]
+    await Lead.bulk_create(
+        [
+            Lead(email=f"s{i}@acme.com", fit_score=fit, source="webinar" if i % 2 else "seo",
+                 owner_id=rep.id if i < 4 else None)
+            for i, fit in enumerate(fits)
+        ]
+    )  # fmt: skip
+    ids = {email: i for email, i in await Lead.all().values_list("email", "id")}
+    query = """
+    query($after: String, $order: LeadOrder!, $source: String, $owner: ID) {
+      leads(first: 2, after: $after, orderBy: $order, source: $source, ownerId: $owner) {
+        edges { node { email fitScore } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }"""
+
+    async def all_pages(**variables: object) -> list[str]:
+        seen: list[str] = []
+        after = None
+        while True:
+            body = await gql(query, after=after, **variables)
+            page = body["data"]["leads"]
+            seen += [e["node"]["email"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    by_fit = sorted(ids, key=lambda e: (-fits[int(e[1])], -ids[e]))
+    assert await all_pages(order="FIT_SCORE") == by_fit
+    assert await all_pages(order="OLDEST") == sorted(ids, key=ids.__getitem__)
+    webinar = [e for e in by_fit if int(e[1]) % 2]
+    assert await all_pages(order="FIT_SCORE", source="webinar") == webinar
+    owner = base64.b64encode(f"SalesRep:{rep.id}".encode()).decode()
+    owned = [e for e in sorted(ids, key=ids.__getitem__, reverse=True) if int(e[1]) < 4]
+    assert await all_pages(order="NEWEST", owner=owner) == owned
+
+    first = await gql(query, order="FIT_SCORE")
+    cursor = first["data"]["leads"]["pageInfo"]["endCursor"]
+    mixed = await gql(query, order="OLDEST", after=cursor)
+    assert "another ordering" in mixed["errors"][0]["message"]
