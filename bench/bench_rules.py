@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
 
-from bench_rules_baselines import BusinessRulesEvaluator, PythonEvaluator  # noqa: E402
+from rules_baselines import BusinessRulesEvaluator, PythonEvaluator  # noqa: E402
 
 from rules import EvaluationInput, Evaluator, Rulebook, load_rulebook  # noqa: E402
 from rules.compiler import SUBJECT_1, SUBJECT_2, fact_field, number, subject_keys  # noqa: E402
@@ -186,13 +186,19 @@ def rates(
     return list(best.items())
 
 
+def _facts(ev: Evaluator, inp: EvaluationInput) -> Any:
+    """The facts ``ev.evaluate`` builds for ``inp``."""
+    compiled = ev.compiled
+    return build_facts(ev.book, inp, None, compiled.regexes, ev._fields, compiled.activity_windows)
+
+
 def engine_only(ev: Evaluator, leads: list[EvaluationInput]) -> Callable[[EvaluationInput], None]:
     """The bare engine step with facts prepared up front: assert, walk actions, delete."""
     import json
 
     prepared = {}
     for inp in leads:
-        facts = build_facts(ev.book, inp, regexes=ev.compiled.regexes)
+        facts = _facts(ev, inp)
         result = ev.evaluate(inp, explain=False)
         subject_2 = dict(facts.subject)
         for name, score in result.scores.items():
@@ -222,7 +228,7 @@ def business_rules_only(
     """business-rules ``run_all`` over both phases with facts prepared up front."""
     prepared = {}
     for inp in leads:
-        facts = build_facts(ev.book, inp, regexes=ev.compiled.regexes)
+        facts = _facts(ev, inp)
         result = ev.evaluate(inp, explain=False)
         subject_2 = dict(facts.subject)
         for name, score in result.scores.items():
