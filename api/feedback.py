@@ -147,15 +147,24 @@ async def change_lead_stage(
         check_version(current=lead.version, expected=expected_version, what=f"lead {lead_id}")
         check_transition(lead.stage, target, reason=reason)
         await LeadStageChange.create(
-            lead_id=lead.id, from_stage=lead.stage, to_stage=target, reason=reason, actor=actor
+            lead_id=lead.id,
+            from_stage=lead.stage,
+            to_stage=target,
+            reason=reason,
+            actor=actor,
+            entered_from_at=lead.stage_entered_at or lead.created_at,
+            changed_at=now,
         )
         await Handoff.filter(
             lead_id=lead.id, status__in=[HandoffStatus.PENDING, HandoffStatus.EXPIRED]
         ).update(status=HandoffStatus.REJECTED, reason_code=reason, note=note, decided_at=now)
         lead.stage = target
+        lead.stage_entered_at = now
         lead.owner_id = None
         lead.version += 1
-        await lead.save(update_fields=["stage", "owner_id", "version", "updated_at"])
+        await lead.save(
+            update_fields=["stage", "stage_entered_at", "owner_id", "version", "updated_at"]
+        )
         await record_feedback(
             engine=engine, kind=kind, reason=reason, note=note, lead=lead, rep_id=rep_id, now=now
         )

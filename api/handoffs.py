@@ -38,25 +38,35 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
     return handoff, lead
 
 
-async def _move(lead: Lead, target: LifecycleStage, *, reason: str | None, actor: str) -> None:
+async def _move(
+    lead: Lead, target: LifecycleStage, *, reason: str | None, actor: str, now: datetime
+) -> None:
     check_transition(lead.stage, target, reason=reason)
     await LeadStageChange.create(
-        lead_id=lead.id, from_stage=lead.stage, to_stage=target, reason=reason, actor=actor
+        lead_id=lead.id,
+        from_stage=lead.stage,
+        to_stage=target,
+        reason=reason,
+        actor=actor,
+        entered_from_at=lead.stage_entered_at or lead.created_at,
+        changed_at=now,
     )
     lead.stage = target
+    lead.stage_entered_at = now
     lead.version += 1
-    await lead.save(update_fields=["stage", "version", "updated_at"])
+    await lead.save(update_fields=["stage", "stage_entered_at", "version", "updated_at"])
 
 
 async def accept_handoff(
     *, handoff_id: int, actor: str, rep_id: int | None = None, now: datetime | None = None
 ) -> Handoff:
     """The owner takes the lead: handoff accepted, lead sales-accepted (SAL)."""
+    now = now or datetime.now(UTC)
     async with in_transaction():
         handoff, lead = await _open_handoff(handoff_id, rep_id)
-        await _move(lead, LifecycleStage.SAL, reason="handoff accepted", actor=actor)
+        await _move(lead, LifecycleStage.SAL, reason="handoff accepted", actor=actor, now=now)
         handoff.status = HandoffStatus.ACCEPTED
-        handoff.decided_at = now or datetime.now(UTC)
+        handoff.decided_at = now
         await handoff.save(update_fields=["status", "decided_at"])
         return handoff
 
@@ -77,7 +87,7 @@ async def reject_handoff(
     engine.check_reason("reject", reason, field="reason")
     async with in_transaction():
         handoff, lead = await _open_handoff(handoff_id, rep_id)
-        await _move(lead, LifecycleStage.RECYCLED, reason=reason, actor=actor)
+        await _move(lead, LifecycleStage.RECYCLED, reason=reason, actor=actor, now=now)
         await Lead.filter(id=lead.id).update(owner_id=None)
         handoff.status = HandoffStatus.REJECTED
         handoff.reason_code = reason

@@ -103,6 +103,9 @@ class Lead(Model):
         "models.SalesRep", related_name="leads", null=True, on_delete=fields.SET_NULL
     )
     stage = fields.CharEnumField(LifecycleStage, max_length=20, default=LifecycleStage.NEW)
+    # When the current stage was entered (NULL: since created_at, for leads that never moved
+    # or moved before this column existed).
+    stage_entered_at = fields.DatetimeField(null=True)
     fit_score = fields.FloatField(default=0)
     engagement_score = fields.FloatField(default=0)
     scores: fields.Field[dict[str, float]] = fields.JSONField(default=dict)
@@ -238,6 +241,9 @@ class LeadStageChange(Model):
     evaluation: fields.ForeignKeyNullableRelation[Evaluation] = fields.ForeignKeyField(
         "models.Evaluation", related_name="stage_changes", null=True, on_delete=fields.SET_NULL
     )
+    # When the lead entered from_stage: time in that stage is changed_at - entered_from_at,
+    # without looking for the previous change (velocity metric).
+    entered_from_at = fields.DatetimeField(null=True)
     changed_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -245,6 +251,8 @@ class LeadStageChange(Model):
         indexes = (
             Index(fields=("lead_id", "changed_at")),
             Index(fields=("to_stage", "changed_at")),
+            # velocity_days: one index-only range per stage and period
+            Index(fields=("from_stage", "changed_at", "applied", "entered_from_at")),
         )
 
 

@@ -119,6 +119,8 @@ def plan_outcome(
             applied=moved,
             reason=(result.stage.rule or "") if moved else f"refused: {refused}",
             actor=f"rule:{result.stage.rule}",
+            entered_from_at=lead.stage_entered_at or lead.created_at,
+            changed_at=now,  # the lead's stage_entered_at below, so the next change agrees
         )
     handoff = None
     if owner_id is not None and not has_open_handoff:
@@ -155,6 +157,7 @@ def _lead_changes(
         changes["engagement_score"] = scores.get("engagement", 0.0)
     if new_stage is not None:
         changes["stage"] = new_stage
+        changes["stage_entered_at"] = now
         if new_stage == LifecycleStage.MQL:
             changes["mql_at"] = now
     if owner_id is not None:

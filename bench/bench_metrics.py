@@ -105,17 +105,22 @@ def generate(n_leads: int, seed: int = 42) -> Data:
         at = created
         stage = "new"
         moments: dict[int, datetime] = {}
+        entered: datetime | None = None  # when the current stage was entered (None: created)
         for rank in range(1, reach + 1):
-            at = at + timedelta(hours=rng.randrange(6, 24 * 20))
+            since, at = at, at + timedelta(hours=rng.randrange(6, 24 * 20))
             change_id += 1
-            changes.append((change_id, stage, FUNNEL[rank], True, None, "bench", at, None, i))
-            stage = FUNNEL[rank]
+            changes.append(
+                (change_id, stage, FUNNEL[rank], True, None, "bench", at, None, i, since)
+            )
+            stage, entered = FUNNEL[rank], at
             moments[rank] = at
         if reach == 2 and rng.random() < 0.5:  # rejected MQLs go back to nurture
-            at = at + timedelta(hours=rng.randrange(1, 72))
+            since, at = at, at + timedelta(hours=rng.randrange(1, 72))
             change_id += 1
-            changes.append((change_id, stage, "recycled", True, "too_small", "bench", at, None, i))
-            stage = "recycled"
+            changes.append(
+                (change_id, stage, "recycled", True, "too_small", "bench", at, None, i, since)
+            )
+            stage, entered = "recycled", at
         if reach >= 2:
             handoff_id += 1
             start = moments[2]
@@ -156,7 +161,7 @@ def generate(n_leads: int, seed: int = 42) -> Data:
         leads.append((
             i, f"lead{i}@bench.test", rng.choice(SOURCES), stage, 0.0, 0.0, "{}", "{}",
             moments.get(2), created, at, 1, account,
-            rng.randrange(1, n_campaigns + 1) if rng.random() < 0.8 else None, owner,
+            rng.randrange(1, n_campaigns + 1) if rng.random() < 0.8 else None, owner, entered,
         ))  # fmt: skip
     accounts = []
     for a in range(1, n_accounts + 1):
@@ -192,9 +197,9 @@ COLUMNS = {
                 "updated_at"),
     "lead": ("id", "email", "source", "stage", "fit_score", "engagement_score", "scores",
              "properties", "mql_at", "created_at", "updated_at", "version", "account_id",
-             "first_campaign_id", "owner_id"),
+             "first_campaign_id", "owner_id", "stage_entered_at"),
     "lead_stage_change": ("id", "from_stage", "to_stage", "applied", "reason", "actor",
-                          "changed_at", "evaluation_id", "lead_id"),
+                          "changed_at", "evaluation_id", "lead_id", "entered_from_at"),
     "handoff": ("id", "status", "priority", "sla_deadline", "reason_code", "note", "decided_at",
                 "breached_at", "created_at", "evaluation_id", "lead_id", "owner_id"),
     "deal": ("id", "name", "stage", "amount", "currency", "expected_close_on", "closed_at",

@@ -68,6 +68,7 @@ class _Journey:
     stage: LifecycleStage = LifecycleStage.NEW
     owner: int | None = None
     mql_at: datetime | None = None
+    stage_entered_at: datetime | None = None  # the last move's time (None: created_at)
     milestones: list[tuple[datetime, str]] = field(default_factory=list)
     last_event: datetime | None = None
     changes: int = 0
@@ -298,6 +299,7 @@ class _Generator:
         self._journey(journey, account, segment, seniority, country)
         self._activities(journey, row, campaign, channel)
         fields["stage"] = journey.stage
+        fields["stage_entered_at"] = journey.stage_entered_at
         fields["mql_at"] = journey.mql_at
         fields["version"] = 1 + journey.changes
         fields["updated_at"] = journey.last_event
@@ -334,12 +336,14 @@ class _Generator:
                     "applied": True,
                     "reason": reason,
                     "actor": actor,
+                    "entered_from_at": j.stage_entered_at or j.created_at,
                     "changed_at": at,
                 },
                 {"lead_id": ("lead", j.lead)},
             )
         )
         j.stage = to
+        j.stage_entered_at = at
         j.changes += 1
         j.last_event = at
 

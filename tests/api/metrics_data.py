@@ -113,24 +113,34 @@ async def load() -> None:
     await Lead.bulk_create(
         [
             Lead(id=i, email=f"l{i}@example.com", created_at=created, source=source,
-                 first_campaign_id=campaign, account_id=account, owner_id=owner, stage=stage)
-            for i, (created, source, campaign, account, owner, stage, _) in LEADS.items()
+                 first_campaign_id=campaign, account_id=account, owner_id=owner, stage=stage,
+                 stage_entered_at=moves[-1][1] if moves else None)
+            for i, (created, source, campaign, account, owner, stage, moves) in LEADS.items()
         ]
     )  # fmt: skip
     changes = []
-    for i, (created, *_, stage, moves) in LEADS.items():
-        del stage
-        previous = S.NEW
+    for i, (created, *_, moves) in LEADS.items():
+        previous, entered = S.NEW, created  # each change entered from_stage at the one before
         for target, when in moves:
             changes.append(
-                LeadStageChange(lead_id=i, from_stage=previous, to_stage=target, changed_at=when)
+                LeadStageChange(
+                    lead_id=i,
+                    from_stage=previous,
+                    to_stage=target,
+                    entered_from_at=entered,
+                    changed_at=when,
+                )
             )
-            previous = target
-        del created
+            previous, entered = target, when
     # A refused move counts nowhere.
     changes.append(
         LeadStageChange(
-            lead_id=4, from_stage=S.NEW, to_stage=S.CUSTOMER, applied=False, changed_at=at(1, 30)
+            lead_id=4,
+            from_stage=S.NEW,
+            to_stage=S.CUSTOMER,
+            applied=False,
+            entered_from_at=LEADS[4][0],
+            changed_at=at(1, 30),
         )
     )
     await LeadStageChange.bulk_create(changes)

@@ -187,22 +187,26 @@ async def test_funnel_is_plausible(app: Starlette) -> None:
     assert await Lead.filter(stage="disqualified").exists()
 
     # Every lead's history replays through the lifecycle rules to its current stage.
-    leads = {i: (stage, created) for i, stage, created in await Lead.all().values_list(
-        "id", "stage", "created_at")}  # fmt: skip
-    history: dict[int, list[tuple[LifecycleStage, LifecycleStage, str | None]]] = defaultdict(list)
-    for lead_id, from_stage, to_stage, reason in (
+    # Each change entered its from_stage at the change before (or the lead's creation), and
+    # the lead entered its stage at its last change.
+    rows = await Lead.all().values_list("id", "stage", "created_at", "stage_entered_at")
+    leads = {i: (stage, created, entered) for i, stage, created, entered in rows}
+    history: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for lead_id, *change in (
         await LeadStageChange.all()
         .order_by("changed_at", "id")
-        .values_list("lead_id", "from_stage", "to_stage", "reason")
+        .values_list("lead_id", "from_stage", "to_stage", "reason", "entered_from_at", "changed_at")
     ):
-        history[lead_id].append((from_stage, to_stage, reason))
-    for lead_id, (stage, _) in leads.items():
-        current = LifecycleStage.NEW
-        for from_stage, to_stage, reason in history[lead_id]:
+        history[lead_id].append(tuple(change))
+    for lead_id, (stage, created, entered) in leads.items():
+        current, since = LifecycleStage.NEW, created
+        for from_stage, to_stage, reason, entered_from_at, changed_at in history[lead_id]:
             assert from_stage == current
+            assert entered_from_at == since
             check_transition(current, to_stage, reason=reason)
-            current = to_stage
+            current, since = to_stage, changed_at
         assert current == stage
+        assert entered == (since if history[lead_id] else None)
 
     for lead_id, occurred_at in await Activity.all().values_list("lead_id", "occurred_at"):
         assert leads[lead_id][1] <= occurred_at < END

@@ -13,6 +13,7 @@ from api.enums import PeriodKind, Team
 from api.errors import InvalidInput
 from api.goals import goal_progress, list_goals, set_goal
 from api.metrics import GroupBy, Series, compute_metrics, funnel, periods
+from api.models import LeadStageChange
 from tests.api import metrics_data
 from tests.api.metrics_data import NOW, SALES_COST_PER_MONTH
 
@@ -194,6 +195,22 @@ async def test_velocity_is_the_median_days_per_stage(dataset: None) -> None:
         (None, "sql"): [5.0, 4.0],
         (None, "opportunity"): [None, 21.0],
     }
+
+
+async def test_velocity_by_source(dataset: None) -> None:
+    m = (await monthly("velocity_days", group_by=GroupBy.SOURCE))["velocity_days"]
+    assert m[("webinar", "new")] == [2.0, 11.0]  # 4, 2, 0.5 in January
+    assert m[("paid", "new")] == [3.0, 2.0]
+    assert m[("webinar", "engaged")] == [2.0, None]  # 1 and 3
+
+
+async def test_velocity_leaves_out_a_change_without_entry_time(dataset: None) -> None:
+    # Written outside the services (no entered_from_at): nothing to measure from.
+    await LeadStageChange.create(
+        lead_id=5, from_stage="engaged", to_stage="mql", changed_at=metrics_data.at(2, 15)
+    )
+    m = await monthly("velocity_days")
+    assert m["velocity_days"][(None, "engaged")] == [3.0, None]
 
 
 async def test_cohort_funnel(dataset: None) -> None:

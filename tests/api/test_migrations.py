@@ -1,0 +1,62 @@
+"""Data migrations, run as an operator runs them: the tortoise command on a fresh SQLite file.
+
+A subprocess, like tests/api/test_cli.py: migrating sets up its own ORM context.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+
+def migrate(db: Path, *target: str) -> None:
+    env = {**os.environ, "LEADGATE_DATABASE_URL": f"sqlite://{db}"}
+    tortoise = Path(sys.executable).with_name("tortoise")
+    done = subprocess.run(
+        [str(tortoise), "migrate", *target],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_0003_fills_stage_entry_times_from_the_existing_history(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    migrate(db, "models", "0002_metrics_activity_occurred_at_index")
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO lead (id, email, stage, fit_score, engagement_score, scores, "
+            "properties, created_at, updated_at, version) VALUES (?, ?, ?, 0, 0, '{}', '{}', "
+            "?, ?, 1)",
+            [
+                (1, "a@x.com", "sal", "2026-01-01 12:00:00+00:00", "2026-01-01 12:00:00+00:00"),
+                (2, "b@x.com", "new", "2026-01-02 12:00:00+00:00", "2026-01-02 12:00:00+00:00"),
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO lead_stage_change (id, lead_id, from_stage, to_stage, applied, "
+            "changed_at) VALUES (?, 1, ?, ?, ?, ?)",
+            [
+                (1, "new", "mql", 1, "2026-01-03 12:00:00+00:00"),
+                (2, "mql", "customer", 0, "2026-01-04 12:00:00+00:00"),  # refused
+                (3, "mql", "sal", 1, "2026-01-05 12:00:00+00:00"),
+            ],
+        )
+    migrate(db)
+    with sqlite3.connect(db) as conn:
+        changes = conn.execute(
+            "SELECT id, entered_from_at FROM lead_stage_change ORDER BY id"
+        ).fetchall()
+        leads = conn.execute("SELECT id, stage_entered_at FROM lead ORDER BY id").fetchall()
+    assert changes == [
+        (1, "2026-01-01 12:00:00+00:00"),  # the lead's creation
+        (2, "2026-01-03 12:00:00+00:00"),
+        (3, "2026-01-03 12:00:00+00:00"),  # a refused change moved nothing
+    ]
+    assert leads == [(1, "2026-01-05 12:00:00+00:00"), (2, None)]
