@@ -122,6 +122,8 @@ class Lead(Model):
             Index(fields=("created_at", "id")),
             Index(fields=("owner_id", "stage")),
             Index(fields=("source", "created_at")),
+            Index(fields=("fit_score", "id")),  # leads(orderBy: FIT_SCORE) keyset pages
+            Index(fields=("engagement_score", "id")),
         )
 
 
