@@ -20,9 +20,9 @@ from api.engine import RulesEngine
 from api.enums import DealStage, FeedbackKind, LifecycleStage
 from api.errors import Conflict, IllegalTransition, InvalidInput, NotFound, StaleVersion
 from api.feedback import record_feedback
-from api.lifecycle import check_transition
 from api.locking import for_update
-from api.models import Account, Deal, DealStageChange, DomainEvent, Lead, LeadStageChange, SalesRep
+from api.models import Account, Deal, DealStageChange, DomainEvent, Lead, SalesRep
+from api.stage_moves import move_lead
 
 OPEN_STAGES: tuple[DealStage, ...] = (
     DealStage.DISCOVERY,
@@ -285,25 +285,6 @@ async def _record_move(deal: Deal, target: DealStage, actor: str, now: datetime)
     deal.version += 1
 
 
-async def _advance_lead(
-    lead: Lead, target: LifecycleStage, reason: str, actor: str, now: datetime
-) -> None:
-    check_transition(lead.stage, target)
-    await LeadStageChange.create(
-        lead_id=lead.id,
-        from_stage=lead.stage,
-        to_stage=target,
-        reason=reason,
-        actor=actor,
-        entered_from_at=lead.stage_entered_at or lead.created_at,
-        changed_at=now,
-    )
-    lead.stage = target
-    lead.stage_entered_at = now
-    lead.version += 1
-    await lead.save(update_fields=["stage", "stage_entered_at", "version", "updated_at"])
-
-
 async def create_deal(
     *,
     name: str,
@@ -371,7 +352,9 @@ async def create_deal(
             deal_id=deal.id, from_stage=None, to_stage=deal.stage, changed_by=actor, changed_at=now
         )
         if lead is not None:
-            await _advance_lead(lead, LifecycleStage.OPPORTUNITY, "deal created", actor, now)
+            await move_lead(
+                lead, LifecycleStage.OPPORTUNITY, reason="deal created", actor=actor, now=now
+            )
         return deal
 
 
@@ -454,7 +437,9 @@ async def close_deal(
         if won:
             await _make_customer(deal.account_id, now)  # type: ignore[attr-defined]
             if lead is not None and lead.stage == LifecycleStage.OPPORTUNITY:
-                await _advance_lead(lead, LifecycleStage.CUSTOMER, "deal won", actor, now)
+                await move_lead(
+                    lead, LifecycleStage.CUSTOMER, reason="deal won", actor=actor, now=now
+                )
         await record_feedback(
             engine=engine,
             kind=FeedbackKind.WON if won else FeedbackKind.LOST,

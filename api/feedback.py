@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from api.engine import RulesEngine
 from api.enums import FeedbackKind, HandoffStatus, LifecycleStage
 from api.errors import NotFound
-from api.lifecycle import check_transition, check_version
+from api.lifecycle import check_version
 from api.locking import for_update
 from api.models import (
     Account,
@@ -19,9 +19,9 @@ from api.models import (
     Feedback,
     Handoff,
     Lead,
-    LeadStageChange,
     TargetingAdjustment,
 )
+from api.stage_moves import move_lead
 from rules import FeedbackEvent
 
 
@@ -145,26 +145,10 @@ async def change_lead_stage(
         if lead is None:
             raise NotFound(f"no lead with id {lead_id}", field="leadId")
         check_version(current=lead.version, expected=expected_version, what=f"lead {lead_id}")
-        check_transition(lead.stage, target, reason=reason)
-        await LeadStageChange.create(
-            lead_id=lead.id,
-            from_stage=lead.stage,
-            to_stage=target,
-            reason=reason,
-            actor=actor,
-            entered_from_at=lead.stage_entered_at or lead.created_at,
-            changed_at=now,
-        )
+        await move_lead(lead, target, reason=reason, actor=actor, now=now, clear_owner=True)
         await Handoff.filter(
             lead_id=lead.id, status__in=[HandoffStatus.PENDING, HandoffStatus.EXPIRED]
         ).update(status=HandoffStatus.REJECTED, reason_code=reason, note=note, decided_at=now)
-        lead.stage = target
-        lead.stage_entered_at = now
-        lead.owner_id = None
-        lead.version += 1
-        await lead.save(
-            update_fields=["stage", "stage_entered_at", "owner_id", "version", "updated_at"]
-        )
         await record_feedback(
             engine=engine, kind=kind, reason=reason, note=note, lead=lead, rep_id=rep_id, now=now
         )

@@ -10,9 +10,9 @@ from api.engine import RulesEngine
 from api.enums import FeedbackKind, HandoffStatus, LifecycleStage
 from api.errors import Conflict, NotFound, PermissionDenied
 from api.feedback import record_feedback
-from api.lifecycle import check_transition
 from api.locking import for_update
-from api.models import DomainEvent, Handoff, Lead, LeadStageChange
+from api.models import DomainEvent, Handoff, Lead
+from api.stage_moves import move_lead
 
 OPEN = (HandoffStatus.PENDING, HandoffStatus.EXPIRED)
 
@@ -38,25 +38,6 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
     return handoff, lead
 
 
-async def _move(
-    lead: Lead, target: LifecycleStage, *, reason: str | None, actor: str, now: datetime
-) -> None:
-    check_transition(lead.stage, target, reason=reason)
-    await LeadStageChange.create(
-        lead_id=lead.id,
-        from_stage=lead.stage,
-        to_stage=target,
-        reason=reason,
-        actor=actor,
-        entered_from_at=lead.stage_entered_at or lead.created_at,
-        changed_at=now,
-    )
-    lead.stage = target
-    lead.stage_entered_at = now
-    lead.version += 1
-    await lead.save(update_fields=["stage", "stage_entered_at", "version", "updated_at"])
-
-
 async def accept_handoff(
     *, handoff_id: int, actor: str, rep_id: int | None = None, now: datetime | None = None
 ) -> Handoff:
@@ -64,7 +45,7 @@ async def accept_handoff(
     now = now or datetime.now(UTC)
     async with in_transaction():
         handoff, lead = await _open_handoff(handoff_id, rep_id)
-        await _move(lead, LifecycleStage.SAL, reason="handoff accepted", actor=actor, now=now)
+        await move_lead(lead, LifecycleStage.SAL, reason="handoff accepted", actor=actor, now=now)
         handoff.status = HandoffStatus.ACCEPTED
         handoff.decided_at = now
         await handoff.save(update_fields=["status", "decided_at"])
@@ -87,8 +68,9 @@ async def reject_handoff(
     engine.check_reason("reject", reason, field="reason")
     async with in_transaction():
         handoff, lead = await _open_handoff(handoff_id, rep_id)
-        await _move(lead, LifecycleStage.RECYCLED, reason=reason, actor=actor, now=now)
-        await Lead.filter(id=lead.id).update(owner_id=None)
+        await move_lead(
+            lead, LifecycleStage.RECYCLED, reason=reason, actor=actor, now=now, clear_owner=True
+        )
         handoff.status = HandoffStatus.REJECTED
         handoff.reason_code = reason
         handoff.note = note  # type: ignore[assignment]  # tortoise types TextField as str

@@ -1,0 +1,42 @@
+"""Moving a lead by hand (sales decisions, deals): the guard, the history row and the lead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from api.enums import LifecycleStage
+from api.lifecycle import check_transition
+from api.models import Lead, LeadStageChange
+
+
+async def move_lead(
+    lead: Lead,
+    target: LifecycleStage,
+    *,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+    clear_owner: bool = False,
+) -> None:
+    """Check the move, record it with when the lead entered the stage it leaves, apply it.
+
+    The caller holds the lead's row lock and the transaction.
+    """
+    check_transition(lead.stage, target, reason=reason)
+    await LeadStageChange.create(
+        lead_id=lead.id,
+        from_stage=lead.stage,
+        to_stage=target,
+        reason=reason,
+        actor=actor,
+        entered_from_at=lead.stage_entered_at or lead.created_at,
+        changed_at=now,
+    )
+    lead.stage = target
+    lead.stage_entered_at = now
+    lead.version += 1
+    fields = ["stage", "stage_entered_at", "version", "updated_at"]
+    if clear_owner:
+        lead.owner_id = None
+        fields.append("owner_id")
+    await lead.save(update_fields=fields)
