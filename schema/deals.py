@@ -18,9 +18,9 @@ from api.models import Deal as DealRow
 from api.models import DealStageChange as DealStageChangeRow
 from schema.context import Info
 from schema.errors import UserError, user_error
+from schema.ids import node_id
 from schema.leads import Account, Lead, SalesRep
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
-from schema.qualification import node_id
 
 strawberry.enum(DealStage, description="Where a deal stands")
 

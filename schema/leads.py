@@ -26,6 +26,7 @@ from api.qualification import evaluate_lead
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation
+from schema.ids import node_id
 from schema.loaders import by_id
 from schema.pagination import Connection, build_connection, decode_cursor_key, page_size
 
@@ -291,9 +292,7 @@ class LeadQueries:
         if source is not None:
             query = query.filter(source=source)
         if owner_id is not None:
-            if owner_id.type_name != "SalesRep":
-                raise InvalidInput("ownerId must be a SalesRep id", field="ownerId")
-            query = query.filter(owner_id=int(owner_id.node_id))
+            query = query.filter(owner_id=node_id(owner_id, "SalesRep", "ownerId"))
         query = order_by.page(query, after)
         rows = await query.limit(size + 1)
         return build_connection(

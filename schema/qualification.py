@@ -23,19 +23,10 @@ from api.qualification import EvaluationOutcome, evaluate_lead
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
+from schema.ids import node_id
 from schema.leads import Lead, SalesRep
 from schema.loaders import by_id
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
-
-
-def node_id(value: relay.GlobalID, type_name: str, field: str) -> int:
-    """The database id inside a global id, or an InvalidInput naming the field."""
-    if value.type_name != type_name:
-        raise InvalidInput(f"expected a {type_name} id, got a {value.type_name} id", field=field)
-    try:
-        return int(value.node_id)
-    except ValueError as exc:
-        raise InvalidInput(f"malformed {type_name} id", field=field) from exc
 
 
 @strawberry.type(description="A qualified lead handed to a sales owner, with a deadline.")
