@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from api.errors import NotFound
 from api.models import Evaluation
-from rules import EvaluationInput, EvaluationResult
+from rules import EvaluationResult
 
 
 def stored_result(row: Evaluation) -> EvaluationResult:
@@ -23,14 +22,3 @@ def stored_result(row: Evaluation) -> EvaluationResult:
             "duration_ms": row.duration_ms,
         }
     )
-
-
-def stored_input(row: Evaluation) -> EvaluationInput:
-    return EvaluationInput.model_validate(row.input)
-
-
-async def get_evaluation(*, evaluation_id: int) -> Evaluation:
-    row = await Evaluation.get_or_none(id=evaluation_id)
-    if row is None:
-        raise NotFound(f"no evaluation with id {evaluation_id}", field="id")
-    return row

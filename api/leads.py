@@ -11,10 +11,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.accounts import company_domain, get_or_create_account, segment_for
-from api.errors import Conflict, InvalidInput, NotFound
+from api.errors import Conflict, InvalidInput
 from api.models import Campaign, Lead
-
-MAX_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +143,3 @@ def _account_defaults(company: CompanyData) -> dict[str, Any]:
         "country": company.country.upper() if company.country else None,
         "segment": segment_for(company.employee_count),
     }
-
-
-async def get_lead(*, lead_id: int) -> Lead:
-    lead = await Lead.get_or_none(id=lead_id)
-    if lead is None:
-        raise NotFound(f"no lead with id {lead_id}", field="id")
-    return lead
