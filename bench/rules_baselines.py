@@ -59,6 +59,11 @@ class PythonEvaluator(Evaluator):
 
 # --- business-rules ------------------------------------------------------------------------------
 
+
+class Untranslatable(ValueError):
+    """A rule condition business-rules has no operator for: the comparison cannot include it."""
+
+
 _BR_OPS = {
     "gt": "greater_than",
     "gte": "greater_than_or_equal_to",
@@ -149,9 +154,9 @@ class BusinessRulesEvaluator(Evaluator):
             body = {"name": var, "operator": _BR_OPS[_INVERSE[cond.op]], "value": cond.value}
             return {"any": [body, {"name": has, "operator": "is_false", "value": None}]}
         else:
-            raise NotImplementedError(f"no business-rules equivalent for {cond} (negated={neg})")
+            raise Untranslatable(f"no business-rules equivalent for {cond} (negated={neg})")
         if neg:
-            raise NotImplementedError(f"no business-rules equivalent for not {cond}")
+            raise Untranslatable(f"no business-rules equivalent for not {cond}")
         return {"all": [{"name": has, "operator": "is_true", "value": None}, body]}
 
     def _make_variables_class(self) -> type:

@@ -99,7 +99,7 @@ class Deal(relay.Node):
 
     @strawberry.field(description="Every stage move, oldest first")
     async def stage_history(self, info: Info) -> list[DealStageChange]:
-        rows = await DealStageChangeRow.filter(deal_id=self.id).order_by("changed_at", "id")
+        rows = await info.context.loaders.deal_history.load(self.id)
         return [DealStageChange.from_row(r) for r in rows]
 
     @classmethod

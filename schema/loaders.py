@@ -10,7 +10,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.functions import Max
 from tortoise.models import Model
 
-from api.models import Account, Evaluation, Lead, SalesRep
+from api.models import Account, DealStageChange, Evaluation, Lead, SalesRep
 
 M = TypeVar("M", bound=Model)
 
@@ -35,6 +35,15 @@ async def latest_evaluations(lead_ids: Sequence[int]) -> list[Evaluation | None]
     return [rows.get(lead_id) for lead_id in lead_ids]
 
 
+async def deal_histories(deal_ids: Sequence[int]) -> list[list[DealStageChange]]:
+    """Every deal's stage moves, oldest first, in one query for the whole page."""
+    by_deal: dict[int, list[DealStageChange]] = {deal_id: [] for deal_id in deal_ids}
+    rows = DealStageChange.filter(deal_id__in=list(deal_ids)).order_by("changed_at", "id")
+    for row in await rows:
+        by_deal[row.deal_id].append(row)  # type: ignore[attr-defined]
+    return [by_deal[deal_id] for deal_id in deal_ids]
+
+
 @dataclass
 class Loaders:
     account: DataLoader[int, Account | None] = field(
@@ -45,6 +54,9 @@ class Loaders:
     )
     rep: DataLoader[int, SalesRep | None] = field(
         default_factory=lambda: DataLoader(load_fn=by_id(SalesRep))
+    )
+    deal_history: DataLoader[int, list[DealStageChange]] = field(
+        default_factory=lambda: DataLoader(load_fn=deal_histories)
     )
     latest_evaluation: DataLoader[int, Evaluation | None] = field(
         default_factory=lambda: DataLoader(load_fn=latest_evaluations)

@@ -9,7 +9,7 @@ from strawberry.relay import to_base64
 
 from api.enums import LifecycleStage, Role
 from api.models import Account, Lead, SalesRep
-from tests.conftest import GqlFactory, GraphQLClient
+from tests.conftest import GqlFactory, GraphQLClient, SqlCounter
 
 DEAL_FIELDS = "id name stage amount currency version closeReason closedAt"
 CREATE = f"""
@@ -187,3 +187,32 @@ async def test_roles(gql_as: GqlFactory, lead_ids: dict[str, str]) -> None:
     sales = await gql_as(Role.SALES)
     created = await create(sales, leadId=lead_ids["lead"])
     assert created["userErrors"] == []
+
+
+async def test_statements_for_a_deals_page_do_not_grow_with_its_size(
+    gql: GraphQLClient, sql_counter: SqlCounter
+) -> None:
+    account = await Account.create(domain="big.com")
+    rep = await SalesRep.create(email="rep@leadgate.test", name="Rep", territory="NA")
+    for i in range(12):
+        body = await gql(
+            CREATE,
+            input={"name": f"d{i}", "amount": "10", "accountId": gid("Account", account.id),
+                   "ownerId": gid("SalesRep", rep.id)},
+        )  # fmt: skip
+        assert body["data"]["createDeal"]["userErrors"] == []
+    query = """
+    query($first: Int) {
+      deals(first: $first) {
+        edges { node { name account { domain } owner { email } stageHistory { toStage } } }
+      }
+    }"""
+    counts = []
+    for first in (2, 12):
+        sql_counter.reset()
+        body = await gql(query, first=first)
+        edges = body["data"]["deals"]["edges"]
+        assert len(edges) == first
+        assert all(e["node"]["stageHistory"] == [{"toStage": "DISCOVERY"}] for e in edges)
+        counts.append(len(sql_counter.statements))
+    assert counts[0] == counts[1], sql_counter.statements
