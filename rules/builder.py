@@ -1,0 +1,243 @@
+"""Sections of every rule file merged into the typed :class:`~rules.rulebook.Rulebook`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError
+
+from rules import conditions as c
+from rules.errors import RuleFileError
+from rules.rulebook import (
+    Example,
+    FeedbackRule,
+    Route,
+    Routing,
+    Rulebook,
+    ScoreDef,
+    Signal,
+    Sla,
+    SlaRule,
+    Stages,
+    Transition,
+)
+from rules.shapes import ShapeChecker
+from rules.yaml_source import FileLocs, plain
+
+LIST_SECTIONS = ("signals", "qualification", "disqualification", "feedback", "examples")
+
+
+class Builder:
+    """Accumulates sections across files, then builds the typed rulebook."""
+
+    def __init__(self) -> None:
+        self.errors: list[RuleFileError] = []
+        self.lists: dict[str, list[tuple[FileLocs, Any]]] = {k: [] for k in LIST_SECTIONS}
+        self.maps: dict[str, list[tuple[FileLocs, Any]]] = {}
+
+    def error(self, loc: c.Loc, rule: str | None, msg: str, hint: str | None = None) -> None:
+        self.errors.append(RuleFileError(loc.file, loc.line, loc.column, rule, msg, hint))
+
+    def add_file(self, rel: str, data: bytes) -> None:
+        locs = FileLocs(rel)
+        try:
+            doc = YAML(typ="rt").load(data)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            self.error(c.Loc(rel, line, col), None, f"YAML error: {exc.problem or exc}")
+            return
+        except Exception as exc:  # ruamel raises several unrelated types for bad bytes
+            self.error(c.Loc(rel, 1, 1), None, f"cannot read YAML: {exc}")
+            return
+        if doc is None:
+            return
+        if not isinstance(doc, CommentedMap):
+            self.error(locs.of(doc), None, "a rule file must be a mapping of sections")
+            return
+        shapes = ShapeChecker()
+        shapes.check(locs, doc)
+        if shapes.errors:
+            self.errors.extend(shapes.errors)
+            return
+        for section, body in doc.items():
+            if section in LIST_SECTIONS:
+                self.lists[section].extend((locs, item) for item in body)
+            else:
+                self.maps.setdefault(str(section), []).append((locs, body))
+
+    def build(self, version: str, root: str, sources: dict[str, bytes]) -> Rulebook:
+        scores = self._scores()
+        stages = self._stages()
+        return Rulebook(
+            version=version,
+            root=root,
+            scores=scores,
+            signals=tuple(self._signal(lc, n) for lc, n in self.lists["signals"]),
+            stages=stages,
+            transitions=tuple(
+                [self._transition(lc, n, "qualification") for lc, n in self.lists["qualification"]]
+                + [
+                    self._transition(lc, n, "disqualification")
+                    for lc, n in self.lists["disqualification"]
+                ]
+            ),
+            routing=self._routing(),
+            sla=self._sla(),
+            feedback=tuple(self._feedback(lc, n) for lc, n in self.lists["feedback"]),
+            reasons=self._reasons(),
+            examples=tuple(
+                Example(str(n["name"]), plain(n["input"]), plain(n["expect"]), lc.of(n))
+                for lc, n in self.lists["examples"]
+            ),
+            example_defaults=plain(self._merged_map("example_defaults")),
+            reason_labels={
+                kind: {str(r["code"]): str(r.get("label", r["code"])) for r in entries}
+                for kind, entries in self._merged_map("reasons").items()
+            },
+            sources=dict(sources),
+        )
+
+    def _merged_map(self, section: str) -> dict[str, Any]:
+        """Merge a mapping section across files: lists concatenate, other keys must be unique."""
+        merged: dict[str, Any] = {}
+        for locs, body in self.maps.get(section, []):
+            for key, value in body.items():
+                if key in merged and isinstance(value, list) and isinstance(merged[key], list):
+                    merged[key] = merged[key] + list(value)
+                elif key in merged:
+                    self.error(locs.key(body, key), None, f"`{section}.{key}` is defined twice")
+                else:
+                    merged[key] = value
+        return merged
+
+    def _keyed(self, section: str) -> list[tuple[FileLocs, Any, str, Any]]:
+        out: list[tuple[FileLocs, Any, str, Any]] = []
+        for locs, body in self.maps.get(section, []):
+            out.extend((locs, body, str(k), v) for k, v in body.items())
+        return out
+
+    def _scores(self) -> dict[str, ScoreDef]:
+        scores: dict[str, ScoreDef] = {}
+        for locs, body, name, s in self._keyed("scores"):
+            if name in scores:
+                self.error(locs.key(body, name), name, f"score `{name}` is defined twice")
+                continue
+            cap = float(s["cap"])
+            scores[name] = ScoreDef(
+                name=name,
+                cap=cap,
+                floor=float(s.get("floor", 0)),
+                half_life_days=float(s["half_life_days"]) if "half_life_days" in s else None,
+                adjustment_bound=float(s.get("adjustment_bound", cap)),
+                loc=locs.key(body, name),
+            )
+        return scores
+
+    def _stages(self) -> Stages:
+        found = self.maps.get("stages", [])
+        if not found:
+            return Stages(("new",), (), "new", (), None, c.Loc("<none>", 1, 1))
+        for locs, body in found[1:]:
+            self.error(locs.of(body), None, "`stages` is defined in more than one file")
+        locs, s = found[0]
+        return Stages(
+            order=tuple(map(str, s["order"])),
+            side=tuple(map(str, s.get("side", []))),
+            initial=str(s["initial"]),
+            manual=tuple(map(str, s.get("manual", []))),
+            handoff=str(s["handoff"]) if "handoff" in s else None,
+            loc=locs.of(s),
+        )
+
+    def _when(self, locs: FileLocs, node: Any) -> c.Condition:
+        if "when" not in node:
+            return c.AllOf((), locs.of(node))
+        return c.parse(node["when"], locs.of)
+
+    def _signal(self, locs: FileLocs, n: Any) -> Signal:
+        return Signal(
+            name=str(n["name"]),
+            score=str(n["score"]),
+            points=float(n["points"]),
+            when=self._when(locs, n),
+            per_activity=bool(n.get("per_activity", False)),
+            max_count=int(n.get("max_count", 1 if not n.get("per_activity") else 10)),
+            description=str(n.get("description", "")),
+            loc=locs.of(n),
+        )
+
+    def _transition(self, locs: FileLocs, n: Any, section: str) -> Transition:
+        to = str(n["to"]) if section == "qualification" else "disqualified"
+        return Transition(
+            name=str(n["name"]),
+            section=section,
+            to=to,
+            from_stages=tuple(map(str, n.get("from", []))),
+            when=self._when(locs, n),
+            reason=str(n["reason"]) if "reason" in n else None,
+            loc=locs.of(n),
+        )
+
+    def _routing(self) -> Routing:
+        merged = self._merged_map("routing")
+        routes = []
+        for locs, body in self.maps.get("routing", []):
+            for r in body.get("routes", []):
+                pool = r.get("pool", {})
+                routes.append(
+                    Route(
+                        name=str(r["name"]),
+                        territory=str(pool["territory"]) if "territory" in pool else None,
+                        segment=str(pool["segment"]) if "segment" in pool else None,
+                        when=self._when(locs, r),
+                        loc=locs.of(r),
+                    )
+                )
+        return Routing(
+            territories=tuple(map(str, merged.get("territories", []))),
+            segments=tuple(map(str, merged.get("segments", []))),
+            routes=tuple(routes),
+        )
+
+    def _sla(self) -> Sla:
+        priorities: dict[str, float] = {}
+        default = None
+        rules = []
+        for locs, body in self.maps.get("sla", []):
+            for key, hours in body.get("priorities", {}).items():
+                if key in priorities:
+                    self.error(locs.key(body["priorities"], key), None, f"priority `{key}` twice")
+                priorities[str(key)] = float(hours)
+            if "default" in body:
+                if default is not None:
+                    self.error(locs.key(body, "default"), None, "`sla.default` is defined twice")
+                default = str(body["default"])
+            for r in body.get("rules", []):
+                rules.append(
+                    SlaRule(str(r["name"]), str(r["priority"]), self._when(locs, r), locs.of(r))
+                )
+        return Sla(priorities, default, tuple(rules))
+
+    def _feedback(self, locs: FileLocs, n: Any) -> FeedbackRule:
+        group = str(n["group_by"])
+        adjust = n["adjust"]
+        return FeedbackRule(
+            name=str(n["name"]),
+            type=str(n["type"]),
+            reason=str(n["reason"]) if "reason" in n else None,
+            group_by=group,
+            only=str(n[group]) if group in n else None,
+            at_least=int(n["at_least"]),
+            within_days=float(n["within_days"]),
+            score=str(adjust["score"]),
+            delta=float(adjust["delta"]),
+            duration_days=float(adjust["duration_days"]),
+            loc=locs.of(n),
+        )
+
+    def _reasons(self) -> dict[str, tuple[str, ...]]:
+        merged = self._merged_map("reasons")
+        return {k: tuple(str(r["code"]) for r in v) for k, v in merged.items()}

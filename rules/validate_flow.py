@@ -1,0 +1,232 @@
+"""Semantic checks of the lifecycle around the conditions: stages, routing, SLA, feedback,
+reason codes and embedded examples."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rules import conditions as c
+from rules.errors import RuleFileError
+from rules.rulebook import Rulebook
+from rules.suggest import suggest
+from rules.validate_common import err as _err
+
+FEEDBACK_REASON_KIND = {"rejected": "reject", "disqualified": "disqualify", "recycled": "recycle"}
+FEEDBACK_REASON_KIND["lost"] = "lost"
+
+
+def _stage_ref(book: Rulebook, stage: str, loc: c.Loc, rule: str | None) -> list[RuleFileError]:
+    if stage in book.stages.all:
+        return []
+    return [_err(loc, rule, f"unknown stage `{stage}`", suggest(stage, book.stages.all, "stages"))]
+
+
+def stages_errors(book: Rulebook) -> list[RuleFileError]:
+    st = book.stages
+    errors = []
+    dupes = [s for s, n in Counter(st.all).items() if n > 1]
+    for s in dupes:
+        errors.append(_err(st.loc, None, f"stage `{s}` is listed twice"))
+    for s in (st.initial, *st.manual, *([st.handoff] if st.handoff else [])):
+        errors += _stage_ref(book, s, st.loc, None)
+    targets = set()
+    for t in book.transitions:
+        errors += _stage_ref(book, t.to, t.loc, t.name)
+        for s in t.from_stages:
+            errors += _stage_ref(book, s, t.loc, t.name)
+        targets.add(t.to)
+        if t.to in st.order:
+            later = [
+                s
+                for s in t.from_stages
+                if s in st.order and st.order.index(s) >= st.order.index(t.to)
+            ]
+            if later:
+                errors.append(
+                    _err(
+                        t.loc,
+                        t.name,
+                        f"backward jump {later[0]} → {t.to}: stage transitions only move forward",
+                        "recycle or disqualify with a reason instead",
+                    )
+                )
+        elif t.reason is None:
+            errors.append(_err(t.loc, t.name, f"moving to `{t.to}` needs a `reason`"))
+        if t.reason is not None:
+            kind = "disqualify" if t.to == "disqualified" else "recycle"
+            codes = book.reason_codes(kind)
+            if t.reason not in codes:
+                errors.append(
+                    _err(
+                        t.loc,
+                        t.name,
+                        f"unknown {kind} reason `{t.reason}`",
+                        suggest(t.reason, codes, "reasons"),
+                    )
+                )
+    if (
+        any(t.section == "disqualification" for t in book.transitions)
+        and "disqualified" not in st.all
+    ):
+        errors.append(_err(st.loc, None, "disqualification rules need a `disqualified` stage"))
+    for s in st.all:
+        if s != st.initial and s not in st.manual and s not in targets:
+            errors.append(
+                _err(
+                    st.loc,
+                    None,
+                    f"stage `{s}` is unreachable: no rule moves a lead there "
+                    "and it is not `manual`",
+                    "add a qualification rule to it or list it under `manual`",
+                )
+            )
+    return errors
+
+
+def routing_errors(book: Rulebook) -> list[RuleFileError]:
+    r = book.routing
+    errors = []
+    for route in r.routes:
+        if route.territory is not None and route.territory not in r.territories:
+            errors.append(
+                _err(
+                    route.loc,
+                    route.name,
+                    f"route can assign nobody: territory `{route.territory}` is not declared",
+                    suggest(route.territory, r.territories, "territories"),
+                )
+            )
+        if route.segment is not None and route.segment not in r.segments:
+            errors.append(
+                _err(
+                    route.loc,
+                    route.name,
+                    f"route can assign nobody: segment `{route.segment}` is not declared",
+                    suggest(route.segment, r.segments, "segments"),
+                )
+            )
+    for i, route in enumerate(r.routes):
+        if isinstance(route.when, c.AllOf) and not route.when.items:
+            for later in r.routes[i + 1 :]:
+                if (later.territory, later.segment) == (route.territory, route.segment):
+                    errors.append(
+                        _err(
+                            later.loc,
+                            later.name,
+                            f"route can assign nobody: `{route.name}` always wins "
+                            "with the same pool",
+                        )
+                    )
+    return errors
+
+
+def sla_errors(book: Rulebook) -> list[RuleFileError]:
+    sla = book.sla
+    errors = []
+    names = list(sla.priorities)
+    for rule in sla.rules:
+        if rule.priority not in sla.priorities:
+            errors.append(
+                _err(
+                    rule.loc,
+                    rule.name,
+                    f"unknown priority `{rule.priority}`",
+                    suggest(rule.priority, names, "priorities"),
+                )
+            )
+    if sla.default is not None and sla.default not in sla.priorities:
+        loc = sla.rules[0].loc if sla.rules else c.NOWHERE
+        errors.append(
+            _err(
+                loc, None, f"unknown default priority `{sla.default}`", suggest(sla.default, names)
+            )
+        )
+    return errors
+
+
+def feedback_errors(book: Rulebook) -> list[RuleFileError]:
+    errors = []
+    for f in book.feedback:
+        score = book.scores.get(f.score)
+        if score is None:
+            errors.append(
+                _err(
+                    f.loc,
+                    f.name,
+                    f"unknown score `{f.score}`",
+                    suggest(f.score, list(book.scores), "scores"),
+                )
+            )
+        elif abs(f.delta) > score.adjustment_bound:
+            errors.append(
+                _err(
+                    f.loc,
+                    f.name,
+                    f"delta {f.delta:g} exceeds the bound ±{score.adjustment_bound:g} "
+                    f"of score `{f.score}`",
+                    "lower the delta or raise `adjustment_bound`",
+                )
+            )
+        if f.reason is not None and f.type in FEEDBACK_REASON_KIND:
+            codes = book.reason_codes(FEEDBACK_REASON_KIND[f.type])
+            if f.reason not in codes:
+                errors.append(
+                    _err(
+                        f.loc,
+                        f.name,
+                        f"unknown reason `{f.reason}`",
+                        suggest(f.reason, codes, "reasons"),
+                    )
+                )
+    return errors
+
+
+def reasons_errors(book: Rulebook) -> list[RuleFileError]:
+    errors = []
+    for kind, codes in book.reasons.items():
+        for code, n in Counter(codes).items():
+            if n > 1:
+                errors.append(
+                    _err(
+                        c.Loc(book.root, 1, 1), None, f"reason `{code}` listed twice under `{kind}`"
+                    )
+                )
+    return errors
+
+
+def examples_errors(book: Rulebook) -> list[RuleFileError]:
+    errors = []
+    names = set(book.rule_names())
+    for e in book.examples:
+        stage = e.expect.get("stage")
+        if isinstance(stage, str) and stage not in book.stages.all:
+            errors.append(
+                _err(
+                    e.loc,
+                    e.name,
+                    f"unknown stage `{stage}` in expect",
+                    suggest(stage, book.stages.all),
+                )
+            )
+        for score in e.expect.get("scores", {}):
+            if score not in book.scores:
+                errors.append(
+                    _err(
+                        e.loc,
+                        e.name,
+                        f"unknown score `{score}` in expect",
+                        suggest(score, list(book.scores)),
+                    )
+                )
+        for key in ("fired", "not_fired"):
+            for rule in e.expect.get(key, []):
+                if rule not in names:
+                    errors.append(
+                        _err(
+                            e.loc,
+                            e.name,
+                            f"unknown rule `{rule}` in expect.{key}",
+                            suggest(rule, sorted(names), "rules"),
+                        )
+                    )
+    return errors
