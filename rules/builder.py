@@ -150,6 +150,7 @@ class Builder:
             manual=tuple(map(str, s.get("manual", []))),
             handoff=str(s["handoff"]) if "handoff" in s else None,
             loc=locs.of(s),
+            value_locs=_stage_value_locs(locs, s),
         )
 
     def _when(self, locs: FileLocs, node: Any) -> c.Condition:
@@ -241,3 +242,12 @@ class Builder:
     def _reasons(self) -> dict[str, tuple[str, ...]]:
         merged = self._merged_map("reasons")
         return {k: tuple(str(r["code"]) for r in v) for k, v in merged.items()}
+
+
+def _stage_value_locs(locs: FileLocs, s: Any) -> dict[str, c.Loc]:
+    """``initial``/``handoff`` and ``order.2``-style keys → where that value is written."""
+    out = {key: locs.value(s, key) for key in ("initial", "handoff") if key in s}
+    for key in ("order", "side", "manual"):
+        for i, _ in enumerate(s.get(key, [])):
+            out[f"{key}.{i}"] = locs.value(s[key], i)
+    return out

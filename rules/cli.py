@@ -57,8 +57,14 @@ def _located(folder: Path, line: str) -> str:
 def check(directory: DirArg = None) -> None:
     """Validate a rulebook; print `file:line:col: rule: message (suggestion)` per error."""
     book = _load(directory)
+    folder = directory or default_rules_dir()
+    for warning in book.warnings:
+        typer.echo(_located(folder, str(warning).replace(": ", ": warning: ", 1)))
     rules = len(book.rule_names())
-    typer.echo(f"ok: {rules} rules, {len(book.examples)} examples, version {book.version[:12]}")
+    warned = f", {len(book.warnings)} warning(s)" if book.warnings else ""
+    typer.echo(
+        f"ok: {rules} rules, {len(book.examples)} examples{warned}, version {book.version[:12]}"
+    )
 
 
 @app.command("test")

@@ -8,7 +8,8 @@ the evaluator walks the fired actions instead of running Python callbacks.
 Regex tests are the one leaf the engine does not evaluate itself: durable_rules' own regex DFA
 gives wrong answers (``.*(vp|chief|cro).*`` does not match "Chief Revenue Officer"), cannot fold
 non-ASCII case and rejects some valid patterns (error 507). Each distinct regex test therefore
-becomes a boolean fact field (``rx_<hash>``) computed with Python's ``re.fullmatch`` when the
+becomes a boolean fact field (``rx_<hash>``) computed with RE2's ``fullmatch`` (linear time,
+:mod:`rules.regex`) when the
 facts are built; the engine still combines it with every other condition.
 """
 
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rules import conditions as c
 from rules import limits
+from rules.regex import Regex, compile_regex
 from rules.rulebook import Rulebook
 
 SUBJECT_1 = "s1"
@@ -74,10 +75,6 @@ def regex_key(cmp: c.Compare) -> str:
     """Fact field holding the result of one regex test (same test, same key)."""
     text = f"{cmp.field}\0{cmp.value}\0{int(cmp.ignore_case)}"
     return "rx_" + hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-def compile_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
 
 
 @dataclass
@@ -256,7 +253,7 @@ class CompiledRulebook:
     conditions: dict[str, c.Condition]
     """Effective condition per rulebook rule (``from`` guards included) for the explainer."""
     sections: dict[str, str]
-    regexes: dict[str, tuple[str, re.Pattern[str]]]
+    regexes: dict[str, tuple[str, Regex]]
     """Regex fact key → (fact field tested, compiled pattern)."""
     activity_windows: dict[str, int]
     """Activity type → the oldest age (seconds) any rule can look at; others are not asserted."""

@@ -7,13 +7,13 @@ property test checks that both agree on generated leads.
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
 from rules import conditions as c
-from rules.compiler import compile_regex, fact_field, number, seconds
+from rules.compiler import fact_field, number, seconds
 from rules.models import FailedCondition
+from rules.regex import Regex, compile_regex
 
 _SYMBOL = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 _NEGATED = {"eq": "≠", "ne": "=", "gt": "≤", "gte": "<", "lt": "≥", "lte": ">"}
@@ -21,7 +21,7 @@ _MISSING = object()
 
 
 @cache
-def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def _regex(pattern: str, ignore_case: bool) -> Regex:
     return compile_regex(pattern, ignore_case)
 
 

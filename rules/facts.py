@@ -7,7 +7,6 @@ activities never raises ``MessageObservedException`` (DESIGN.md §4).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from rules.catalogue import ACCOUNT_FIELDS, LEAD_FIELDS
 from rules.compiler import ACTIVITY, number
 from rules.models import AdjustmentData, EvaluationInput
+from rules.regex import Regex
 from rules.rulebook import Rulebook
 
 
@@ -52,7 +52,7 @@ def build_facts(
     book: Rulebook,
     inp: EvaluationInput,
     lookback_days: float | None = None,
-    regexes: Mapping[str, tuple[str, re.Pattern[str]]] | None = None,
+    regexes: Mapping[str, tuple[str, Regex]] | None = None,
     only: frozenset[str] | None = None,
     windows: Mapping[str, int] | None = None,
 ) -> Facts:

@@ -7,6 +7,7 @@ rule, so RevOps can fix a rule file without reading Python. The steps live in th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from rules.errors import RulebookInvalid, RulebookNotFound, RuleFileError
 from rules.rulebook import Rulebook
 from rules.shapes import rulebook_schema
 from rules.suggest import suggest
+from rules.validate_logic import warnings
 from rules.validator import semantic_errors
 
 __all__ = [
@@ -72,16 +74,67 @@ def load_rulebook_files(files: Mapping[str, bytes | str], *, root: str = "<memor
     data = {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
     if not data:
         raise RulebookNotFound("a rulebook needs at least one .yaml file")
+    too_big = _size_errors(data)
+    if too_big:
+        raise RulebookInvalid(too_big)
     builder = Builder()
     for rel in sorted(data):
         builder.add_file(rel, data[rel])
     if builder.errors:
         raise RulebookInvalid(sorted(builder.errors, key=_position))
+    first = RuleFileError(min(data), 1, 1, None, "")
+    if not builder.maps and not any(builder.lists.values()):
+        raise RulebookInvalid(
+            [_at(first, "the rulebook is empty: no file defines a section", _START)]
+        )
     book = builder.build(content_version(data), root, data)
+    if "stages" not in builder.maps and book.transitions:
+        stages = _at(first, "`stages` is missing: no file defines the lifecycle stages", _STAGES)
+        raise RulebookInvalid(sorted([*builder.errors, stages], key=_position))
     errors = builder.errors + semantic_errors(book)
     if errors:
         raise RulebookInvalid(sorted(errors, key=_position))
-    return book
+    return dataclasses.replace(book, warnings=tuple(sorted(warnings(book), key=_position)))
+
+
+MAX_FILE_BYTES = 1024 * 1024
+"""Largest rule file: 1 MiB (a 1,000-rule rulebook is about 200 KB; checking 1 MiB takes ~2 s)."""
+MAX_RULEBOOK_BYTES = 4 * 1024 * 1024
+"""Largest rulebook, all files together."""
+_START = "copy the demo rulebook (rules/demo) and edit it"
+_STAGES = "add `stages: {order: [new, …], initial: new, handoff: mql}` to one file"
+
+
+def _size_errors(data: Mapping[str, bytes]) -> list[RuleFileError]:
+    """Files over the documented size limits, checked before any parsing."""
+    errors = [
+        RuleFileError(
+            rel,
+            1,
+            1,
+            None,
+            f"file is {len(blob):,} bytes; a rule file may have at most {MAX_FILE_BYTES:,}",
+            "split it into several files of the same folder",
+        )
+        for rel, blob in sorted(data.items())
+        if len(blob) > MAX_FILE_BYTES
+    ]
+    total = sum(len(blob) for blob in data.values())
+    if not errors and total > MAX_RULEBOOK_BYTES:
+        errors.append(
+            RuleFileError(
+                min(data),
+                1,
+                1,
+                None,
+                f"the rulebook is {total:,} bytes; at most {MAX_RULEBOOK_BYTES:,} are allowed",
+            )
+        )
+    return errors
+
+
+def _at(where: RuleFileError, message: str, hint: str) -> RuleFileError:
+    return RuleFileError(where.file, where.line, where.column, None, message, hint)
 
 
 def _position(e: RuleFileError) -> tuple[str, int, int]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rules.conditions import Condition, Loc, max_window_days
+from rules.errors import RuleFileError
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,23 @@ class Stages:
     manual: tuple[str, ...]
     handoff: str | None
     loc: Loc
+    value_locs: dict[str, Loc] = field(default_factory=dict)
+    """``initial``, ``handoff``, ``order.0``, ``manual.1``… → where that value is written."""
 
     @property
     def all(self) -> tuple[str, ...]:
         return self.order + self.side
+
+    def at(self, key: str) -> Loc:
+        """Where a stage value is written (the section itself when unknown)."""
+        return self.value_locs.get(key, self.loc)
+
+    def where_listed(self, stage: str) -> Loc:
+        """Where ``stage`` is first listed in ``order`` or ``side``."""
+        for key, names in (("order", self.order), ("side", self.side)):
+            if stage in names:
+                return self.at(f"{key}.{names.index(stage)}")
+        return self.loc
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,8 @@ class Rulebook:
     example_defaults: dict[str, Any] = field(default_factory=dict)
     reason_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     """kind → code → label (the code itself when no label is written)."""
+    warnings: tuple[RuleFileError, ...] = ()
+    """Valid but suspicious: rules that can never fire, feedback that can re-fire (``check``)."""
     sources: dict[str, bytes] = field(default_factory=dict, repr=False)
     """The rule files (relative path → bytes): what the version hashes, what workers reload."""
 

@@ -6,13 +6,14 @@ Schema errors are mapped back to the YAML node that caused them (file, line, col
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from rules import conditions as c
 from rules.errors import RuleFileError
@@ -20,6 +21,9 @@ from rules.suggest import suggest
 from rules.yaml_source import FileLocs, conditions_of, short, where
 
 CONDITION_KINDS = ("all", "any", "not", "activity", "sequence")
+MAX_DEPTH = 40
+"""YAML nesting levels in one rule file (the demo needs 7); deeper is a generated mistake."""
+_RANGE = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
 @cache
@@ -41,10 +45,42 @@ class ShapeChecker:
 
     def check(self, locs: FileLocs, doc: CommentedMap) -> None:
         """Schema errors of one file, then the condition shapes the schema cannot express."""
+        if self._values(locs, doc):
+            return  # NaN or runaway nesting: the schema check would mislead or recurse
         validator = jsonschema.Draft202012Validator(rulebook_schema())
         for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.path))):
             self._schema_error(locs, doc, err)
         self._condition_shapes(locs, doc)
+
+    def _values(self, locs: FileLocs, doc: CommentedMap) -> bool:
+        """Non-finite numbers and nesting deeper than :data:`MAX_DEPTH`, found iteratively."""
+        found = False
+        stack: list[tuple[Any, Any, Any, int, str | None]] = [(doc, None, None, 1, None)]
+        while stack:
+            node, parent, key, depth, rule = stack.pop()
+            loc = locs.value(parent, key) if parent is not None else locs.of(node)
+            if depth > MAX_DEPTH:
+                self.error(
+                    loc,
+                    rule,
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    "flatten the condition: `all`/`any` take lists, so nest lists not levels",
+                )
+                return True
+            if isinstance(node, float) and not math.isfinite(node):
+                shown = ".nan" if node != node else (".inf" if node > 0 else "-.inf")
+                self.error(loc, rule, f"`{shown}` is not a number a rule can use", "write a number")
+                found = True
+            children: list[tuple[Any, Any]] = []
+            if isinstance(node, CommentedMap):
+                if isinstance(node.get("name"), str):
+                    rule = str(node["name"])
+                children = list(node.items())
+            elif isinstance(node, CommentedSeq):
+                children = list(enumerate(node))
+            for k, child in reversed(children):
+                stack.append((child, node, k, depth + 1, rule))
+        return found
 
     def _schema_error(self, locs: FileLocs, doc: Any, err: jsonschema.ValidationError) -> None:
         path = list(err.absolute_path)
@@ -80,6 +116,9 @@ class ShapeChecker:
                 f"invalid value {node!r}{where(path)}",
                 suggest(str(node), choices, "values"),
             )
+            return
+        if err.validator in _RANGE:
+            self.error(loc, rule, f"{_short_number(err.message)}{where(path)}", _range(err.schema))
             return
         if err.validator == "pattern":
             self.error(
@@ -136,3 +175,26 @@ class ShapeChecker:
         for section, body in doc.items():
             for rule_node, cond in conditions_of(section, body):
                 visit(cond, str(rule_node.get("name", "")) or None)
+
+
+def _range(schema: Any) -> str | None:
+    """``valid range: 0 < value ≤ 8760`` from a schema's bounds."""
+    if not isinstance(schema, Mapping):
+        return None
+    low = (
+        f"{schema['exclusiveMinimum']:,} < "
+        if "exclusiveMinimum" in schema
+        else f"{schema['minimum']:,} ≤ "
+        if "minimum" in schema
+        else ""
+    )
+    high = f" ≤ {schema['maximum']:,}" if "maximum" in schema else ""
+    return f"valid range: {low}value{high}"
+
+
+def _short_number(message: str) -> str:
+    """jsonschema prints ``1000000000000.0 is greater than …``: drop a useless ``.0``."""
+    head, sep, tail = message.partition(" ")
+    if head.endswith(".0") and head[:-2].lstrip("-").isdigit():
+        head = head[:-2]
+    return head + sep + tail

@@ -7,7 +7,7 @@ from collections import Counter
 
 from rules import conditions as c
 from rules.errors import RuleFileError
-from rules.rulebook import Rulebook
+from rules.rulebook import Route, Rulebook
 from rules.suggest import suggest
 from rules.validate_common import err as _err
 
@@ -24,11 +24,17 @@ def _stage_ref(book: Rulebook, stage: str, loc: c.Loc, rule: str | None) -> list
 def stages_errors(book: Rulebook) -> list[RuleFileError]:
     st = book.stages
     errors = []
-    dupes = [s for s, n in Counter(st.all).items() if n > 1]
-    for s in dupes:
-        errors.append(_err(st.loc, None, f"stage `{s}` is listed twice"))
-    for s in (st.initial, *st.manual, *([st.handoff] if st.handoff else [])):
-        errors += _stage_ref(book, s, st.loc, None)
+    listed = [(f"order.{i}", s) for i, s in enumerate(st.order)]
+    listed += [(f"side.{i}", s) for i, s in enumerate(st.side)]
+    seen: set[str] = set()
+    for key, s in listed:
+        if s in seen:
+            errors.append(_err(st.at(key), None, f"stage `{s}` is listed twice"))
+        seen.add(s)
+    refs = [("initial", st.initial), *((f"manual.{i}", s) for i, s in enumerate(st.manual))]
+    refs += [("handoff", st.handoff)] if st.handoff else []
+    for key, s in refs:
+        errors += _stage_ref(book, s, st.at(key), None)
     targets = set()
     for t in book.transitions:
         errors += _stage_ref(book, t.to, t.loc, t.name)
@@ -73,7 +79,7 @@ def stages_errors(book: Rulebook) -> list[RuleFileError]:
         if s != st.initial and s not in st.manual and s not in targets:
             errors.append(
                 _err(
-                    st.loc,
+                    st.where_listed(s),
                     None,
                     f"stage `{s}` is unreachable: no rule moves a lead there "
                     "and it is not `manual`",
@@ -105,19 +111,46 @@ def routing_errors(book: Rulebook) -> list[RuleFileError]:
                     suggest(route.segment, r.segments, "segments"),
                 )
             )
-    for i, route in enumerate(r.routes):
-        if isinstance(route.when, c.AllOf) and not route.when.items:
-            for later in r.routes[i + 1 :]:
-                if (later.territory, later.segment) == (route.territory, route.segment):
-                    errors.append(
-                        _err(
-                            later.loc,
-                            later.name,
-                            f"route can assign nobody: `{route.name}` always wins "
-                            "with the same pool",
-                        )
-                    )
+    for i, later in enumerate(r.routes):
+        shadow = next((e for e in r.routes[:i] if _covers(e, later)), None)
+        if shadow is None:
+            continue
+        pool = _pool(shadow)
+        same = (shadow.territory, shadow.segment) == (later.territory, later.segment)
+        errors.append(
+            _err(
+                later.loc,
+                later.name,
+                f"route can assign nobody: `{shadow.name}` always wins "
+                + (
+                    "with the same pool"
+                    if same
+                    else f"(no `when`, and its pool {pool} holds "
+                    f"every rep of this route's pool {_pool(later)})"
+                ),
+                f"move `{later.name}` above `{shadow.name}`, or give `{shadow.name}` a `when`",
+            )
+        )
     return errors
+
+
+def _covers(earlier: Route, later: Route) -> bool:
+    """An unconditional earlier route whose pool includes every rep of the later one's pool.
+
+    Routes are tried in file order and the first with an eligible rep wins, so such a later
+    route can only be reached when the earlier pool has nobody free, and then neither has it.
+    """
+    if not (isinstance(earlier.when, c.AllOf) and not earlier.when.items):
+        return False
+    return (earlier.territory is None or earlier.territory == later.territory) and (
+        earlier.segment is None or earlier.segment == later.segment
+    )
+
+
+def _pool(route: Route) -> str:
+    parts = [f"territory {route.territory}"] if route.territory else []
+    parts += [f"segment {route.segment}"] if route.segment else []
+    return "(" + (", ".join(parts) or "everyone") + ")"
 
 
 def sla_errors(book: Rulebook) -> list[RuleFileError]:

@@ -14,11 +14,12 @@ from rules import limits
 from rules import validate_flow as flow
 from rules.catalogue import ACTIVITY_TYPES, OPERATORS_BY_TYPE, field_catalogue
 from rules.errors import RuleFileError
+from rules.regex import regex_problem
 from rules.rulebook import Rulebook
 from rules.suggest import suggest
 from rules.validate_common import err as _err
 from rules.validate_common import rules_with_conditions
-from rules.validate_limits import check_regex, engine_limit_errors
+from rules.validate_limits import engine_limit_errors
 
 
 def semantic_errors(book: Rulebook) -> list[RuleFileError]:
@@ -105,7 +106,7 @@ def _conditions(book: Rulebook, rule: str, cond: c.Condition, signal: bool) -> l
                     _err(node.loc, rule, f"empty `{node.op}` list: the test can never match")
                 )
             if node.op == "matches":
-                problem = check_regex(str(node.value))
+                problem = regex_problem(str(node.value))
                 if problem:
                     errors.append(_err(node.loc, rule, problem))
                 continue
