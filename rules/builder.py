@@ -24,7 +24,7 @@ from rules.rulebook import (
     Transition,
 )
 from rules.shapes import ShapeChecker
-from rules.yaml_source import FileLocs, plain
+from rules.yaml_source import FileLocs, plain, yaml_error
 
 LIST_SECTIONS = ("signals", "qualification", "disqualification", "feedback", "examples")
 
@@ -45,9 +45,7 @@ class Builder:
         try:
             doc = YAML(typ="rt").load(data)
         except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            self.error(c.Loc(rel, line, col), None, f"YAML error: {exc.problem or exc}")
+            self.errors.append(yaml_error(rel, exc))
             return
         except Exception as exc:  # ruamel raises several unrelated types for bad bytes
             self.error(c.Loc(rel, 1, 1), None, f"cannot read YAML: {exc}")

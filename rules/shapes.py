@@ -106,7 +106,9 @@ class ShapeChecker:
             return
         if err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else err.message
-            self.error(locs.of(node), rule, f"missing required key `{missing}`{where(path)}")
+            # A mapping under a key is blamed at its key (its first line may be another key).
+            at = locs.key(parent, path[-1]) if isinstance(parent, CommentedMap) else locs.of(node)
+            self.error(at, rule, f"missing required key `{missing}`{where(path)}")
             return
         if err.validator == "enum":
             choices = [str(x) for x in err.validator_value]  # type: ignore[union-attr]

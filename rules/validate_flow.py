@@ -75,7 +75,7 @@ def stages_errors(book: Rulebook) -> list[RuleFileError]:
         and "disqualified" not in st.all
     ):
         errors.append(_err(st.loc, None, "disqualification rules need a `disqualified` stage"))
-    for s in st.all:
+    for s in st.all if st.initial in st.all else ():  # an unknown initial is the real error
         if s != st.initial and s not in st.manual and s not in targets:
             errors.append(
                 _err(

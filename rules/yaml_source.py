@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
 
 from rules import conditions as c
+from rules.errors import RuleFileError
 
 
 class FileLocs:
@@ -68,3 +70,27 @@ def plain(node: Any) -> Any:
     if isinstance(node, list):
         return [plain(v) for v in node]
     return node
+
+
+def yaml_error(rel: str, exc: MarkedYAMLError) -> RuleFileError:
+    """A YAML syntax error at the place to fix.
+
+    An unclosed ``{`` or ``[`` is only noticed on a later line; blame the bracket that was
+    never closed, and say where the parser gave up.
+    """
+    problem = str(exc.problem or exc)
+    start, mark = exc.context_mark, exc.problem_mark
+    context = str(exc.context or "")
+    if start is not None and mark is not None and "flow" in context and start.line < mark.line:
+        kind = "{" if "mapping" in context else "["
+        return RuleFileError(
+            rel,
+            start.line + 1,
+            start.column + 1,
+            None,
+            f"YAML error: this `{kind}` is never closed ({problem} at line {mark.line + 1})",
+            f"close it with `{'}' if kind == '{' else ']'}` on line {start.line + 1}",
+        )
+    mark = mark or start
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return RuleFileError(rel, line, col, None, f"YAML error: {problem}")

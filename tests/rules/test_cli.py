@@ -96,3 +96,15 @@ def test_explain_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{}", "utf-8")
     assert runner.invoke(app, ["explain", str(bad)]).exit_code == 2
+
+
+def test_check_prints_located_warnings(tmp_path: Path) -> None:
+    """(#12) A rule that can never fire loads, and `check` says so with its location."""
+    warned = Path(__file__).parent / "warnings" / "range_contradiction.yaml"
+    shutil.copy(warned, tmp_path / "rules.yaml")
+    result = runner.invoke(app, ["check", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    first, last = result.output.splitlines()[0], result.output.splitlines()[-1]
+    assert first.startswith(f"{tmp_path.as_posix()}/rules.yaml:14:11: warning: mid_size: ")
+    assert "can never add points" in first
+    assert ", 1 warning(s)," in last

@@ -102,3 +102,19 @@ def test_files_from_memory_accept_str() -> None:
 def test_non_mapping_file() -> None:
     with pytest.raises(RulebookInvalid, match="must be a mapping"):
         load_rulebook_files({"r.yaml": "- 1\n- 2\n"})
+
+
+def test_file_size_limit_is_checked_before_parsing() -> None:
+    """(#12) A 5.5 MB rule file took 30 s and 470 MB to check; now it is refused at once."""
+    from rules.loader import MAX_FILE_BYTES, MAX_RULEBOOK_BYTES
+
+    big = b"# padding\n" * (MAX_FILE_BYTES // 10 + 1)
+    with pytest.raises(RulebookInvalid) as info:
+        load_rulebook_files({"big.yaml": big})
+    (error,) = info.value.errors
+    assert (error.file, error.line, error.column) == ("big.yaml", 1, 1)
+    assert f"at most {MAX_FILE_BYTES:,}" in error.message
+    part = b"# padding\n" * (MAX_FILE_BYTES // 10 - 1)
+    many = {f"f{i}.yaml": part for i in range(MAX_RULEBOOK_BYTES // len(part) + 1)}
+    with pytest.raises(RulebookInvalid, match=f"at most {MAX_RULEBOOK_BYTES:,}"):
+        load_rulebook_files(many)
