@@ -11,7 +11,7 @@ from typing import Any
 
 from rules import Evaluator, Rulebook
 from rules import conditions as c
-from rules.compiler import fact_field, seconds
+from rules.compiler import MICROS_PER_DAY, fact_field, micros
 from rules.explainer import holds
 from rules.facts import Facts
 
@@ -24,14 +24,14 @@ def _activity_ages(book_signal: Any, activities: list[dict[str, Any]]) -> list[f
         return [None]
     if book_signal.per_activity and isinstance(atoms[0], c.ActivityCount):
         a = atoms[0]
-        limit = seconds(a.within_days)
+        limit = micros(a.within_days)
         ages = [x["age"] for x in activities if x["type"] == a.type and x["age"] <= limit]
-        return [age / 86400 for age in ages[: book_signal.max_count]]
+        return [age / MICROS_PER_DAY for age in ages[: book_signal.max_count]]
     ages = []
     for a in atoms:
         kind = a.type if isinstance(a, c.ActivityCount) else a.then
         ages += [x["age"] for x in activities if x["type"] == kind]
-    return [min(ages) / 86400] if ages else [None]
+    return [min(ages) / MICROS_PER_DAY] if ages else [None]
 
 
 class PythonEvaluator(Evaluator):
@@ -112,8 +112,8 @@ class BusinessRulesEvaluator(Evaluator):
             key = "all" if isinstance(cond, c.AllOf) != neg else "any"
             return {key: [self._cond(i, neg) for i in cond.items]}
         if isinstance(cond, c.ActivityCount):
-            var = f"count__{cond.type}__{seconds(cond.within_days)}"
-            limit, kind = seconds(cond.within_days), cond.type
+            var = f"count__{cond.type}__{micros(cond.within_days)}"
+            limit, kind = micros(cond.within_days), cond.type
             self._var(
                 var,
                 "number",
@@ -210,7 +210,7 @@ def _named(name: str, fn: Any) -> Any:
 
 
 def _sequence(s: c.Sequence, activities: list[dict[str, Any]]) -> bool:
-    first_limit, gap = seconds(s.in_last_days), seconds(s.within_days)
+    first_limit, gap = micros(s.in_last_days), micros(s.within_days)
     firsts = [x["t"] for x in activities if x["type"] == s.first and x["age"] <= first_limit]
     thens = [x["t"] for x in activities if x["type"] == s.then]
     return any(t0 < t1 <= t0 + gap for t0 in firsts for t1 in thens)

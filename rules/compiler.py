@@ -64,11 +64,20 @@ def number(x: float) -> float | int:
         return int(x)
     if abs(x) < limits.MIN_ABS_FRACTION:
         return 0
-    return round(float(x), 6)
+    return float(x)  # repr() has no exponent in [1e-4, 1e16): exact, never rounded
+
+
+MICROS_PER_DAY = 86_400_000_000
+"""Activity ages and windows are integer microseconds: exact edges, no float drift."""
 
 
 def seconds(days: float) -> int:
     return round(days * 86400)
+
+
+def micros(days: float) -> int:
+    """A window in days as integer microseconds (the unit of activity ``age`` and ``t``)."""
+    return round(days * MICROS_PER_DAY)
 
 
 def regex_key(cmp: c.Compare) -> str:
@@ -218,7 +227,7 @@ def _activity_json(a: c.ActivityCount, max_rank: int | None) -> JSON:
             {"k": ACTIVITY},
             {"type": a.type},
             rank,
-            {"$lte": {"age": seconds(a.within_days)}},
+            {"$lte": {"age": micros(a.within_days)}},
         ]
     }
 
@@ -256,7 +265,7 @@ class CompiledRulebook:
     regexes: dict[str, tuple[str, Regex]]
     """Regex fact key → (fact field tested, compiled pattern)."""
     activity_windows: dict[str, int]
-    """Activity type → the oldest age (seconds) any rule can look at; others are not asserted."""
+    """Activity type → the oldest age (µs) any rule can look at; others are not asserted."""
 
     def phase_count(self, phase: int) -> int:
         return sum(1 for r in self.rules.values() if r.phase == phase)
@@ -318,7 +327,7 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
                                 "$and": [
                                     {"k": ACTIVITY},
                                     {"type": atom.first},
-                                    {"$lte": {"age": seconds(atom.in_last_days)}},
+                                    {"$lte": {"age": micros(atom.in_last_days)}},
                                 ]
                             }
                         }
@@ -335,7 +344,7 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
                                             "t": {
                                                 "$add": {
                                                     "$l": {first: "t"},
-                                                    "$r": seconds(atom.within_days),
+                                                    "$r": micros(atom.within_days),
                                                 }
                                             }
                                         }
@@ -376,11 +385,11 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
 
 
 def activity_windows(conds: Iterable[c.Condition]) -> dict[str, int]:
-    """Per activity type, the longest look-back (seconds) of any pattern over it."""
+    """Per activity type, the longest look-back (µs) of any pattern over it."""
     windows: dict[str, int] = {}
 
     def widen(kind: str, days: float) -> None:
-        windows[kind] = max(windows.get(kind, 0), seconds(days))
+        windows[kind] = max(windows.get(kind, 0), micros(days))
 
     for cond in conds:
         for n in c.walk(cond):

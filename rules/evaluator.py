@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 from rules import explainer
 from rules.compiler import (
+    MICROS_PER_DAY,
     SUBJECT_1,
     SUBJECT_2,
     CompiledRulebook,
@@ -37,9 +38,10 @@ from rules.models import (
 )
 from rules.rulebook import Rulebook, Transition
 
-_DAY = 86400.0
+_DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
 _AGE = re.compile(r'"age":\s*(\d+)')
+_TYPE = re.compile(r'"type":\s*"([^"]*)"')
 
 
 class Evaluator:
@@ -56,6 +58,14 @@ class Evaluator:
             if rule.section == "signals"
             and rule.activity_aliases
             and book.scores[self._signal(rule.rule).score].half_life_days
+        }
+        # Count patterns match the N-th newest activity (rank N); a signal decays from the
+        # newest one of that type (docs/rules.md), so those rules look the newest up.
+        self._from_newest = {
+            name
+            for name in self._needs_message
+            if not self._signal(self.compiled.rules[name].rule).per_activity
+            and not any(a.endswith("t") for a in self.compiled.rules[name].activity_aliases)
         }
         self._signals = {s.name: s for s in book.signals}
         self._transitions = {t.name: t for t in book.transitions}
@@ -146,6 +156,9 @@ class Evaluator:
         round_1.append({**subject, "k": SUBJECT_1, "n": -2, "sid": sid})
         hits: dict[str, list[float | None]] = {}
         rules = self.compiled.rules
+        newest: dict[str, int] = {}
+        for act in reversed(facts.activities):  # sorted by age: the first of a type is newest
+            newest[act["type"]] = act["age"]
         for engine_name, message in self.ruleset.assert_facts(
             json.dumps(round_1, ensure_ascii=False)
         ):
@@ -153,7 +166,9 @@ class Evaluator:
             if rule is None:
                 continue
             age: float | None = None
-            if engine_name in self._needs_message:
+            if engine_name in self._from_newest:
+                age = min(newest[t] for t in _TYPE.findall(message)) / _DAY
+            elif engine_name in self._needs_message:
                 # Only activity facts have an "age" key; no JSON parse of the whole frame.
                 age = min(map(int, _AGE.findall(message))) / _DAY
             hits.setdefault(rule.rule, []).append(age)

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from rules import conditions as c
-from rules.compiler import fact_field, number, seconds
+from rules.compiler import fact_field, micros, number
 from rules.models import FailedCondition
 from rules.regex import Regex, compile_regex
 
@@ -70,12 +70,12 @@ def compare(cmp: c.Compare, subject: dict[str, Any]) -> bool:
 
 
 def count_activities(a: c.ActivityCount, activities: list[dict[str, Any]]) -> int:
-    limit = seconds(a.within_days)
+    limit = micros(a.within_days)
     return sum(1 for x in activities if x["type"] == a.type and x["age"] <= limit)
 
 
 def sequence_holds(s: c.Sequence, activities: list[dict[str, Any]]) -> bool:
-    first_limit, gap = seconds(s.in_last_days), seconds(s.within_days)
+    first_limit, gap = micros(s.in_last_days), micros(s.within_days)
     firsts = [x["t"] for x in activities if x["type"] == s.first and x["age"] <= first_limit]
     thens = [x["t"] for x in activities if x["type"] == s.then]
     return any(t0 < t1 <= t0 + gap for t0 in firsts for t1 in thens)

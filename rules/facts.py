@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from rules.catalogue import ACCOUNT_FIELDS, LEAD_FIELDS
-from rules.compiler import ACTIVITY, number
+from rules.compiler import ACTIVITY, micros, number
 from rules.models import AdjustmentData, EvaluationInput
 from rules.regex import Regex
 from rules.rulebook import Rulebook
@@ -23,7 +24,7 @@ class Facts:
     subject: dict[str, Any]
     """Flat ``lead__*``/``account__*``/``adjustments__*`` fields (no ``k``, ``sid``, ``n``)."""
     activities: list[dict[str, Any]]
-    """``type``, ``age`` (seconds), ``t`` (epoch seconds), ``rank`` (1 = newest of its type)."""
+    """``type``, ``age`` (µs, integer), ``t`` (-age), ``rank`` (1 = newest of its type)."""
     adjustments: dict[str, float]
 
 
@@ -63,7 +64,6 @@ def build_facts(
     rule can see (smaller facts: less JSON, less matching, same outcome).
     """
     lead, account = inp.lead, inp.account
-    now_ts = inp.now.timestamp()
     fields: dict[str, Any] = {}
     keys = only if only is not None else _ALL_KEYS
     for key in keys:
@@ -74,7 +74,7 @@ def build_facts(
                     fields[key] = lead.email.rsplit("@", 1)[1].lower()
             elif attr == "age_days":
                 if lead.created_at is not None:
-                    fields[key] = round((now_ts - lead.created_at.timestamp()) / 86400, 4)
+                    fields[key] = (inp.now - lead.created_at) / _DAY
             else:
                 fields[key] = getattr(lead, attr, None)
         elif source == "account":
@@ -92,20 +92,22 @@ def build_facts(
     adjustments = applicable_adjustments(book, inp)
     for name, delta in adjustments.items():
         subject[f"adjustments__{name}"] = number(delta)
-    horizon = (book.lookback_days if lookback_days is None else lookback_days) * 86400
+    horizon = micros(book.lookback_days if lookback_days is None else lookback_days)
     recent = []
     for act in inp.activities:
-        t = act.occurred_at.timestamp()
-        age = int(now_ts - t)
+        # Exact integer microseconds (datetime's resolution): window edges are exact and an
+        # activity dated after ``now``, even by 1 µs, never counts.
+        age = (inp.now - act.occurred_at) // _MICROSECOND
         limit = horizon if windows is None else windows.get(act.type, -1)
         if 0 <= age <= limit:
-            recent.append((age, act.type, int(t)))
+            recent.append((age, act.type))
     recent.sort(key=_first)
     ranks: dict[str, int] = {}
     activities = []
-    for age, kind, t in recent:
+    for age, kind in recent:
         rank = ranks[kind] = ranks.get(kind, 0) + 1
-        activities.append({"k": ACTIVITY, "type": kind, "age": age, "t": t, "rank": rank})
+        # ``t`` is the time relative to now (-age): sequences compare it without huge numbers.
+        activities.append({"k": ACTIVITY, "type": kind, "age": age, "t": -age, "rank": rank})
     return Facts(subject, activities, adjustments)
 
 
@@ -114,5 +116,9 @@ _ALL_KEYS = frozenset(
 )
 
 
-def _first(item: tuple[int, str, int]) -> int:
+_MICROSECOND = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
+
+
+def _first(item: tuple[int, str]) -> int:
     return item[0]

@@ -39,8 +39,9 @@ class AccountData(_Model):
     domain: str | None = None
     name: str | None = None
     industry: str | None = None
-    employee_count: int | None = Field(default=None, ge=0)
-    annual_revenue: float | None = Field(default=None, ge=0)
+    employee_count: int | None = Field(default=None, ge=0, lt=10**15)
+    annual_revenue: float | None = Field(default=None, ge=0, lt=1e15, allow_inf_nan=False)
+    """Compared exactly (docs/rules.md: numbers); below 1e15, like every number of the format."""
     country: str | None = None
     segment: str | None = None
 
@@ -55,7 +56,7 @@ class AdjustmentData(_Model):
     """An active targeting adjustment (produced by feedback rules, stored by the service)."""
 
     score: str
-    delta: float
+    delta: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False)
     scope: Literal["segment", "campaign"]
     scope_value: str
     expires_at: AwareDatetime
@@ -185,7 +186,7 @@ class FeedbackEvent(_Model):
 class TargetingAdjustment(_Model):
     rule: str
     score: str
-    delta: float
+    delta: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False)
     scope: Literal["segment", "campaign"]
     scope_value: str
     starts_at: datetime
