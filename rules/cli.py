@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +20,7 @@ from rules.evaluator import Evaluator
 from rules.examples import run_examples
 from rules.loader import load_rulebook
 from rules.models import EvaluationInput, EvaluationResult
+from rules.nearmiss import NearMiss, near_miss, what_ifs
 from rules.rulebook import Rulebook
 
 app = typer.Typer(help="Rulebook tools: check, test, explain.", no_args_is_help=True)
@@ -91,28 +95,65 @@ def run_tests(directory: DirArg = None) -> None:
 
 @app.command()
 def explain(
-    lead_file: Annotated[Path, typer.Argument(help="JSON file: an EvaluationInput.")],
+    lead_file: Annotated[Path, typer.Argument(help="JSON file: an EvaluationInput ('-': stdin).")],
     rules: Annotated[Path | None, typer.Option("--rules", help="Rulebook folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    now: Annotated[
+        datetime | None,
+        typer.Option("--now", help="Evaluation time when the file has no `now` (default: now)."),
+    ] = None,
 ) -> None:
-    """Evaluate one lead and say why: fired rules, scores, stage, owner, SLA, failed conditions."""
+    """Evaluate one lead and say why: the near-miss report (why not qualified, what would close
+    the gap, decay), why this owner, why this deadline; then every fired and failed rule."""
     book = _load(rules)
     try:
         text = sys.stdin.read() if str(lead_file) == "-" else lead_file.read_text("utf-8")
-        inp = EvaluationInput.model_validate_json(text)
-    except (OSError, ValidationError) as exc:
+        data = json.loads(text)
+        if isinstance(data, dict) and "now" not in data:
+            stamp = now or datetime.now(UTC)
+            data["now"] = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).isoformat()
+        inp = EvaluationInput.model_validate(data)
+    except (OSError, ValueError, ValidationError) as exc:
         typer.echo(f"error: cannot read {lead_file}: {exc}", err=True)
         raise typer.Exit(2) from exc
     with Evaluator(book) as evaluator:
         try:
             result = evaluator.evaluate(inp)
+            outcomes = {
+                kind: evaluator.evaluate(what_if, explain=False)
+                for kind, what_if in what_ifs(book, inp, result).items()
+            }
         except RulesError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
+    report = near_miss(book, inp, result, outcomes)
     if as_json:
-        typer.echo(result.model_dump_json(indent=2))
+        payload = {**result.model_dump(mode="json"), "near_miss": dataclasses.asdict(report)}
+        typer.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
         return
+    typer.echo(render_near_miss(report))
+    typer.echo("")
     typer.echo(render(result))
+
+
+def render_near_miss(report: NearMiss) -> str:
+    """The three questions, apart: qualified?, owner, deadline."""
+    lines = [report.headline, "", f"Why not {report.handoff_stage}:"]
+    if report.status == "disqualified":
+        lines[-1] = "Why disqualified:"
+        lines.append(f"  {report.disqualified}")
+    elif not report.why_not_qualified:
+        lines[-1] = f"Why {report.status.replace('_', ' ')}: {report.headline}"
+    for gap in report.why_not_qualified:
+        lines.append(f"  {gap.rule}" + ("" if gap.applies else " (does not apply)"))
+        lines += [f"    - {g.message}" for g in gap.failed]
+        lines += [f"    → {closer.message}" for closer in gap.closers]
+    if report.decay:
+        lines.append("Decay:")
+        lines += [f"  {d.message}" for d in report.decay]
+    lines.append(f"Why this owner: {report.why_owner}")
+    lines.append(f"Why this deadline: {report.why_deadline}")
+    return "\n".join(lines)
 
 
 def render(result: EvaluationResult) -> str:
