@@ -39,9 +39,9 @@ class AccountData(_Model):
     domain: str | None = None
     name: str | None = None
     industry: str | None = None
-    employee_count: int | None = Field(default=None, ge=0, lt=10**15)
-    annual_revenue: float | None = Field(default=None, ge=0, lt=1e15, allow_inf_nan=False)
-    """Compared exactly (docs/rules.md: numbers); below 1e15, like every number of the format."""
+    employee_count: int | None = Field(default=None, ge=0)
+    annual_revenue: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """Compared exactly (docs/rules.md); NaN and infinities are refused, not turned into 0."""
     country: str | None = None
     segment: str | None = None
 

@@ -78,13 +78,12 @@ def handoff_rules(book: Rulebook) -> list[Transition]:
     return [t for t in book.transitions if t.to == stage and t.section == "qualification"]
 
 
-def status_of(book: Rulebook, inp: EvaluationInput, result: EvaluationResult) -> str:
+def status_of(book: Rulebook, result: EvaluationResult) -> str:
+    """qualified / not_qualified / disqualified / beyond, from the stage decision."""
     stage = result.stage.to_stage or result.stage.from_stage
     order = book.stages.order
     handoff = book.stages.handoff
-    if stage == "disqualified" or (
-        result.stage.to_stage is None and inp.lead.stage == "disqualified"
-    ):
+    if stage == "disqualified":
         return "disqualified"
     if handoff is None or handoff not in order:
         return "beyond"
@@ -99,7 +98,7 @@ def what_ifs(
     book: Rulebook, inp: EvaluationInput, result: EvaluationResult
 ) -> dict[str, EvaluationInput]:
     """Inputs to evaluate: the lead plus one activity of each useful type, dated ``now``."""
-    if status_of(book, inp, result) != "not_qualified":
+    if status_of(book, result) != "not_qualified":
         return {}
     types: set[str] = set()
     conds = [t.when for t in handoff_rules(book)] + [s.when for s in book.signals]
@@ -123,17 +122,11 @@ def near_miss(
     outcomes: Mapping[str, EvaluationResult] | None = None,
 ) -> NearMiss:
     """The report; ``outcomes`` are the results of :func:`what_ifs` (by activity type)."""
-    status = status_of(book, inp, result)
+    status = status_of(book, result)
     handoff = book.stages.handoff or ""
-    gaps: list[RuleGap] = []
-    decay: list[DecayChange] = []
-    if status == "not_qualified":
-        gaps = sorted(
-            (_rule_gap(book, t, result, outcomes or {}) for t in handoff_rules(book)),
-            key=_distance,
-        )
-        decay = _decay_changes(book, inp, result)
-    disq = _disqualified(book, inp, result) if status == "disqualified" else None
+    gaps = _gaps(book, result, outcomes or {}) if status == "not_qualified" else []
+    decay = _decay_changes(book, inp, result) if status == "not_qualified" else []
+    disq = _disqualified(book, result) if status == "disqualified" else None
     return NearMiss(
         headline=_headline(status, handoff, result, gaps, disq),
         handoff_stage=handoff,
@@ -143,6 +136,22 @@ def near_miss(
         decay=tuple(decay),
         why_owner=_why_owner(result),
         why_deadline=_why_deadline(result),
+    )
+
+
+def near_miss_headline(book: Rulebook, result: EvaluationResult) -> str:
+    """The headline alone (no what-ifs, no input needed): cheap enough for list pages."""
+    status = status_of(book, result)
+    gaps = _gaps(book, result, {}) if status == "not_qualified" else []
+    disq = _disqualified(book, result) if status == "disqualified" else None
+    return _headline(status, book.stages.handoff or "", result, gaps, disq)
+
+
+def _gaps(
+    book: Rulebook, result: EvaluationResult, outcomes: Mapping[str, EvaluationResult]
+) -> list[RuleGap]:
+    return sorted(
+        (_rule_gap(book, t, result, outcomes) for t in handoff_rules(book)), key=_distance
     )
 
 
@@ -204,7 +213,7 @@ def _headline(
 ) -> str:
     stage = result.stage
     if status == "qualified":
-        return f"Qualified: {stage.from_stage} → {stage.to_stage} by rule {stage.rule}"
+        return f"Moved {stage.from_stage} → {stage.to_stage} by rule {stage.rule}"
     if status == "disqualified":
         return f"Disqualified: {disq}"
     if status == "beyond":
@@ -219,7 +228,7 @@ def _headline(
     return line
 
 
-def _disqualified(book: Rulebook, inp: EvaluationInput, result: EvaluationResult) -> str:
+def _disqualified(book: Rulebook, result: EvaluationResult) -> str:
     labels = book.reason_labels.get("disqualify", {})
     if result.stage.to_stage == "disqualified" and result.stage.rule:
         reason = result.stage.reason or ""

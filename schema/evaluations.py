@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Self, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
 import strawberry
 from pydantic import BaseModel
@@ -16,8 +16,11 @@ from api.engine import Focus
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.evaluations import stored_result
 from api.models import Evaluation as EvaluationRow
-from rules import EvaluationResult
+from api.nearmiss import headline as near_miss_headline
+from api.nearmiss import near_miss_report
+from rules import EvaluationInput, EvaluationResult
 from schema.loaders import by_id
+from schema.nearmiss import NearMissReport
 
 T = TypeVar("T")
 
@@ -102,10 +105,38 @@ class EvaluationReport:
     sla: SlaOutcome | None = strawberry.field(description="SLA, when one applies")
     not_fired: list[RuleExplanation] = strawberry.field(description="Why other rules did not")
     duration_ms: float = strawberry.field(description="Engine time")
-    headline: str = strawberry.field(description="One line: why qualified, or why not yet")
+    result: strawberry.Private[EvaluationResult]
+    focus: strawberry.Private[Focus]
+    fact_input: strawberry.Private[EvaluationInput | dict[str, Any] | None]
+
+    @strawberry.field(
+        description="One line: why qualified, or why not yet, naming the closest rule"
+    )
+    def headline(self, info: strawberry.Info) -> str:
+        return near_miss_headline(info.context.engine, self.result) or headline(
+            self.result, self.focus
+        )
+
+    @strawberry.field(
+        description="Near-miss report: per rule leading to the handoff stage what failed, in "
+        "words, closest first, which new activity would close the gap, decay; owner and "
+        "deadline apart. Null when the evaluation ran on another rulebook version."
+    )
+    async def gap(self, info: strawberry.Info) -> NearMissReport | None:
+        if self.fact_input is None:
+            return None
+        report = await near_miss_report(
+            engine=info.context.engine, fact_input=self.fact_input, result=self.result
+        )
+        return NearMissReport.of(report) if report else None
 
     @classmethod
-    def from_result(cls, result: EvaluationResult, focus: Focus) -> Self:
+    def from_result(
+        cls,
+        result: EvaluationResult,
+        focus: Focus,
+        fact_input: EvaluationInput | dict[str, Any] | None = None,
+    ) -> Self:
         return cls(
             rulebook_version=result.rulebook_version,
             fired=[pick(FiredRule, f) for f in result.fired],
@@ -123,7 +154,9 @@ class EvaluationReport:
                 for n in result.not_fired
             ],
             duration_ms=result.duration_ms,
-            headline=headline(result, focus),
+            result=result,
+            focus=focus,
+            fact_input=fact_input,
         )
 
 
@@ -172,7 +205,7 @@ class Evaluation(relay.Node):
             created_at=row.created_at,
             input=cast(JSON, row.input),
             refused_transition=row.outcome.get("refused_transition"),  # type: ignore[arg-type]
-            report=EvaluationReport.from_result(stored_result(row), focus),
+            report=EvaluationReport.from_result(stored_result(row), focus, row.input),
             lead_id=row.lead_id,  # type: ignore[attr-defined]
         )
 

@@ -241,7 +241,9 @@ class QualificationMutations:
                     engine=engine, lead_id=lead_id, trigger=EvaluationTrigger.API, dry_run=True
                 )
                 return EvaluateLeadPayload(
-                    report=EvaluationReport.from_result(outcome.result, engine.focus),
+                    report=EvaluationReport.from_result(
+                        outcome.result, engine.focus, outcome.input
+                    ),
                     evaluation=None,
                     lead=Lead.from_row(outcome.lead),
                     handoff=None,

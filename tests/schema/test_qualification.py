@@ -130,10 +130,10 @@ async def test_demo_request_makes_an_mql_handed_to_the_right_rep_then_rejected(
     dry = dry["evaluateLead"]
     assert dry["evaluation"] is None
     headline = dry["report"]["headline"]
-    assert headline.startswith("Not mql yet: ")
-    assert "engagement 0 < 30" in headline  # mql_fit_and_engagement: fit passes, engagement not
-    assert "no demo_request in 30 days" in headline
-    assert "< 5" not in headline  # engaged_on_activity leads to engaged, not to mql
+    # (#12) The headline names the closest rule and says what it lacks, in words.
+    assert headline.startswith("Not mql yet: closest is rule mql_fit_and_engagement (")
+    assert "engagement 0, needs 30: 30 points short" in headline  # fit passes, engagement not
+    assert "needs 5" not in headline  # engaged_on_activity leads to engaged, not to mql
     missing = {n["rule"] for n in dry["report"]["notFired"] if n["section"] == "qualification"}
     assert "mql_demo_request" in missing
     assert await Evaluation.all().count() == evaluations_before
