@@ -108,3 +108,27 @@ def test_check_prints_located_warnings(tmp_path: Path) -> None:
     assert first.startswith(f"{tmp_path.as_posix()}/rules.yaml:14:11: warning: mid_size: ")
     assert "can never add points" in first
     assert ", 1 warning(s)," in last
+
+
+def test_explain_without_now_shows_the_near_miss_report_first(tmp_path: Path) -> None:
+    """(#12) A lead file without `now` is evaluated now; the report comes before the details."""
+    lead = tmp_path / "lead.json"
+    lead.write_text(
+        json.dumps(
+            {
+                "lead": {"email": "pat@acme.io", "title": "VP Marketing", "seniority": "vp"},
+                "account": {"employee_count": 1500, "industry": "software"},
+            }
+        ),
+        "utf-8",
+    )
+    result = runner.invoke(app, ["explain", str(lead), "--rules", str(DEMO)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Not mql yet: closest is rule mql_fit_and_engagement (")
+    assert "    → a demo_request (+30 engagement) would qualify this lead by rule " in lines[5]
+    assert any(line.startswith("Why this owner: no owner") for line in lines)
+    assert any(line.startswith("Why this deadline: no deadline") for line in lines)
+    assert lines.index("stage: stays new") > lines.index("Why not mql:")
+    pinned = runner.invoke(app, ["explain", str(lead), "--now", "2026-01-15T12:00:00", "--json"])
+    assert json.loads(pinned.output)["near_miss"]["status"] == "not_qualified"
