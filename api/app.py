@@ -23,6 +23,8 @@ from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
 from api.events import EventBus
+from api.ingest.http import ROUTES as INGEST_ROUTES
+from api.ingest.segment import event_types as segment_event_types
 from api.middleware import BodySizeLimit
 from api.periodic import check_sla, every, rescore
 from api.rulebooks import record_rulebook
@@ -151,10 +153,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *INGEST_ROUTES,  # issue 15: Segment-spec ingest
         ],
         middleware=[Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)],
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings
+    app.state.segment_event_types = segment_event_types(settings.segment_events)
     app.state.rulebook = None
     return app

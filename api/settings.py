@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     sales_cost_per_month: Decimal = Field(
         default=Decimal(0), ge=0, description="Sales team cost per month, added to CAC"
     )
+    segment_events: dict[str, str] = Field(
+        default_factory=dict,
+        description="Segment event name -> activity type (JSON), added to the defaults",
+    )
     max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
     max_directives: int = Field(default=50, ge=0, description="Directives per operation")
