@@ -70,8 +70,13 @@ async def upsert_leads(*, rows: Sequence[LeadRow], dry_run: bool = False) -> lis
             plans.append(plan)
         if dry_run:
             for plan in plans:
-                results[plan.index].created = plan.lead is None
-                results[plan.index].lead_id = plan.lead.id if plan.lead else None
+                result = results[plan.index]
+                result.created = plan.lead is None
+                result.lead_id = plan.lead.id if plan.lead else None
+                values = _lead_values(plan, None, campaigns)
+                result.changed = plan.lead is None or any(
+                    getattr(plan.lead, k) != v for k, v in values.items()
+                )
             return results
         accounts = await _accounts(plans)
         await _write(plans, accounts, campaigns, results)
@@ -184,15 +189,16 @@ async def _accounts(plans: list[_Planned]) -> dict[str, Account]:
 
 
 def _lead_values(
-    plan: _Planned, accounts: dict[str, Account], campaigns: dict[str, int]
+    plan: _Planned, accounts: dict[str, Account] | None, campaigns: dict[str, int]
 ) -> dict[str, Any]:
+    """Column values for the lead; ``accounts`` None (dry runs) leaves the account out."""
     data = plan.row.data
     values = {k: v for k, v in asdict(data).items() if v is not None and k != "campaign_key"}
     if data.country:
         values["country"] = data.country.upper()
     if plan.email is not None:
         values["email"] = plan.email
-    if plan.domain is not None:
+    if plan.domain is not None and accounts is not None:
         values["account_id"] = accounts[plan.domain].id
     if data.campaign_key is not None:
         values["last_campaign_id"] = campaigns[data.campaign_key]

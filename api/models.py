@@ -518,6 +518,8 @@ class WebhookCursor(Model):
 
     id = fields.IntField(primary_key=True)
     last_event_id = fields.BigIntField(default=0)
+    # Ids below last_event_id not seen yet: a transaction that took an id may commit later.
+    holes: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

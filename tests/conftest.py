@@ -61,7 +61,8 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, dev=False, _env_file=None)
+    # Webhook tests run their own dispatcher: a background one would add queries to every test.
+    return Settings(database_url=database_url, dev=False, webhook_dispatch=False, _env_file=None)
 
 
 @pytest.fixture(scope="session")

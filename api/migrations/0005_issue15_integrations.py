@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('last_event_id', fields.BigIntField(default=0)),
+                ('holes', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
             options={'table': 'webhook_cursor', 'app': 'models', 'pk_attr': 'id', 'table_description': 'How far the outbox has been fanned out to endpoints (one row), so a restart resumes.'},
