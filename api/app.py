@@ -23,10 +23,13 @@ from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
 from api.events import EventBus
+from api.ingest.http import ROUTES as INGEST_ROUTES
+from api.ingest.segment import event_types as segment_event_types
 from api.middleware import BodySizeLimit
 from api.periodic import check_sla, every, rescore
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
+from api.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 from schema.context import Context
 from schema.hardening import GraphQLOverHTTP
 from schema.root import build_schema
@@ -129,12 +132,18 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
             events = EventBus(interval_s=settings.event_poll_interval_s)
             events.start()
             stack.push_async_callback(events.stop)
-            await stack.enter_async_context(
-                _background(
-                    every(settings.sla_check_interval_s, "sla", check_sla),
-                    every(settings.rescore_interval_s, "rescore", rescore(engine)),
+            jobs = [
+                every(settings.sla_check_interval_s, "sla", check_sla),
+                every(settings.rescore_interval_s, "rescore", rescore(engine)),
+            ]
+            if settings.webhook_dispatch:  # issue 15: webhooks from the outbox
+                dispatcher = Dispatcher(
+                    policy=DeliveryPolicy.from_settings(settings),
+                    interval_s=settings.webhook_poll_interval_s,
                 )
-            )
+                stack.push_async_callback(dispatcher.close)
+                jobs.append(dispatcher.run())
+            await stack.enter_async_context(_background(*jobs))
             app.state.engine, app.state.rulebook, app.state.events = engine, engine.rulebook, events
             stack.callback(setattr, app.state, "rulebook", None)
             yield
@@ -151,10 +160,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *INGEST_ROUTES,  # issue 15: Segment-spec ingest
         ],
         middleware=[Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)],
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings
+    app.state.segment_event_types = segment_event_types(settings.segment_events)
     app.state.rulebook = None
     return app

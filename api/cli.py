@@ -11,8 +11,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from api.csv_cli import evaluations_app, leads_app
 from api.enums import Role
 from api.settings import get_settings
+from api.webhooks.cli import app as webhooks_cli
 from rules.cli import app as rules_cli
 
 T = TypeVar("T")
@@ -27,6 +29,9 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(rules_cli, name="rules")
 demo_app = typer.Typer(help="Demo data for trying Leadgate out.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+app.add_typer(webhooks_cli, name="webhooks")  # issue 15
+app.add_typer(leads_app, name="leads")  # issue 15: CSV
+app.add_typer(evaluations_app, name="evaluations")
 
 
 @app.command()

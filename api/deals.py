@@ -425,6 +425,7 @@ async def close_deal(
                 field="dealId",
                 suggestion="reopenDeal first, with a reason",
             )
+        before = deal.stage
         await _record_move(deal, target, actor, now)
         deal.closed_at = now
         deal.close_reason = reason
@@ -449,6 +450,21 @@ async def close_deal(
             deal_id=deal.id,
             rep_id=deal.owner_id,  # type: ignore[attr-defined]
             now=now,
+        )
+        await DomainEvent.create(  # webhooks send it as deal.won / deal.lost
+            kind="deal_closed",
+            subject_id=deal.owner_id,  # type: ignore[attr-defined]
+            payload={
+                "deal": deal.id,
+                "lead": deal.lead_id,  # type: ignore[attr-defined]
+                "account": deal.account_id,  # type: ignore[attr-defined]
+                "owner": deal.owner_id,  # type: ignore[attr-defined]
+                "from": before.value,
+                "to": target.value,
+                "amount": str(deal.amount),
+                "currency": deal.currency,
+                "reason": reason,
+            },
         )
         return deal
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -46,9 +47,11 @@ async def accept_handoff(
     async with in_transaction():
         handoff, lead = await _open_handoff(handoff_id, rep_id)
         await move_lead(lead, LifecycleStage.SAL, reason="handoff accepted", actor=actor, now=now)
+        before = handoff.status
         handoff.status = HandoffStatus.ACCEPTED
         handoff.decided_at = now
         await handoff.save(update_fields=["status", "decided_at"])
+        await DomainEvent.create(**_decided_event(handoff, before))
         return handoff
 
 
@@ -71,11 +74,13 @@ async def reject_handoff(
         await move_lead(
             lead, LifecycleStage.RECYCLED, reason=reason, actor=actor, now=now, clear_owner=True
         )
+        before = handoff.status
         handoff.status = HandoffStatus.REJECTED
         handoff.reason_code = reason
         handoff.note = note  # type: ignore[assignment]  # tortoise types TextField as str
         handoff.decided_at = now
         await handoff.save(update_fields=["status", "reason_code", "note", "decided_at"])
+        await DomainEvent.create(**_decided_event(handoff, before))
         await record_feedback(
             engine=engine,
             kind=FeedbackKind.REJECTED,
@@ -87,6 +92,22 @@ async def reject_handoff(
             now=now,
         )
         return handoff
+
+
+def _decided_event(handoff: Handoff, before: HandoffStatus) -> dict[str, Any]:
+    """The outbox row for a sales decision: webhooks send handoff.accepted / .rejected."""
+    return {
+        "kind": "handoff_decided",
+        "subject_id": handoff.owner_id,  # type: ignore[attr-defined]
+        "payload": {
+            "handoff": handoff.id,
+            "lead": handoff.lead_id,  # type: ignore[attr-defined]
+            "owner": handoff.owner_id,  # type: ignore[attr-defined]
+            "from": before.value,
+            "to": handoff.status.value,
+            "reason": handoff.reason_code,
+        },
+    }
 
 
 async def expire_overdue(*, now: datetime | None = None) -> int:

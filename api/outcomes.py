@@ -13,6 +13,7 @@ from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import IllegalTransition
 from api.lifecycle import check_transition
 from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
+from api.stage_moves import stage_changed_event
 from rules import EvaluationInput, EvaluationResult
 
 
@@ -49,6 +50,18 @@ class OutcomePlan:
                     payload={"id": self.handoff.id},
                 )
             )
+        change = self.stage_change
+        if change is not None and change.applied:
+            owner = self.lead_changes.get("owner_id", self.lead.owner_id)  # type: ignore[attr-defined]
+            event = stage_changed_event(
+                self.lead.id,
+                change.from_stage,
+                change.to_stage,
+                reason=change.reason,
+                actor=change.actor or "rules",
+                owner=owner if isinstance(owner, int) else None,
+            )
+            events.append(DomainEvent(**event))
         if self.unrouted:
             events.append(
                 DomainEvent(

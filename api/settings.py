@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     sales_cost_per_month: Decimal = Field(
         default=Decimal(0), ge=0, description="Sales team cost per month, added to CAC"
     )
+    segment_events: dict[str, str] = Field(
+        default_factory=dict,
+        description="Segment event name -> activity type (JSON), added to the defaults",
+    )
+    webhook_dispatch: bool = Field(
+        default=True, description="Deliver webhooks from this server process"
+    )
+    webhook_poll_interval_s: float = Field(default=0.5, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt")
+    webhook_max_attempts: int = Field(default=8, ge=1, description="Then a delivery fails")
+    webhook_retry_base_s: float = Field(
+        default=10.0, gt=0, description="First retry delay; each next one is 4x longer"
+    )
+    webhook_disable_after: int = Field(
+        default=20, ge=1, description="Failed attempts in a row that disable an endpoint"
+    )
+    webhook_concurrency: int = Field(default=16, ge=1, description="Requests in flight")
     max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
     max_directives: int = Field(default=50, ge=0, description="Directives per operation")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from api.enums import LifecycleStage
 from api.lifecycle import check_transition
-from api.models import Lead, LeadStageChange
+from api.models import DomainEvent, Lead, LeadStageChange
 
 
 async def move_lead(
@@ -32,6 +33,16 @@ async def move_lead(
         entered_from_at=lead.stage_entered_at or lead.created_at,
         changed_at=now,
     )
+    await DomainEvent.create(
+        **stage_changed_event(
+            lead.id,
+            lead.stage,
+            target,
+            reason=reason,
+            actor=actor,
+            owner=lead.owner_id,  # type: ignore[attr-defined]
+        )
+    )
     lead.stage = target
     lead.stage_entered_at = now
     lead.version += 1
@@ -40,3 +51,27 @@ async def move_lead(
         lead.owner_id = None
         fields.append("owner_id")
     await lead.save(update_fields=fields)
+
+
+def stage_changed_event(
+    lead_id: int,
+    from_stage: LifecycleStage,
+    to_stage: LifecycleStage,
+    *,
+    reason: str | None,
+    actor: str,
+    owner: int | None,
+) -> dict[str, Any]:
+    """The outbox row for a lead's stage move: webhooks send it as lead.stage_changed."""
+    return {
+        "kind": "lead_stage_changed",
+        "subject_id": lead_id,
+        "payload": {
+            "lead": lead_id,
+            "from": from_stage.value,
+            "to": to_stage.value,
+            "reason": reason,
+            "actor": actor,
+            "owner": owner,
+        },
+    }

@@ -30,6 +30,7 @@ INTAKE = frozenset({Role.INTEGRATION, Role.MARKETING, Role.ADMIN})
 TRIGGER = frozenset({Role.INTEGRATION, Role.MARKETING, Role.REVOPS, Role.ADMIN})
 SALES = frozenset({Role.SALES, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
+WEBHOOKS = frozenset({Role.ADMIN, Role.REVOPS})
 
 POLICY: dict[str, frozenset[Role]] = {
     # queries: everyone with a key may read
@@ -69,6 +70,14 @@ POLICY: dict[str, frozenset[Role]] = {
     # administration
     "createApiKey": ADMIN,
     "revokeApiKey": ADMIN,
+    # webhooks (issue 15): integrations are managed by admins and RevOps
+    "webhookEventTypes": WEBHOOKS,
+    "webhookEndpoints": WEBHOOKS,
+    "webhookDeliveries": WEBHOOKS,
+    "createWebhookEndpoint": WEBHOOKS,
+    "updateWebhookEndpoint": WEBHOOKS,
+    "deleteWebhookEndpoint": WEBHOOKS,
+    "redeliverWebhook": WEBHOOKS,
 }
 
 INTROSPECTION = frozenset({"__typename", "__schema", "__type"})

@@ -17,6 +17,7 @@ from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rulebook import RulebookQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingQueries
+from schema.webhooks import WebhookMutations, WebhookQueries
 
 
 @strawberry.type
@@ -42,11 +43,19 @@ Query = merge_types(
         AdminQueries,
         DealQueries,
         MetricQueries,
+        WebhookQueries,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (LeadMutations, QualificationMutations, AdminMutations, DealMutations, MetricMutations),
+    (
+        LeadMutations,
+        QualificationMutations,
+        AdminMutations,
+        DealMutations,
+        MetricMutations,
+        WebhookMutations,
+    ),
 )
 
 

@@ -61,7 +61,8 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, dev=False, _env_file=None)
+    # Webhook tests run their own dispatcher: a background one would add queries to every test.
+    return Settings(database_url=database_url, dev=False, webhook_dispatch=False, _env_file=None)
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +81,8 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 TABLES = (
+    "webhook_attempt", "webhook_delivery", "webhook_endpoint", "webhook_cursor",
+    "ingested_message",  # issue 15
     "domain_event", "idempotency_record", "api_key", "goal", "targeting_adjustment",
     "feedback", "deal_stage_change", "deal", "lead_stage_change", "handoff", "evaluation",
     "activity", "lead", "rulebook_version", "sales_rep", "account", "campaign",

@@ -14,6 +14,8 @@ MISSING_LEAD = "TGVhZDo5OTk5OTk="  # Lead:999999
 MISSING_HANDOFF = "SGFuZG9mZjo5OTk5OTk="  # Handoff:999999
 MISSING_DEAL = "RGVhbDo5OTk5OTk="  # Deal:999999
 MISSING_ACCOUNT = "QWNjb3VudDo5OTk5OTk="  # Account:999999
+MISSING_ENDPOINT = "V2ViaG9va0VuZHBvaW50Ojk5OTk5OQ=="  # WebhookEndpoint:999999
+MISSING_DELIVERY = "V2ViaG9va0RlbGl2ZXJ5Ojk5OTk5OQ=="  # WebhookDelivery:999999
 DEAL = f'dealId: "{MISSING_DEAL}", expectedVersion: 1'
 JANUARY = 'from: "2026-01-01", to: "2026-01-31"'
 
@@ -87,6 +89,27 @@ OPERATIONS: dict[str, str] = {
     "setGoal": (
         'mutation { setGoal(input: {metric: "nope", periodKind: MONTH, periodStart: "2026-01-01",'
         ' target: "1", team: MARKETING}) { userErrors { code } } }'
+    ),
+    # webhooks (issue 15)
+    "webhookEventTypes": "{ webhookEventTypes { name } }",
+    "webhookEndpoints": "{ webhookEndpoints { url } }",
+    "webhookDeliveries": (
+        f'{{ webhookDeliveries(endpointId: "{MISSING_ENDPOINT}") {{ edges {{ cursor }} }} }}'
+    ),
+    "createWebhookEndpoint": (
+        'mutation { createWebhookEndpoint(input: {url: "nope"}) { userErrors { code } } }'
+    ),
+    "updateWebhookEndpoint": (
+        f'mutation {{ updateWebhookEndpoint(input: {{id: "{MISSING_ENDPOINT}"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "deleteWebhookEndpoint": (
+        f'mutation {{ deleteWebhookEndpoint(id: "{MISSING_ENDPOINT}") '
+        "{ userErrors { code } } }"
+    ),
+    "redeliverWebhook": (
+        f'mutation {{ redeliverWebhook(deliveryId: "{MISSING_DELIVERY}") '
+        "{ userErrors { code } } }"
     ),
 }
 

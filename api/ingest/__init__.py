@@ -1,0 +1,1 @@
+"""Event ingest from marketing stacks (the Segment spec)."""

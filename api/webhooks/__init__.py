@@ -1,0 +1,1 @@
+"""Outbound webhooks: signed domain events delivered from the outbox (issue 15)."""
