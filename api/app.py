@@ -28,7 +28,7 @@ from api.periodic import check_sla, every, rescore
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
 from schema.context import Context
-from schema.hardening import GraphQLOverHTTP
+from schema.http import GraphQLOverHTTP
 from schema.root import build_schema
 
 
