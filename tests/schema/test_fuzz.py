@@ -52,9 +52,7 @@ SCALARS: dict[str, st.SearchStrategy[graphql.ValueNode]] = {
         st.sampled_from(["1e308", "-1e308", "0.001", "12.5", "NaN", "sNaN"]),
     ).map(nodes.String),
     "JSON": st.recursive(
-        st.one_of(
-            st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text()
-        ),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text()),
         lambda inner: st.one_of(
             st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=3)
         ),

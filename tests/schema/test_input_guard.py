@@ -94,7 +94,9 @@ async def test_upsert_lead_rejects_long_and_nul_strings(
 async def test_create_deal_rejects_non_finite_and_huge_amounts(
     post: Any, amount: str, message: str
 ) -> None:
-    variables = f'{{"input": {{"name": "Big", "amount": {amount}, "accountId": "{gid("Account", "1")}"}}}}'  # noqa: E501
+    variables = (
+        f'{{"input": {{"name": "Big", "amount": {amount}, "accountId": "{gid("Account", "1")}"}}}}'  # noqa: E501
+    )
     error = _user_error(await post(DEAL, variables), "amount")
     assert error["field"] == ["input", "amount"]
     assert message in error["message"]
