@@ -95,7 +95,7 @@ async def test_create_deal_rejects_non_finite_and_huge_amounts(
     post: Any, amount: str, message: str
 ) -> None:
     variables = (
-        f'{{"input": {{"name": "Big", "amount": {amount}, "accountId": "{gid("Account", "1")}"}}}}'  # noqa: E501
+        f'{{"input": {{"name": "Big", "amount": {amount}, "accountId": "{gid("Account", "1")}"}}}}'
     )
     error = _user_error(await post(DEAL, variables), "amount")
     assert error["field"] == ["input", "amount"]
