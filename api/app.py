@@ -31,7 +31,7 @@ from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
 from api.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 from schema.context import Context
-from schema.hardening import GraphQLOverHTTP
+from schema.http import GraphQLOverHTTP
 from schema.root import build_schema
 
 

@@ -28,7 +28,13 @@ from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation
 from schema.ids import node_id
 from schema.loaders import by_id
-from schema.pagination import Connection, build_connection, decode_cursor_key, page_size
+from schema.pagination import (
+    MAX_ID,
+    Connection,
+    build_connection,
+    decode_cursor_key,
+    page_size,
+)
 
 Stage = LifecycleStage
 
@@ -249,6 +255,8 @@ class LeadOrder(Enum):
             if parts[0] != self.value:
                 raise ValueError(parts[0])
             last_id = int(parts[-1])
+            if not 0 <= last_id <= MAX_ID:
+                raise ValueError(last_id)
             value = float(parts[1]) if self.score is not None else None
         except (ValueError, IndexError) as exc:
             raise InvalidInput(

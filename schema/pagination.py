@@ -13,6 +13,7 @@ from api.errors import InvalidInput
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns on PostgreSQL
 
 NodeT = TypeVar("NodeT")
 
@@ -66,9 +67,12 @@ def decode_cursor_key(kind: str, cursor: str) -> str:
 def decode_cursor(kind: str, cursor: str) -> int:
     key = decode_cursor_key(kind, cursor)
     try:
-        return int(key)
+        value = int(key)
     except ValueError as exc:
         raise _bad_cursor(cursor) from exc
+    if not 0 <= value <= MAX_ID:
+        raise _bad_cursor(cursor)
+    return value
 
 
 def _bad_cursor(cursor: str) -> InvalidInput:

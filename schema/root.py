@@ -14,6 +14,7 @@ from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
+from schema.rep_binding import RepBinding
 from schema.rulebook import RulebookQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingQueries
@@ -65,5 +66,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[RoleGuard, *hardening_extensions(settings)],
+        extensions=[RoleGuard, RepBinding, *hardening_extensions(settings)],
     )

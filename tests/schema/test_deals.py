@@ -117,7 +117,7 @@ async def test_bad_input_gives_typed_errors_naming_the_field(
     assert [(e["code"], e["field"]) for e in negative["userErrors"]] == [
         ("invalid_input", ["input", "amount"])
     ]
-    currency = await create(gql, leadId=lead_ids["lead"], currency="DOLLARS")
+    currency = await create(gql, leadId=lead_ids["lead"], currency="US$")
     assert currency["userErrors"][0]["field"] == ["input", "currency"]
     assert "ISO 4217" in currency["userErrors"][0]["suggestion"]
     wrong_id = await create(gql, leadId=lead_ids["account"])

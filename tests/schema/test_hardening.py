@@ -21,7 +21,8 @@ from api.enums import Role
 from api.models import Lead
 from api.settings import Settings
 from schema import hardening
-from schema.hardening import GRAPHQL_RESPONSE_JSON, Limits, check_limits, negotiate
+from schema.gate import Limits, check_limits
+from schema.http import GRAPHQL_RESPONSE_JSON, negotiate
 from schema.root import build_schema
 from tests.conftest import SqlCounter
 
