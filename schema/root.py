@@ -7,13 +7,16 @@ from strawberry import relay
 from strawberry.tools import merge_types
 
 from api.settings import Settings, get_settings
+from schema.accounts import AccountQueries
 from schema.admin import AdminMutations, AdminQueries
+from schema.campaigns import CampaignMutations, CampaignQueries
 from schema.deals import DealMutations, DealQueries
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
+from schema.reps import RepMutations, RepQueries
 from schema.rulebook import RulebookQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingQueries
@@ -42,11 +45,22 @@ Query = merge_types(
         AdminQueries,
         DealQueries,
         MetricQueries,
+        RepQueries,
+        CampaignQueries,
+        AccountQueries,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (LeadMutations, QualificationMutations, AdminMutations, DealMutations, MetricMutations),
+    (
+        LeadMutations,
+        QualificationMutations,
+        AdminMutations,
+        DealMutations,
+        MetricMutations,
+        RepMutations,
+        CampaignMutations,
+    ),
 )
 
 
