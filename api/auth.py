@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from api.enums import Role
 from api.errors import InvalidInput, NotFound, PermissionDenied
@@ -68,6 +68,16 @@ async def revoke_api_key(*, prefix: str) -> ApiKey:
     return key
 
 
+# Last use is written at most this often per key: one UPDATE a minute, not one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+async def _touch(key: ApiKey) -> None:
+    now = datetime.now(UTC)
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        await ApiKey.filter(id=key.id).update(last_used_at=now)
+
+
 async def authenticate(token: str) -> Principal:
     """The principal behind a bearer token, or PermissionDenied saying what is wrong."""
     parts = token.split("_", 2)
@@ -81,4 +91,5 @@ async def authenticate(token: str) -> Principal:
         raise PermissionDenied("unknown API key")
     if key.revoked_at is not None:
         raise PermissionDenied("this API key was revoked", suggestion="ask an admin for a new one")
+    await _touch(key)
     return Principal(role=key.role, key_id=key.id, rep_id=key.rep_id, name=key.name)  # type: ignore[attr-defined]

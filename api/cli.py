@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Coroutine
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from api.csv_cli import evaluations_app, leads_app
+from api.admin_cli import campaigns_app, lead_app, reps_app
+from api.cli_support import with_db as _with_db
 from api.enums import Role
 from api.settings import get_settings
 from api.webhooks.cli import app as webhooks_cli
 from rules.cli import app as rules_cli
-
-T = TypeVar("T")
 
 app = typer.Typer(help="Leadgate: rules-driven lead qualification.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -32,6 +31,9 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(webhooks_cli, name="webhooks")  # issue 15
 app.add_typer(leads_app, name="leads")  # issue 15: CSV
 app.add_typer(evaluations_app, name="evaluations")
+app.add_typer(reps_app, name="reps")
+app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(lead_app, name="lead")
 
 
 @app.command()
@@ -157,6 +159,16 @@ def apikey_create(
     typer.echo(token)
 
 
+@apikey_app.command("list")
+def apikey_list(
+    all_keys: Annotated[bool, typer.Option("--all", help="Also list revoked keys")] = False,
+) -> None:
+    """List API keys: prefix, name, role, rep, created, last used, revoked."""
+    from api.admin_cli import api_key_table
+
+    typer.echo(asyncio.run(_with_db(api_key_table(include_revoked=all_keys))))
+
+
 @apikey_app.command("revoke")
 def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix")]) -> None:
     """Revoke an API key: requests with it fail from now on."""
@@ -164,24 +176,6 @@ def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix")
 
     key = asyncio.run(_with_db(revoke_api_key(prefix=prefix)))
     typer.echo(f"revoked {key.prefix} ({key.name}, {key.role})")
-
-
-async def _with_db(work: Coroutine[Any, Any, T]) -> T:
-    """Run one service call against LEADGATE_DATABASE_URL; typed errors exit 1 with the reason."""
-    from tortoise import Tortoise
-
-    from api.db import tortoise_config
-    from api.errors import LeadgateError
-
-    await Tortoise.init(config=tortoise_config(get_settings().database_url))
-    try:
-        return await work
-    except LeadgateError as exc:
-        hint = f" ({exc.suggestion})" if exc.suggestion else ""
-        typer.echo(f"error: {exc.message}{hint}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        await Tortoise.close_connections()
 
 
 def main() -> None:

@@ -125,6 +125,7 @@ async def _reps() -> list[RepData]:
         RepData(
             rep_id=str(r.id),
             name=r.name,
+            email=r.email,
             territory=r.territory,
             segments=list(r.segments),
             capacity=r.capacity,

@@ -31,6 +31,7 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
+from api.campaigns import spending_sql
 from api.enums import LifecycleStage, PeriodKind, Team
 from api.errors import InvalidInput
 from api.lifecycle import FUNNEL
@@ -520,9 +521,9 @@ async def _new_customers(w: Window) -> list[Row]:
 
 
 async def campaign_costs(w: Window) -> dict[tuple[date, str | None], Decimal]:
-    """Campaign cost per period (of the campaign's start day) and group, in cents."""
+    """Campaign cost per period (of the day each cost entry was spent) and group, in cents."""
     d = dialect()
-    day = f"COALESCE(c.starts_on, {d.day_of('c.created_at')})"
+    day = "s.day"  # api/campaigns.py: cost entries, or a legacy cost at the campaign's start
     bucket = d.bucket(day, w.kind, is_date=True)
     group = "c.key" if w.group_by == GroupBy.CAMPAIGN else "NULL"
     if d.postgres:
@@ -530,7 +531,8 @@ async def campaign_costs(w: Window) -> dict[tuple[date, str | None], Decimal]:
     else:
         in_range = f"julianday({day}) >= julianday(?1) AND julianday({day}) < julianday(?2)"
     sql = (
-        f"SELECT {bucket} AS p, {group} AS g, {d.cents('c.cost')} AS n FROM campaign c "
+        f"SELECT {bucket} AS p, {group} AS g, {d.cents('s.amount')} AS n "
+        f"FROM {spending_sql(d.day_of('x.created_at'))} s JOIN campaign c ON c.id = s.campaign_id "
         f"WHERE {in_range} GROUP BY 1, 2"
     )
     rows = await fetch(sql, [w.starts[0], next_period(w.starts[-1], w.kind)])

@@ -32,8 +32,12 @@ class Campaign(Model):
     channel = fields.CharField(max_length=50, db_index=True)
     starts_on = fields.DateField(null=True)
     ends_on = fields.DateField(null=True)
+    # The total of the campaign's cost entries (issue 14), kept by api/campaigns.py. A campaign
+    # without entries (demo seed, databases from before cost entries) counts it at its start.
     cost = fields.DecimalField(max_digits=16, decimal_places=2, default=0)
     currency = fields.CharField(max_length=3, default="USD")
+    budget = fields.DecimalField(max_digits=16, decimal_places=2, null=True)
+    closed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -114,6 +118,8 @@ class Lead(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     version = fields.IntField(default=1)
+    # Set when the person's data was erased on request (issue 14): the row stays for the funnel.
+    erased_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "lead"
@@ -524,3 +530,48 @@ class WebhookCursor(Model):
 
     class Meta:
         table = "webhook_cursor"
+# --- issue 14: campaign cost over time, audit trail, erasure tombstones ---------------------
+
+
+class CampaignCost(Model):
+    """Money spent on a campaign on a day: CAC counts it in the period of that day."""
+
+    id = fields.IntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="cost_entries", on_delete=fields.CASCADE
+    )
+    amount = fields.DecimalField(max_digits=16, decimal_places=2)
+    incurred_on = fields.DateField()
+    note = fields.CharField(max_length=200, null=True)
+    created_by = fields.CharField(max_length=200, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "campaign_cost"
+        indexes = (Index(fields=("incurred_on", "campaign_id")),)
+
+
+class AuditEntry(Model):
+    """Who changed what in the administration surface (reps, campaigns, keys, privacy)."""
+
+    id = fields.IntField(primary_key=True)
+    actor = fields.CharField(max_length=200)
+    action = fields.CharField(max_length=50)
+    subject = fields.CharField(max_length=200, description="Global id of what changed")
+    details: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "audit_entry"
+        indexes = (Index(fields=("subject", "created_at")), Index(fields=("created_at",)))
+
+
+class ErasureTombstone(Model):
+    """A hash of an erased person's email, so intake does not silently re-create them."""
+
+    id = fields.IntField(primary_key=True)
+    email_hash = fields.CharField(max_length=64, unique=True)
+    erased_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "erasure_tombstone"

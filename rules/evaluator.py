@@ -136,7 +136,9 @@ class Evaluator:
         routing, sla = self._route_and_sla(inp, fired_names, final_stage)
         payload = {
             "rulebook_version": book.version,
-            "fired": self._fired_list(fired_names, contributions, stage, routing, sla),
+            "fired": self._fired_list(
+                fired_names, contributions, stage, routing, sla, _rep_label(inp, routing["rep_id"])
+            ),
             "contributions": contributions,
             "scores": scores,
             "stage": stage,
@@ -294,7 +296,7 @@ class Evaluator:
                     "route": route.name,
                     "rep_id": rep.rep_id,
                     "why": f"route {route.name}: {len(pool)} eligible rep(s), round robin picked "
-                    f"{rep.rep_id} (last assigned {last})",
+                    f"{rep.email or rep.rep_id} (last assigned {last})",
                 }
                 break
         sla = self.book.sla
@@ -317,6 +319,7 @@ class Evaluator:
         stage: dict[str, Any],
         routing: dict[str, Any],
         sla: dict[str, Any] | None,
+        rep_label: str | None,
     ) -> list[dict[str, Any]]:
         values = {c["signal"]: c["value"] for c in contributions}
         sections = self.compiled.sections
@@ -331,7 +334,7 @@ class Evaluator:
                 reason = f" reason {t.reason}" if t.reason else ""
                 effect = f"stage {stage['from_stage']} → {t.to}{reason}{chosen}"
             elif section == "routing":
-                applied = f" → {routing['rep_id']}" if routing["route"] == name else ""
+                applied = f" → {rep_label}" if routing["route"] == name else ""
                 effect = f"route {name}{applied}"
             else:
                 applied = " (applied)" if sla and sla["rule"] == name else ""
@@ -352,6 +355,12 @@ class Evaluator:
             for name, cond in self.compiled.conditions.items()
             if name not in fired
         ]
+
+
+def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:
+    """How texts name a rep: the email people read (the id when the input has no email)."""
+    rep = next((r for r in inp.reps if r.rep_id == rep_id), None)
+    return (rep.email or rep.rep_id) if rep is not None else rep_id
 
 
 def _round_robin_key(rep: RepData) -> tuple[float, str]:

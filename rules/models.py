@@ -66,6 +66,7 @@ class AdjustmentData(_Model):
 class RepData(_Model):
     rep_id: str
     name: str = ""
+    email: str | None = None  # how explanations name the rep (issue 14: no database ids)
     territory: str
     segments: list[str] = Field(default_factory=list)
     capacity: int = Field(ge=0)

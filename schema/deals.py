@@ -223,11 +223,12 @@ class DealQueries:
             query = query.filter(owner_id=node_id(owner_id, "SalesRep", "ownerId"))
         if account_id is not None:
             query = query.filter(account_id=node_id(account_id, "Account", "accountId"))
+        count = query.count
         if after is not None:
             query = query.filter(id__lt=decode_cursor("deal", after))
         rows = await query.limit(size + 1)
         return build_connection(
-            "deal", [Deal.from_row(r) for r in rows], [r.id for r in rows], size, after
+            "deal", [Deal.from_row(r) for r in rows], [r.id for r in rows], size, after, count=count
         )
 
     @strawberry.field(description="One deal by global id, or null")

@@ -19,6 +19,7 @@ from api.models import Evaluation as EvaluationRow
 from api.nearmiss import headline as near_miss_headline
 from api.nearmiss import near_miss_report
 from rules import EvaluationInput, EvaluationResult
+from rules.models import RoutingOutcome as RoutingResult
 from schema.loaders import by_id
 from schema.nearmiss import NearMissReport
 
@@ -82,8 +83,17 @@ class StageOutcome:
 @strawberry.type(description="Who the lead would go to, and why.")
 class RoutingOutcome:
     route: str | None = strawberry.field(description="Routing rule that matched")
-    rep_id: str | None = strawberry.field(description="Database id of the chosen rep")
+    rep_id: relay.GlobalID | None = strawberry.field(description="Global id of the chosen rep")
     why: str = strawberry.field(description="Explanation of the choice (or of no choice)")
+
+    @classmethod
+    def from_result(cls, routing: RoutingResult) -> Self:
+        rep = routing.rep_id
+        return cls(
+            route=routing.route,
+            rep_id=relay.GlobalID("SalesRep", rep) if rep is not None else None,
+            why=routing.why,
+        )
 
 
 @strawberry.type(description="First-touch deadline chosen by the SLA rules.")
@@ -143,7 +153,7 @@ class EvaluationReport:
             contributions=[pick(ScoreContribution, c) for c in result.contributions],
             scores=[pick(ScoreValue, s) for s in result.scores.values()],
             stage=pick(StageOutcome, result.stage),
-            routing=pick(RoutingOutcome, result.routing),
+            routing=RoutingOutcome.from_result(result.routing),
             sla=pick(SlaOutcome, result.sla) if result.sla else None,
             not_fired=[
                 RuleExplanation(

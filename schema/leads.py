@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 from strawberry import relay
@@ -19,6 +19,7 @@ from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import EngineFailure, InvalidInput, LeadgateError
 from api.idempotency import run_idempotent
 from api.models import Account as AccountRow
+from api.models import Deal as DealRow
 from api.models import Evaluation as EvaluationRow
 from api.models import Lead as LeadRow
 from api.models import SalesRep as SalesRepRow
@@ -33,8 +34,12 @@ from schema.pagination import (
     Connection,
     build_connection,
     decode_cursor_key,
+    id_connection,
     page_size,
 )
+
+if TYPE_CHECKING:
+    from schema.deals import Deal
 
 Stage = LifecycleStage
 
@@ -67,6 +72,30 @@ class Account(relay.Node):
             churned_at=row.churned_at,
         )
 
+    @strawberry.field(description="Its leads, newest first")
+    async def leads(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[Lead]:
+        query = LeadRow.filter(account_id=self.id)
+        return await id_connection("account_lead", query, Lead.from_row, first=first, after=after)
+
+    @strawberry.field(description="Its deals, newest first")
+    async def deals(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[Annotated[Deal, strawberry.lazy("schema.deals")]]:
+        from schema.deals import Deal as DealType  # the deals module imports this one
+
+        query = DealRow.filter(account_id=self.id)
+        return await id_connection(
+            "account_deal", query, DealType.from_row, first=first, after=after
+        )
+
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
@@ -84,6 +113,10 @@ class SalesRep(relay.Node):
     segments: list[str] = strawberry.field(description="Segments this rep covers")
     capacity: int = strawberry.field(description="Open handoffs this rep can hold")
     active: bool = strawberry.field(description="Inactive reps are never routed to")
+    last_assigned_at: datetime | None = strawberry.field(
+        description="Last handoff routed to them (round robin picks the longest-waiting rep)"
+    )
+    created_at: datetime = strawberry.field(description="Created at")
 
     @classmethod
     def from_row(cls, row: SalesRepRow) -> Self:
@@ -95,7 +128,13 @@ class SalesRep(relay.Node):
             segments=list(row.segments),
             capacity=row.capacity,
             active=row.active,
+            last_assigned_at=row.last_assigned_at,
+            created_at=row.created_at,
         )
+
+    @strawberry.field(description="Pending handoffs they hold now (routing stops at capacity)")
+    async def open_handoffs(self, info: Info) -> int:
+        return await info.context.loaders.open_handoffs.load(self.id)
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -301,10 +340,16 @@ class LeadQueries:
             query = query.filter(source=source)
         if owner_id is not None:
             query = query.filter(owner_id=node_id(owner_id, "SalesRep", "ownerId"))
+        count = query.count
         query = order_by.page(query, after)
         rows = await query.limit(size + 1)
         return build_connection(
-            "lead", [Lead.from_row(r) for r in rows], [order_by.key(r) for r in rows], size, after
+            "lead",
+            [Lead.from_row(r) for r in rows],
+            [order_by.key(r) for r in rows],
+            size,
+            after,
+            count=count,
         )
 
     @strawberry.field(description="One lead by global id, or null")

@@ -10,7 +10,9 @@ from strawberry.dataloader import DataLoader
 from tortoise.functions import Max
 from tortoise.models import Model
 
-from api.models import Account, DealStageChange, Evaluation, Lead, SalesRep
+from api.campaigns import first_touch_lead_counts
+from api.models import Account, Campaign, DealStageChange, Evaluation, Lead, SalesRep
+from api.reps import open_handoff_counts
 
 M = TypeVar("M", bound=Model)
 
@@ -54,6 +56,15 @@ class Loaders:
     )
     rep: DataLoader[int, SalesRep | None] = field(
         default_factory=lambda: DataLoader(load_fn=by_id(SalesRep))
+    )
+    campaign: DataLoader[int, Campaign | None] = field(
+        default_factory=lambda: DataLoader(load_fn=by_id(Campaign))
+    )
+    open_handoffs: DataLoader[int, int] = field(
+        default_factory=lambda: DataLoader(load_fn=open_handoff_counts)
+    )
+    campaign_leads: DataLoader[int, int] = field(
+        default_factory=lambda: DataLoader(load_fn=first_touch_lead_counts)
     )
     deal_history: DataLoader[int, list[DealStageChange]] = field(
         default_factory=lambda: DataLoader(load_fn=deal_histories)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from api.errors import InvalidInput
 
@@ -16,6 +18,8 @@ MAX_PAGE = 100
 MAX_ID = 2**31 - 1  # ids are 32-bit integer columns on PostgreSQL
 
 NodeT = TypeVar("NodeT")
+RowT = TypeVar("RowT", bound=Model)
+Counter = Callable[[], Awaitable[int]]
 
 
 @strawberry.type(description="Where a page sits in the whole list.")
@@ -36,6 +40,12 @@ class Edge(Generic[NodeT]):
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page")
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages exist")
+    counter: strawberry.Private[Counter]
+
+    @strawberry.field(description="Items in the whole filtered list, over all pages")
+    async def total_count(self) -> int:
+        # Counted only when asked for: one COUNT(*) over the same filters as the page.
+        return await self.counter()
 
 
 def page_size(first: int | None) -> int:
@@ -82,9 +92,16 @@ def _bad_cursor(cursor: str) -> InvalidInput:
 
 
 def build_connection(
-    kind: str, rows: Sequence[NodeT], keys: Sequence[int | str], size: int, after: str | None
+    kind: str,
+    rows: Sequence[NodeT],
+    keys: Sequence[int | str],
+    size: int,
+    after: str | None,
+    *,
+    count: Counter,
 ) -> Connection[NodeT]:
-    """``rows`` were fetched with ``size + 1`` to learn whether another page exists."""
+    """``rows`` were fetched with ``size + 1`` to learn whether another page exists; ``count``
+    counts the whole list (the query before its cursor and limit)."""
     edges = [
         Edge(cursor=encode_cursor(kind, key), node=row) for row, key in zip(rows, keys, strict=True)
     ]
@@ -97,4 +114,27 @@ def build_connection(
             start_cursor=page[0].cursor if page else None,
             end_cursor=page[-1].cursor if page else None,
         ),
+        counter=count,
+    )
+
+
+async def id_connection(
+    kind: str,
+    query: QuerySet[RowT],
+    convert: Callable[[RowT], NodeT],
+    *,
+    first: int | None,
+    after: str | None,
+    newest_first: bool = True,
+) -> Connection[NodeT]:
+    """A keyset page over a filtered query ordered by id: the common case of a growing list."""
+    size = page_size(first)
+    count = query.count
+    query = query.order_by("-id" if newest_first else "id")
+    if after is not None:
+        last = decode_cursor(kind, after)
+        query = query.filter(id__lt=last) if newest_first else query.filter(id__gt=last)
+    rows = await query.limit(size + 1)
+    return build_connection(
+        kind, [convert(r) for r in rows], [r.pk for r in rows], size, after, count=count
     )

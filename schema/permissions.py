@@ -31,6 +31,8 @@ TRIGGER = frozenset({Role.INTEGRATION, Role.MARKETING, Role.REVOPS, Role.ADMIN})
 SALES = frozenset({Role.SALES, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 WEBHOOKS = frozenset({Role.ADMIN, Role.REVOPS})
+REP_ADMIN = frozenset({Role.REVOPS, Role.ADMIN})
+CAMPAIGN_ADMIN = frozenset({Role.MARKETING, Role.REVOPS, Role.ADMIN})
 
 POLICY: dict[str, frozenset[Role]] = {
     # queries: everyone with a key may read
@@ -78,6 +80,18 @@ POLICY: dict[str, frozenset[Role]] = {
     "updateWebhookEndpoint": WEBHOOKS,
     "deleteWebhookEndpoint": WEBHOOKS,
     "redeliverWebhook": WEBHOOKS,
+    # the admin surface (issue 14): reps, campaigns, accounts, keys
+    "reps": EVERYONE,
+    "createRep": REP_ADMIN,
+    "updateRep": REP_ADMIN,
+    "deactivateRep": REP_ADMIN,
+    "campaigns": EVERYONE,
+    "createCampaign": CAMPAIGN_ADMIN,
+    "updateCampaign": CAMPAIGN_ADMIN,
+    "closeCampaign": CAMPAIGN_ADMIN,
+    "addCampaignCost": CAMPAIGN_ADMIN,
+    "accounts": EVERYONE,
+    "apiKeys": ADMIN,
 }
 
 INTROSPECTION = frozenset({"__typename", "__schema", "__type"})

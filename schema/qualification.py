@@ -221,11 +221,17 @@ class QualificationQueries:
             query = query.filter(owner_id=node_id(owner_id, "SalesRep", "ownerId"))
         if status is not None:
             query = query.filter(status=status)
+        count = query.count
         if after is not None:
             query = query.filter(id__lt=decode_cursor("handoff", after))
         rows = await query.limit(size + 1)
         return build_connection(
-            "handoff", [Handoff.from_row(r) for r in rows], [r.id for r in rows], size, after
+            "handoff",
+            [Handoff.from_row(r) for r in rows],
+            [r.id for r in rows],
+            size,
+            after,
+            count=count,
         )
 
 

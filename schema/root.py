@@ -7,7 +7,9 @@ from strawberry import relay
 from strawberry.tools import merge_types
 
 from api.settings import Settings, get_settings
+from schema.accounts import AccountQueries
 from schema.admin import AdminMutations, AdminQueries
+from schema.campaigns import CampaignMutations, CampaignQueries
 from schema.deals import DealMutations, DealQueries
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
@@ -15,6 +17,7 @@ from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rep_binding import RepBinding
+from schema.reps import RepMutations, RepQueries
 from schema.rulebook import RulebookQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingQueries
@@ -45,6 +48,9 @@ Query = merge_types(
         DealQueries,
         MetricQueries,
         WebhookQueries,
+        RepQueries,
+        CampaignQueries,
+        AccountQueries,
     ),
 )
 Mutation = merge_types(
@@ -56,6 +62,8 @@ Mutation = merge_types(
         DealMutations,
         MetricMutations,
         WebhookMutations,
+        RepMutations,
+        CampaignMutations,
     ),
 )
 

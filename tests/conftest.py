@@ -83,6 +83,7 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 TABLES = (
     "webhook_attempt", "webhook_delivery", "webhook_endpoint", "webhook_cursor",
     "ingested_message",  # issue 15
+    "audit_entry", "campaign_cost", "erasure_tombstone",
     "domain_event", "idempotency_record", "api_key", "goal", "targeting_adjustment",
     "feedback", "deal_stage_change", "deal", "lead_stage_change", "handoff", "evaluation",
     "activity", "lead", "rulebook_version", "sales_rep", "account", "campaign",

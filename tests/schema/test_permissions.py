@@ -16,6 +16,8 @@ MISSING_DEAL = "RGVhbDo5OTk5OTk="  # Deal:999999
 MISSING_ACCOUNT = "QWNjb3VudDo5OTk5OTk="  # Account:999999
 MISSING_ENDPOINT = "V2ViaG9va0VuZHBvaW50Ojk5OTk5OQ=="  # WebhookEndpoint:999999
 MISSING_DELIVERY = "V2ViaG9va0RlbGl2ZXJ5Ojk5OTk5OQ=="  # WebhookDelivery:999999
+MISSING_REP = "U2FsZXNSZXA6OTk5OTk5"  # SalesRep:999999
+MISSING_CAMPAIGN = "Q2FtcGFpZ246OTk5OTk5"  # Campaign:999999
 DEAL = f'dealId: "{MISSING_DEAL}", expectedVersion: 1'
 JANUARY = 'from: "2026-01-01", to: "2026-01-31"'
 
@@ -86,6 +88,38 @@ OPERATIONS: dict[str, str] = {
         f'mutation {{ churnAccount(input: {{accountId: "{MISSING_ACCOUNT}", '
         'churnedAt: "2026-01-01T00:00:00Z"}) { userErrors { code } } }'
     ),
+    "reps": "{ reps(first: 1) { totalCount } }",
+    "createRep": (
+        'mutation { createRep(input: {email: "nope", name: "x", territory: "NA"}) '
+        "{ userErrors { code } } }"
+    ),
+    "updateRep": (
+        f'mutation {{ updateRep(input: {{repId: "{MISSING_REP}", capacity: 1}}) '
+        "{ userErrors { code } } }"
+    ),
+    "deactivateRep": (
+        f'mutation {{ deactivateRep(input: {{repId: "{MISSING_REP}"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "campaigns": "{ campaigns(first: 1) { totalCount } }",
+    "createCampaign": (
+        'mutation { createCampaign(input: {key: "Bad Key", name: "x", channel: "paid"}) '
+        "{ userErrors { code } } }"
+    ),
+    "updateCampaign": (
+        f'mutation {{ updateCampaign(input: {{campaignId: "{MISSING_CAMPAIGN}", name: "x"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "closeCampaign": (
+        f'mutation {{ closeCampaign(input: {{campaignId: "{MISSING_CAMPAIGN}"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "addCampaignCost": (
+        f'mutation {{ addCampaignCost(input: {{campaignId: "{MISSING_CAMPAIGN}", amount: "1", '
+        'incurredOn: "2026-01-01"}) { userErrors { code } } }'
+    ),
+    "accounts": "{ accounts(first: 1) { totalCount edges { node { id } } } }",
+    "apiKeys": "{ apiKeys(first: 1) { totalCount edges { node { id lastUsedAt } } } }",
     "setGoal": (
         'mutation { setGoal(input: {metric: "nope", periodKind: MONTH, periodStart: "2026-01-01",'
         ' target: "1", team: MARKETING}) { userErrors { code } } }'

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 from starlette.applications import Starlette
+from strawberry.relay import to_base64
 
 from api.enums import HandoffStatus, LifecycleStage, Role
 from api.models import Activity, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
@@ -155,7 +156,10 @@ async def test_demo_request_makes_an_mql_handed_to_the_right_rep_then_rejected(
     assert report["stage"]["rule"] == "mql_fit_and_engagement"
     assert report["headline"] == "Moved new → mql by rule mql_fit_and_engagement"
     assert report["routing"]["route"] == "route_na_enterprise"
-    assert report["routing"]["repId"] == str(reps["ana"].id)  # oldest assignment, active
+    # oldest assignment, active; a global id (it was the raw database id "1" before #14)
+    assert report["routing"]["repId"] == to_base64("SalesRep", reps["ana"].id)
+    route = next(f for f in report["fired"] if f["section"] == "routing")
+    assert route["effect"] == "route route_na_enterprise → ana@leadgate.test"
     assert report["sla"]["priority"] == "p1"
     assert report["sla"]["hours"] == 4
 

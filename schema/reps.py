@@ -1,0 +1,162 @@
+"""Sales reps in GraphQL: list them with their load, create, change and deactivate them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry import relay
+
+from api import reps as service
+from api.errors import LeadgateError
+from api.models import SalesRep as SalesRepRow
+from schema.context import Info
+from schema.errors import UserError, user_error
+from schema.ids import node_id
+from schema.leads import SalesRep
+from schema.pagination import Connection, id_connection
+
+
+def actor(info: Info) -> str:
+    """Who the audit trail names for this request."""
+    principal = info.context.principal
+    return principal.actor if principal else "api"
+
+
+@strawberry.input(description="A new sales rep, active from now on.")
+class CreateRepInput:
+    email: str = strawberry.field(description="Work email, unique")
+    name: str = strawberry.field(description="Display name")
+    territory: str = strawberry.field(description="Territory the routing rules match, e.g. NA")
+    segments: list[str] = strawberry.field(
+        default_factory=list, description="Segments covered, e.g. enterprise"
+    )
+    capacity: int = strawberry.field(default=50, description="Pending handoffs they can hold")
+
+
+@strawberry.input(description="Change a rep. Omitted fields are kept.")
+class UpdateRepInput:
+    rep_id: relay.GlobalID = strawberry.field(description="The rep")
+    name: str | None = strawberry.field(default=None, description="Display name")
+    territory: str | None = strawberry.field(default=None, description="Territory")
+    segments: list[str] | None = strawberry.field(default=None, description="Segments covered")
+    capacity: int | None = strawberry.field(default=None, description="Handoff capacity")
+    active: bool | None = strawberry.field(
+        default=None, description="false deactivates (pending handoffs are re-routed)"
+    )
+
+
+@strawberry.input(description="Deactivate a rep: the routing rules re-route their handoffs.")
+class DeactivateRepInput:
+    rep_id: relay.GlobalID = strawberry.field(description="The rep")
+
+
+@strawberry.type(description="Where a pending handoff of a deactivated rep went.")
+class ReroutedHandoff:
+    handoff_id: relay.GlobalID = strawberry.field(description="The handoff")
+    new_owner: SalesRep | None = strawberry.field(
+        description="Its new owner; null when no rep is eligible (a handoff_unrouted event)"
+    )
+    why: str = strawberry.field(description="The routing rules' explanation")
+
+
+@strawberry.type(description="Result of a rep mutation.")
+class RepPayload:
+    rep: SalesRep | None = strawberry.field(description="The rep after the change")
+    rerouted: list[ReroutedHandoff] = strawberry.field(
+        description="Pending handoffs re-routed because the rep was deactivated"
+    )
+    user_errors: list[UserError] = strawberry.field(description="Empty on success")
+
+
+def _failed(exc: LeadgateError) -> RepPayload:
+    return RepPayload(rep=None, rerouted=[], user_errors=[user_error(exc)])
+
+
+async def _update(info: Info, rep_id: int, changes: service.RepChanges) -> RepPayload:
+    row, reroutes = await service.update_rep(
+        rep_id=rep_id, changes=changes, actor=actor(info), engine=info.context.engine
+    )
+    owners = {
+        r.id: SalesRep.from_row(r)
+        for r in await SalesRepRow.filter(
+            id__in=[x.new_owner_id for x in reroutes if x.new_owner_id]
+        )
+    }
+    return RepPayload(
+        rep=SalesRep.from_row(row),
+        rerouted=[
+            ReroutedHandoff(
+                handoff_id=relay.GlobalID("Handoff", str(r.handoff_id)),
+                new_owner=owners.get(r.new_owner_id) if r.new_owner_id else None,
+                why=r.why,
+            )
+            for r in reroutes
+        ],
+        user_errors=[],
+    )
+
+
+@strawberry.type
+class RepQueries:
+    @strawberry.field(description="Sales reps with their capacity and open handoffs, by id")
+    async def reps(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+        active: Annotated[
+            bool | None, strawberry.argument(description="Only active (or inactive) reps")
+        ] = None,
+        territory: Annotated[
+            str | None, strawberry.argument(description="Only this territory")
+        ] = None,
+    ) -> Connection[SalesRep]:
+        query = SalesRepRow.all()
+        if active is not None:
+            query = query.filter(active=active)
+        if territory is not None:
+            query = query.filter(territory=territory)
+        return await id_connection(
+            "rep", query, SalesRep.from_row, first=first, after=after, newest_first=False
+        )
+
+
+@strawberry.type
+class RepMutations:
+    @strawberry.mutation(description="Create a sales rep that routing can assign handoffs to")
+    async def create_rep(self, info: Info, input: CreateRepInput) -> RepPayload:
+        try:
+            row = await service.create_rep(
+                email=input.email,
+                name=input.name,
+                territory=input.territory,
+                segments=input.segments,
+                capacity=input.capacity,
+                actor=actor(info),
+            )
+        except LeadgateError as exc:
+            return _failed(exc)
+        return RepPayload(rep=SalesRep.from_row(row), rerouted=[], user_errors=[])
+
+    @strawberry.mutation(description="Change a rep's territory, segments, capacity or status")
+    async def update_rep(self, info: Info, input: UpdateRepInput) -> RepPayload:
+        try:
+            changes = service.RepChanges(
+                name=input.name,
+                territory=input.territory,
+                segments=input.segments,
+                capacity=input.capacity,
+                active=input.active,
+            )
+            return await _update(info, node_id(input.rep_id, "SalesRep", "repId"), changes)
+        except LeadgateError as exc:
+            return _failed(exc)
+
+    @strawberry.mutation(description="Deactivate a rep and re-route their pending handoffs")
+    async def deactivate_rep(self, info: Info, input: DeactivateRepInput) -> RepPayload:
+        try:
+            rep_id = node_id(input.rep_id, "SalesRep", "repId")
+            return await _update(info, rep_id, service.RepChanges(active=False))
+        except LeadgateError as exc:
+            return _failed(exc)
