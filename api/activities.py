@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from api.errors import InvalidInput, LeadgateError, NotFound
+from api.locking import for_update
 from api.models import Activity, Campaign, Lead
 from rules.catalogue import ACTIVITY_TYPES
 
@@ -64,12 +65,7 @@ async def record_activities(
         )
     now = now or datetime.now(UTC)
     async with in_transaction():
-        leads = set(
-            cast(
-                list[int],
-                await Lead.filter(id__in={i.lead_id for i in items}).values_list("id", flat=True),
-            )
-        )
+        leads = await _lock_leads({i.lead_id for i in items})
         wanted_campaigns = {i.campaign_key for i in items if i.campaign_key}
         campaigns: dict[str, int] = dict(
             await Campaign.filter(key__in=wanted_campaigns).values_list("key", "id")
@@ -93,6 +89,17 @@ async def record_activities(
             if result.error is None:
                 result.activity_id = known[item.external_id]
     return BatchResult(items=results)
+
+
+async def _lock_leads(lead_ids: set[int]) -> set[int]:
+    """The batch's leads that exist, row-locked in id order (no deadlock between batches).
+
+    Two batches that share a lead run one after the other, so the second sees the first's
+    external ids and answers ``duplicate`` instead of reporting the same activities as new
+    (and triggering their evaluations) twice.
+    """
+    rows = await for_update(Lead.filter(id__in=lead_ids).order_by("id").only("id"))
+    return {lead.id for lead in rows}
 
 
 async def _ids_by_external_id(external_ids: set[str]) -> dict[str, int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from api.engine import RulesEngine
@@ -16,6 +18,27 @@ from api.models import DomainEvent, Handoff, Lead
 from api.stage_moves import move_lead
 
 OPEN = (HandoffStatus.PENDING, HandoffStatus.EXPIRED)
+
+
+def shown_status(handoff: Handoff, now: datetime) -> HandoffStatus:
+    """What a reader sees: a pending handoff past its deadline is expired, even before the
+    SLA job (api/periodic.py) has written the breach. Reads never write."""
+    if handoff.status == HandoffStatus.PENDING and handoff.sla_deadline < now:
+        return HandoffStatus.EXPIRED
+    return HandoffStatus(handoff.status)
+
+
+def with_shown_status(
+    query: QuerySet[Handoff], status: HandoffStatus, now: datetime
+) -> QuerySet[Handoff]:
+    """Filter by ``shown_status`` in SQL."""
+    if status == HandoffStatus.PENDING:
+        return query.filter(status=HandoffStatus.PENDING, sla_deadline__gte=now)
+    if status == HandoffStatus.EXPIRED:
+        return query.filter(
+            Q(status=HandoffStatus.EXPIRED) | Q(status=HandoffStatus.PENDING, sla_deadline__lt=now)
+        )
+    return query.filter(status=status)
 
 
 async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, Lead]:
@@ -39,6 +62,33 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
     return handoff, lead
 
 
+async def _decide(handoff: Handoff, status: HandoffStatus, now: datetime, *fields: str) -> None:
+    """Save the decision. A decision after the deadline that the SLA job has not seen yet
+    keeps the breach on record (breached_at and its one event), as the job would have."""
+    before = handoff.status
+    handoff.status = status
+    handoff.decided_at = now
+    extra: list[str] = []
+    if handoff.breached_at is None and handoff.sla_deadline < now:
+        handoff.breached_at = now
+        extra.append("breached_at")
+        await DomainEvent.create(**_breach_event(handoff))
+    await handoff.save(update_fields=["status", "decided_at", *fields, *extra])
+    await DomainEvent.create(**_decided_event(handoff, before))
+
+
+def _breach_event(handoff: Handoff) -> dict[str, Any]:
+    return {
+        "kind": "sla_breached",
+        "subject_id": handoff.owner_id,  # type: ignore[attr-defined]
+        "payload": {
+            "handoff": handoff.id,
+            "lead": handoff.lead_id,  # type: ignore[attr-defined]
+            "deadline": handoff.sla_deadline.isoformat(),
+        },
+    }
+
+
 async def accept_handoff(
     *, handoff_id: int, actor: str, rep_id: int | None = None, now: datetime | None = None
 ) -> Handoff:
@@ -47,11 +97,7 @@ async def accept_handoff(
     async with in_transaction():
         handoff, lead = await _open_handoff(handoff_id, rep_id)
         await move_lead(lead, LifecycleStage.SAL, reason="handoff accepted", actor=actor, now=now)
-        before = handoff.status
-        handoff.status = HandoffStatus.ACCEPTED
-        handoff.decided_at = now
-        await handoff.save(update_fields=["status", "decided_at"])
-        await DomainEvent.create(**_decided_event(handoff, before))
+        await _decide(handoff, HandoffStatus.ACCEPTED, now)
         return handoff
 
 
@@ -74,13 +120,9 @@ async def reject_handoff(
         await move_lead(
             lead, LifecycleStage.RECYCLED, reason=reason, actor=actor, now=now, clear_owner=True
         )
-        before = handoff.status
-        handoff.status = HandoffStatus.REJECTED
         handoff.reason_code = reason
         handoff.note = note  # type: ignore[assignment]  # tortoise types TextField as str
-        handoff.decided_at = now
-        await handoff.save(update_fields=["status", "reason_code", "note", "decided_at"])
-        await DomainEvent.create(**_decided_event(handoff, before))
+        await _decide(handoff, HandoffStatus.REJECTED, now, "reason_code", "note")
         await record_feedback(
             engine=engine,
             kind=FeedbackKind.REJECTED,
@@ -110,26 +152,31 @@ def _decided_event(handoff: Handoff, before: HandoffStatus) -> dict[str, Any]:
     }
 
 
-async def expire_overdue(*, now: datetime | None = None) -> int:
-    """Mark pending handoffs past their deadline as expired, one event each. Idempotent."""
+async def expire_overdue(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Mark pending handoffs past their deadline as expired, one breach event each.
+
+    The rows are locked (a model query: tortoise drops FOR UPDATE from ``values_list``) and
+    rows a decision is holding are skipped, so an accept or reject that is under way wins and
+    two concurrent runs never write the same breach twice. The UPDATE re-checks the status.
+    """
     now = now or datetime.now(UTC)
-    async with in_transaction():
-        overdue = await for_update(
-            Handoff.filter(status=HandoffStatus.PENDING, sla_deadline__lt=now)
-        ).values_list("id", "owner_id", "lead_id", "sla_deadline")
-        if not overdue:
-            return 0
-        await Handoff.filter(id__in=[row[0] for row in overdue]).update(
-            status=HandoffStatus.EXPIRED, breached_at=now
-        )
-        await DomainEvent.bulk_create(
-            [
-                DomainEvent(
-                    kind="sla_breached",
-                    subject_id=owner_id,
-                    payload={"handoff": hid, "lead": lead_id, "deadline": deadline.isoformat()},
-                )
-                for hid, owner_id, lead_id, deadline in overdue
-            ]
-        )
-        return len(overdue)
+    total = 0
+    while True:
+        async with in_transaction():
+            overdue = await for_update(
+                Handoff.filter(status=HandoffStatus.PENDING, sla_deadline__lt=now)
+                .order_by("id")
+                .limit(batch),
+                skip_locked=True,
+            )
+            if not overdue:
+                return total
+            changed = await Handoff.filter(
+                id__in=[h.id for h in overdue], status=HandoffStatus.PENDING
+            ).update(status=HandoffStatus.EXPIRED, breached_at=now)
+            if changed != len(overdue):  # cannot happen while we hold the locks
+                raise RuntimeError("handoffs changed under their row locks")
+            await DomainEvent.bulk_create([DomainEvent(**_breach_event(h)) for h in overdue])
+        total += len(overdue)
+        if len(overdue) < batch:
+            return total

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from api.accounts import company_domain, get_or_create_account, segment_for
 from api.errors import Conflict, InvalidInput
+from api.locking import for_update
 from api.models import Campaign, Lead
 
 
@@ -120,10 +121,12 @@ async def _upsert(email: str, data: LeadData, company: CompanyData) -> UpsertRes
 
 
 async def _find_existing(email: str, external_id: str | None) -> Lead | None:
-    by_email = await Lead.get_or_none(email=email)
+    """The lead to update, row-locked until the transaction ends: concurrent upserts of one lead
+    apply one after the other, so none loses the other's ``version`` increment."""
+    by_email = await for_update(Lead.filter(email=email)).first()
     if external_id is None:
         return by_email
-    by_external = await Lead.get_or_none(external_id=external_id)
+    by_external = await for_update(Lead.filter(external_id=external_id)).first()
     if by_external and by_email and by_external.id != by_email.id:
         raise Conflict(
             f"external id {external_id!r} belongs to lead {by_external.id}, "

@@ -19,5 +19,7 @@ def on_postgres() -> bool:
     return Tortoise.get_connection("default").capabilities.dialect == "postgres"
 
 
-def for_update(query: QuerySet[M]) -> QuerySet[M]:
-    return query.select_for_update() if on_postgres() else query
+def for_update(query: QuerySet[M], *, skip_locked: bool = False) -> QuerySet[M]:
+    """Lock the rows a model query returns. Only model queries: tortoise 1.1 drops the lock
+    from ``values()``/``values_list()``, so re-check the state you change after locking."""
+    return query.select_for_update(skip_locked=skip_locked) if on_postgres() else query

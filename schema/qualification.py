@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Self, cast
 
 import strawberry
@@ -44,10 +44,10 @@ class Handoff(relay.Node):
     owner_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: HandoffRow) -> Self:
+    def from_row(cls, row: HandoffRow, now: datetime | None = None) -> Self:
         return cls(
             id=row.id,
-            status=row.status,
+            status=handoff_service.shown_status(row, now or datetime.now(UTC)),
             priority=row.priority,
             sla_deadline=row.sla_deadline,
             reason_code=row.reason_code,
@@ -214,20 +214,20 @@ class QualificationQueries:
         first: Annotated[int | None, strawberry.argument(description="Page size ≤100")] = None,
         after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
     ) -> Connection[Handoff]:
-        await handoff_service.expire_overdue()
+        now = datetime.now(UTC)
         size = page_size(first)
         query = HandoffRow.all().order_by("-id")
         if owner_id is not None:
             query = query.filter(owner_id=node_id(owner_id, "SalesRep", "ownerId"))
         if status is not None:
-            query = query.filter(status=status)
+            query = handoff_service.with_shown_status(query, status, now)
         count = query.count
         if after is not None:
             query = query.filter(id__lt=decode_cursor("handoff", after))
         rows = await query.limit(size + 1)
         return build_connection(
             "handoff",
-            [Handoff.from_row(r) for r in rows],
+            [Handoff.from_row(r, now) for r in rows],
             [r.id for r in rows],
             size,
             after,

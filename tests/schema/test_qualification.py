@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
 from api.enums import HandoffStatus, LifecycleStage, Role
-from api.models import Activity, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
+from api.models import Activity, DomainEvent, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
 from rules import EngineCrashed
 from tests.conftest import GqlFactory, GraphQLClient
 
@@ -296,7 +296,7 @@ async def test_unknown_lead_and_wrong_id_type_are_typed_errors(gql: GraphQLClien
     assert error["field"] == ["input", "leadId"]
 
 
-async def test_overdue_handoffs_expire_on_read_with_an_event(
+async def test_overdue_handoffs_show_expired_and_a_late_accept_keeps_the_breach(
     gql: GraphQLClient, reps: dict[str, SalesRep]
 ) -> None:
     lead = await create_vp(gql)
@@ -308,6 +308,7 @@ async def test_overdue_handoffs_expire_on_read_with_an_event(
     assert late["data"]["acceptHandoff"]["handoff"] == {"status": "ACCEPTED"}
     row = await Handoff.get()
     assert row.breached_at is not None  # the breach stays on record for SLA metrics
+    assert await DomainEvent.filter(kind="sla_breached").count() == 1
 
 
 @pytest.mark.postgres
