@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from api.csv_cli import evaluations_app, leads_app
 from api.admin_cli import campaigns_app, lead_app, reps_app
 from api.cli_support import with_db as _with_db
+from api.csv_cli import evaluations_app, leads_app
 from api.enums import Role
 from api.settings import get_settings
 from api.webhooks.cli import app as webhooks_cli

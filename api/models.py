@@ -530,6 +530,8 @@ class WebhookCursor(Model):
 
     class Meta:
         table = "webhook_cursor"
+
+
 # --- issue 14: campaign cost over time, audit trail, erasure tombstones ---------------------
 
 

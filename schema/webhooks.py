@@ -218,12 +218,18 @@ class WebhookQueries:
         )
         if status is not None:
             query = query.filter(status=status)
+        count = query.count
         if after is not None:
             query = query.filter(id__lt=decode_cursor("WebhookDelivery", after))
         rows = await query.order_by("-id").limit(size + 1)
         found = await _with_attempts(rows)
         return build_connection(
-            "WebhookDelivery", [found[r.id] for r in rows], [r.id for r in rows], size, after
+            "WebhookDelivery",
+            [found[r.id] for r in rows],
+            [r.id for r in rows],
+            size,
+            after,
+            count=count,
         )
 
 

@@ -15,7 +15,7 @@ app = typer.Typer(help="Signed webhooks to HTTP endpoints.", no_args_is_help=Tru
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
-    from api.cli import _with_db  # the CLI's one way to open the database
+    from api.cli_support import with_db as _with_db  # the CLI's one way to open the database
 
     return asyncio.run(_with_db(work))
 
