@@ -154,7 +154,7 @@ class Builder:
     def _when(self, locs: FileLocs, node: Any) -> c.Condition:
         if "when" not in node:
             return c.AllOf((), locs.of(node))
-        return c.parse(node["when"], locs.of)
+        return c.parse(node["when"], locs.of, locs.key)
 
     def _signal(self, locs: FileLocs, n: Any) -> Signal:
         return Signal(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ class Compare:
     value: Scalar | tuple[Scalar, ...] | None
     ignore_case: bool
     loc: Loc
+    op_loc: Loc | None = dataclasses.field(default=None, compare=False)
+    """Where the operator key is written (``in:`` of a long list), when known."""
 
     def __str__(self) -> str:
         if self.op in ("exists", "missing"):
@@ -120,15 +123,16 @@ def max_window_days(cond: Condition) -> float:
     return max(windows)
 
 
-def parse(raw: Any, loc_of: Any) -> Condition:
-    """Build a condition from schema-valid YAML; ``loc_of(node)`` gives the node's :class:`Loc`."""
+def parse(raw: Any, loc_of: Any, key_loc: Any = None) -> Condition:
+    """Build a condition from schema-valid YAML; ``loc_of(node)`` gives the node's :class:`Loc`,
+    ``key_loc(node, key)`` where a key is written."""
     loc: Loc = loc_of(raw)
     if "all" in raw:
-        return AllOf(tuple(parse(x, loc_of) for x in raw["all"]), loc)
+        return AllOf(tuple(parse(x, loc_of, key_loc) for x in raw["all"]), loc)
     if "any" in raw:
-        return AnyOf(tuple(parse(x, loc_of) for x in raw["any"]), loc)
+        return AnyOf(tuple(parse(x, loc_of, key_loc) for x in raw["any"]), loc)
     if "not" in raw:
-        return Not(parse(raw["not"], loc_of), loc)
+        return Not(parse(raw["not"], loc_of, key_loc), loc)
     if "activity" in raw:
         a = raw["activity"]
         return ActivityCount(
@@ -153,7 +157,8 @@ def parse(raw: Any, loc_of: Any) -> Condition:
         value = tuple(_scalar(v) for v in raw[op])
     else:
         value = _scalar(raw[op])
-    return Compare(str(raw["field"]), op, value, bool(raw.get("ignore_case", False)), loc)
+    op_loc = key_loc(raw, op) if key_loc is not None else None
+    return Compare(str(raw["field"]), op, value, bool(raw.get("ignore_case", False)), loc, op_loc)
 
 
 def _scalar(v: Any) -> Scalar:

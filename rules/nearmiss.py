@@ -34,6 +34,8 @@ class Closer:
     rule: str
     gains: dict[str, float]
     """Score → points it adds (after decay and caps)."""
+    signals: tuple[str, ...]
+    """Signals that had not fired and fire with it."""
     message: str
 
 
@@ -194,11 +196,15 @@ def _closers(
             for name, score in result.scores.items()
             if name in after.scores and after.scores[name].value != score.value
         }
+        before = {f.name for f in result.fired}
+        signals = tuple(
+            f.name for f in after.fired if f.section == "signals" and f.name not in before
+        )
         shown = ", ".join(f"{v:+g} {name}" for name, v in gains.items())
         article = "an" if kind[0] in "aeiou" else "a"
         what = f"{article} {kind}" + (f" ({shown})" if shown else "")
         message = f"{what} would qualify this lead by rule {t.name}"
-        out.append(Closer(kind, t.name, gains, message))
+        out.append(Closer(kind, t.name, gains, signals, message))
     return out
 
 

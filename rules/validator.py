@@ -105,6 +105,17 @@ def _conditions(book: Rulebook, rule: str, cond: c.Condition, signal: bool) -> l
                 errors.append(
                     _err(node.loc, rule, f"empty `{node.op}` list: the test can never match")
                 )
+            if len(values) > limits.MAX_CONDITIONS_PER_NODE:
+                errors.append(
+                    _err(
+                        node.op_loc or node.loc,
+                        rule,
+                        f"`{node.op}` list of {len(values)} values; one engine pattern holds at "
+                        f"most {limits.MAX_CONDITIONS_PER_NODE} tests (each value is one)",
+                        "split the list across rules, or test a shorter field (e.g. a segment)",
+                    )
+                )
+                continue
             if node.op == "matches":
                 problem = regex_problem(str(node.value))
                 if problem:

@@ -46,12 +46,19 @@ class GapCloser:
     activity: str = strawberry.field(description="Activity type, dated now")
     rule: str = strawberry.field(description="The rule it makes fire")
     gains: list[ScoreGain] = strawberry.field(description="What it adds to each score")
+    signals: list[str] = strawberry.field(description="Signals that had not fired and now do")
     message: str = strawberry.field(description="e.g. `a demo_request (+30 engagement) would …`")
 
     @classmethod
     def of(cls, c: Closer) -> Self:
         gains = [ScoreGain(score=k, points=v) for k, v in c.gains.items()]
-        return cls(activity=c.activity, rule=c.rule, gains=gains, message=c.message)
+        return cls(
+            activity=c.activity,
+            rule=c.rule,
+            gains=gains,
+            signals=list(c.signals),
+            message=c.message,
+        )
 
 
 @strawberry.type(description="One rule leading to the handoff stage and what it still needs.")

@@ -41,6 +41,7 @@ def test_suggested_activity_makes_the_named_rule_fire(inp: EvaluationInput) -> N
             added = ActivityData(type=closer.activity, occurred_at=inp.now)
             after = ev.evaluate(inp.model_copy(update={"activities": [*inp.activities, added]}))
             assert closer.rule in after.fired_names
+            assert set(closer.signals) <= set(after.fired_names)
             assert after.stage.to_stage == ev.book.stages.handoff
             for failed in gap.failed:
                 if failed.score is not None and failed.short_by is not None:

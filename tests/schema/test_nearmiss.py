@@ -16,7 +16,7 @@ GAP = """
     whyNotQualified {
       rule applies summary
       failed { condition message score shortBy activity }
-      closers { activity rule message gains { score points } }
+      closers { activity rule message signals gains { score points } }
     }
     decay { rule score threshold at message }
   }
@@ -57,6 +57,7 @@ async def test_gap_names_the_closest_rule_and_the_activity_that_qualifies(
     assert closer["message"].startswith("a demo_request (+")
     assert closer["message"].endswith("would qualify this lead by rule mql_demo_request")
     assert {g["score"] for g in closer["gains"]} == {"engagement"}
+    assert "eng_demo_request" in closer["signals"]
     assert gap["whyOwner"].startswith("no owner: ")
     assert gap["whyDeadline"].startswith("no deadline: ")
 
