@@ -10,7 +10,7 @@ others.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from api.errors import Conflict, InvalidInput, LeadgateError, NotFound
 from api.leads import CompanyData, LeadData, _validate, normalize_email
 from api.models import Account, Campaign, Lead
 
-ACCOUNT_FIELDS = ("name", "industry", "employee_count", "annual_revenue", "country", "segment")
+_DATA_FIELDS = tuple(f.name for f in fields(LeadData) if f.name != "campaign_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +193,7 @@ def _lead_values(
 ) -> dict[str, Any]:
     """Column values for the lead; ``accounts`` None (dry runs) leaves the account out."""
     data = plan.row.data
-    values = {k: v for k, v in asdict(data).items() if v is not None and k != "campaign_key"}
+    values = {k: v for k in _DATA_FIELDS if (v := getattr(data, k)) is not None}
     if data.country:
         values["country"] = data.country.upper()
     if plan.email is not None:
