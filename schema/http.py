@@ -193,8 +193,20 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         return response
 
 
+HTTP_CODES: Final = {
+    400: "bad_request",
+    401: "unauthenticated",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    503: "service_unavailable",
+}
+
+
 def _error_response(exc: HTTPException, media: str) -> Response:
-    body = json.dumps({"errors": [{"message": exc.reason}]}, separators=(",", ":"))
+    error = {"message": exc.reason, "extensions": {"code": HTTP_CODES.get(exc.status_code, "http")}}
+    body = json.dumps({"errors": [error]}, separators=(",", ":"))
     content_type = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8" if media != JSON else JSON
     headers = exc.headers if isinstance(exc, _HTTPError) else {}
     return Response(body, status_code=exc.status_code, headers=headers, media_type=content_type)

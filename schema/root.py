@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 from api.settings import Settings, get_settings
 from schema.admin import AdminMutations, AdminQueries
 from schema.deals import DealMutations, DealQueries
+from schema.error_log import LeadgateSchema
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
@@ -53,7 +54,7 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
-    return strawberry.Schema(
+    return LeadgateSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
