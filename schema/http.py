@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 GRAPHQL_RESPONSE_JSON: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
+_DOCUMENT_ERRORS: Final = frozenset(
+    {"graphql_parse_failed", "graphql_validation_failed", "limit_exceeded"}
+)
 
 
 class _HTTPError(HTTPException):
@@ -190,6 +193,9 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         response = await super().process_result(request, result)
         if _is_request_error(result):
             request.state.graphql_request_error = True
+            codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
+            if codes <= _DOCUMENT_ERRORS:  # never executed: no data entry (GraphQL over HTTP)
+                response.pop("data", None)
         return response
 
 
