@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
-from api.auth import LOCAL_ADMIN, authenticate
+from api.auth import LOCAL_ADMIN, authenticate, key_is_active
 from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
 from api.events import EventBus
+from api.idempotency import SCOPE
 from api.ingest.http import ROUTES as INGEST_ROUTES
 from api.ingest.segment import event_types as segment_event_types
-from api.middleware import BodySizeLimit
+from api.middleware import BodyReadTimeout, BodySizeLimit
 from api.periodic import check_sla, every, rescore
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
@@ -33,6 +36,8 @@ from api.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 from schema.context import Context
 from schema.http import GraphQLOverHTTP
 from schema.root import build_schema
+
+logger = logging.getLogger("leadgate.app")
 
 
 class LeadgateGraphQL(GraphQLOverHTTP):
@@ -45,6 +50,7 @@ class LeadgateGraphQL(GraphQLOverHTTP):
             allow_queries_via_get=True,
         )
         self.settings = settings
+        self._watchers: set[asyncio.Task[None]] = set()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -59,17 +65,42 @@ class LeadgateGraphQL(GraphQLOverHTTP):
         await self._authenticate(context, request.headers.get("authorization", ""))
         if context.principal is None and context.response is not None:
             context.response.status_code = 401
+        if context.principal is not None:
+            key_id = context.principal.key_id
+            SCOPE.set(f"key:{key_id}" if key_id else context.principal.name)
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Browsers cannot set headers on a WebSocket: the key may come in connection_init."""
+        """Browsers cannot set headers on a WebSocket: the key may come in connection_init.
+
+        A key sent there is checked in every mode (a wrong key is never replaced by the dev
+        mode's anonymous admin), and a keyed connection is closed with 4403 once its key is
+        revoked (checked every ``key_check_interval_s``).
+        """
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
-        if context.principal is None and isinstance(header, str):
+        if isinstance(header, str) and header:
+            context.principal, context.auth_error = None, None
             await self._authenticate(context, header)
         if context.principal is None:
             raise ConnectionRejectionError({"reason": context.auth_error or "missing API key"})
+        key_id = context.principal.key_id
+        if key_id is not None and isinstance(context.request, WebSocket):
+            task = asyncio.create_task(self._close_when_revoked(context.request, key_id))
+            self._watchers.add(task)
+            task.add_done_callback(self._watchers.discard)
         return None  # the default acknowledgement
+
+    async def _close_when_revoked(self, websocket: WebSocket, key_id: int) -> None:
+        while websocket.application_state is WebSocketState.CONNECTED:
+            await asyncio.sleep(self.settings.key_check_interval_s)
+            try:
+                revoked = not await key_is_active(key_id)
+            except Exception:  # database blip: keep the connection, check again later
+                continue
+            if revoked and websocket.application_state is WebSocketState.CONNECTED:
+                await websocket.close(4403, "API key revoked")
+                return
 
     async def _authenticate(self, context: Context, header: str) -> None:
         scheme, _, token = header.partition(" ")
@@ -78,6 +109,11 @@ class LeadgateGraphQL(GraphQLOverHTTP):
                 context.principal = await authenticate(token.strip())
             except LeadgateError as exc:
                 context.auth_error = exc.message
+            except Exception as exc:  # the key look-up needs the database: it is unreachable
+                logger.error("API key look-up failed: %s", type(exc).__name__)
+                raise HTTPException(
+                    503, "Service unavailable: the database does not answer"
+                ) from exc
         elif header:
             context.auth_error = "unsupported Authorization scheme"
         elif self.settings.dev_anonymous_admin:
@@ -162,7 +198,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *INGEST_ROUTES,  # issue 15: Segment-spec ingest
         ],
-        middleware=[Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            # --- issue 13: transport hardening (outermost first) ---
+            Middleware(BodyReadTimeout, timeout_s=settings.body_timeout_s),
+            Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),
+        ],
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings

@@ -93,3 +93,8 @@ async def authenticate(token: str) -> Principal:
         raise PermissionDenied("this API key was revoked", suggestion="ask an admin for a new one")
     await _touch(key)
     return Principal(role=key.role, key_id=key.id, rep_id=key.rep_id, name=key.name)  # type: ignore[attr-defined]
+
+
+async def key_is_active(key_id: int) -> bool:
+    """Whether a key still exists and is not revoked (open subscriptions re-check this)."""
+    return await ApiKey.filter(id=key_id, revoked_at__isnull=True).exists()

@@ -44,14 +44,17 @@ def serve(
     """Run the service with uvicorn."""
     import uvicorn
 
+    from api.server import server_config
+
     settings = get_settings()
-    uvicorn.run(
+    config = server_config(
+        settings,
         "api.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        log_level=settings.log_level,
     )
+    uvicorn.Server(config).run()
 
 
 @db_app.command("migrate")

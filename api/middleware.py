@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,21 +59,9 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"errors": [{"message": f"Request body exceeds {self.max_body_bytes} bytes"}]}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),  # the rest of the body is never read
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        # connection: close, as the rest of the body is never read
+        message = f"Request body exceeds {self.max_body_bytes} bytes"
+        await _send_error(send, 413, message, "body_too_large")
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -82,3 +72,66 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None  # the server rejects malformed framing before we see it
     return None
+
+
+class _TooSlow(Exception):
+    """Raised inside ``receive`` once a body has taken longer than allowed."""
+
+
+class BodyReadTimeout:
+    """Answers 408 (and closes the connection) when a request body takes longer than
+    ``timeout_s`` to arrive in full, counted from the first ``receive``: a client trickling
+    a byte at a time cannot hold a connection and a request task open."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline: float | None = None
+        done = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, done
+            if done:
+                return await receive()  # the body is in: later receives wait for disconnect
+            deadline = deadline or time.monotonic() + self.timeout_s
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
+            done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, watched_send)
+        except _TooSlow:
+            if not started:
+                await _send_error(send, 408, "Request body not received in time", "request_timeout")
+
+
+async def _send_error(send: Send, status: int, message: str, code: str) -> None:
+    """A GraphQL-shaped error response that closes the connection."""
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -405,6 +405,8 @@ class IdempotencyRecord(Model):
     """The first result of a trigger mutation, replayed for the same key and input."""
 
     id = fields.IntField(primary_key=True)
+    # issue 13: keys are scoped per API key ("key:<id>"), so one caller never replays another's
+    scope = fields.CharField(max_length=64, default="", db_default="")
     key = fields.CharField(max_length=200)
     operation = fields.CharField(max_length=100)
     request_hash = fields.CharField(max_length=64)
@@ -413,7 +415,7 @@ class IdempotencyRecord(Model):
 
     class Meta:
         table = "idempotency_record"
-        unique_together = (("operation", "key"),)
+        unique_together = (("scope", "operation", "key"),)
 
 
 class DomainEvent(Model):

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     event_poll_interval_s: float = Field(
         default=0.2, gt=0, description="How often subscriptions look for new events"
     )
+    key_check_interval_s: float = Field(
+        default=2.0, gt=0, description="How often open subscriptions re-check their API key"
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time a client has to send its request line and headers"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Time a client has to send its whole request body"
+    )
+    keep_alive_timeout_s: float = Field(
+        default=5.0, gt=0, description="Idle time before a keep-alive connection is closed"
+    )
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     sales_cost_per_month: Decimal = Field(
         default=Decimal(0), ge=0, description="Sales team cost per month, added to CAC"

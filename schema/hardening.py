@@ -13,8 +13,17 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Final, cast
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, GraphQLSyntaxError, validate
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    get_named_type,
+    is_introspection_type,
+    validate,
+)
+from graphql.validation import ASTValidationRule, ValidationRule
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -25,6 +34,32 @@ from schema.gate import Limits, check_limits
 from schema.input_guard import InputGuard
 
 INTERNAL_ERROR: Final = "Internal server error"
+
+
+class NoIntrospection(ValidationRule):
+    """Introspection off, except ``__type(name:) { name }``: whether a type exists, nothing
+    about it. GraphQL-over-HTTP clients (and the graphql-http audit) use that query to check
+    variables; the schema's fields, arguments and descriptions stay private."""
+
+    def enter_field(self, node: FieldNode, *_args: object) -> None:
+        context = self.context
+        named = get_named_type(context.get_type())
+        parent = context.get_parent_type()
+        name = node.name.value
+        is_lookup = name == "__type" and parent is context.schema.query_type
+        refused = (named is not None and is_introspection_type(named) and not is_lookup) or (
+            parent is not None
+            and is_introspection_type(parent)
+            and name not in ("name", "__typename")
+        )
+        if refused:
+            context.report_error(
+                GraphQLError(
+                    "GraphQL introspection has been disabled, but the requested query"
+                    f" contained the field '{name}'.",
+                    node,
+                )
+            )
 
 
 @dataclass(frozen=True)
@@ -42,7 +77,7 @@ class Policy:
             OneOfInputValidationRule,
         )
         if not settings.dev:
-            extra += (NoSchemaIntrospectionCustomRule,)
+            extra += (NoIntrospection,)
         return cls(Limits.from_settings(settings), extra, hide_suggestions=not settings.dev)
 
 

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 GRAPHQL_RESPONSE_JSON: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
+_DOCUMENT_ERRORS: Final = frozenset(
+    {"graphql_parse_failed", "graphql_validation_failed", "limit_exceeded"}
+)
 
 
 class _HTTPError(HTTPException):
@@ -190,11 +193,26 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
         response = await super().process_result(request, result)
         if _is_request_error(result):
             request.state.graphql_request_error = True
+            codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
+            if codes <= _DOCUMENT_ERRORS:  # never executed: no data entry (GraphQL over HTTP)
+                response.pop("data", None)
         return response
 
 
+HTTP_CODES: Final = {
+    400: "bad_request",
+    401: "unauthenticated",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    503: "service_unavailable",
+}
+
+
 def _error_response(exc: HTTPException, media: str) -> Response:
-    body = json.dumps({"errors": [{"message": exc.reason}]}, separators=(",", ":"))
+    error = {"message": exc.reason, "extensions": {"code": HTTP_CODES.get(exc.status_code, "http")}}
+    body = json.dumps({"errors": [error]}, separators=(",", ":"))
     content_type = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8" if media != JSON else JSON
     headers = exc.headers if isinstance(exc, _HTTPError) else {}
     return Response(body, status_code=exc.status_code, headers=headers, media_type=content_type)

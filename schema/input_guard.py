@@ -212,7 +212,9 @@ class InputGuard(SchemaExtension):
     ) -> object:
         if info.path.prev is not None or not kwargs:
             return _next(root, info, *args, **kwargs)
-        field = info.parent_type.fields[info.field_name]
+        field = info.parent_type.fields.get(info.field_name)
+        if field is None:  # __type, __schema, __typename
+            return _next(root, info, *args, **kwargs)
         problem = check_arguments(field, kwargs)
         if problem is None:
             return _next(root, info, *args, **kwargs)

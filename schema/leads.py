@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
@@ -225,6 +226,27 @@ class Lead(relay.Node):
         return [cls.from_row(r) if r else None for r in rows]
 
 
+def lead_snapshot(row: LeadRow) -> dict[str, Any]:
+    """The lead as a first response showed it, JSON-safe: idempotent replays return it."""
+    built = Lead.from_row(row)
+    lead = {f.name: getattr(built, f.name) for f in dataclasses.fields(Lead) if f.init}
+    lead["stage"] = row.stage.value
+    lead["created_at"] = row.created_at.isoformat()
+    lead["updated_at"] = row.updated_at.isoformat()
+    return lead
+
+
+def lead_from_snapshot(snapshot: dict[str, Any]) -> Lead:
+    return Lead(
+        **{
+            **snapshot,
+            "stage": LifecycleStage(snapshot["stage"]),
+            "created_at": datetime.fromisoformat(snapshot["created_at"]),
+            "updated_at": datetime.fromisoformat(snapshot["updated_at"]),
+        }
+    )
+
+
 @strawberry.input(description="Firmographics sent with a lead. They update the matched account.")
 class CompanyInput:
     website: str | None = strawberry.field(default=None, description="Overrides the email domain")
@@ -380,7 +402,11 @@ class LeadMutations:
                 response["engine_failure"] = exc.message
                 return response
             assert outcome.evaluation is not None
-            return {**response, "evaluation_id": outcome.evaluation.id}
+            return {
+                **response,
+                "evaluation_id": outcome.evaluation.id,
+                "lead": lead_snapshot(outcome.lead),
+            }
 
         try:
             response = await run_idempotent(
@@ -393,18 +419,22 @@ class LeadMutations:
             return UpsertLeadPayload(
                 lead=None, created=False, evaluation=None, user_errors=[user_error(exc)]
             )
-        lead = await LeadRow.get(id=response["lead_id"])
+        lead = (
+            lead_from_snapshot(response["lead"])
+            if "lead" in response
+            else Lead.from_row(await LeadRow.get(id=response["lead_id"]))
+        )
         if "evaluation_id" not in response:
             failure = EngineFailure(response["engine_failure"], suggestion="retry evaluateLead")
             return UpsertLeadPayload(
-                lead=Lead.from_row(lead),
+                lead=lead,
                 created=response["created"],
                 evaluation=None,
                 user_errors=[user_error(failure, prefix=())],
             )
         evaluation = await EvaluationRow.get(id=response["evaluation_id"])
         return UpsertLeadPayload(
-            lead=Lead.from_row(lead),
+            lead=lead,
             created=response["created"],
             evaluation=Evaluation.from_row(evaluation, engine.focus),
             user_errors=[],

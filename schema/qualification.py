@@ -24,7 +24,7 @@ from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
 from schema.ids import node_id
-from schema.leads import Lead, SalesRep
+from schema.leads import Lead, SalesRep, lead_from_snapshot, lead_snapshot
 from schema.loaders import by_id
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
 
@@ -168,7 +168,11 @@ class LeadPayload:
 async def _evaluation_payload(info: Info, response: dict[str, Any]) -> EvaluateLeadPayload:
     """Rebuild a payload from stored ids: first runs and idempotent replays look the same."""
     row = await EvaluationRow.get(id=response["evaluation_id"])
-    lead = await LeadRow.get(id=row.lead_id)  # type: ignore[attr-defined]
+    lead = (
+        lead_from_snapshot(response["lead"])
+        if "lead" in response
+        else Lead.from_row(await LeadRow.get(id=row.lead_id))  # type: ignore[attr-defined]
+    )
     handoff = (
         await HandoffRow.get_or_none(id=response["handoff_id"])
         if response.get("handoff_id")
@@ -178,7 +182,7 @@ async def _evaluation_payload(info: Info, response: dict[str, Any]) -> EvaluateL
     return EvaluateLeadPayload(
         report=evaluation.report,
         evaluation=evaluation,
-        lead=Lead.from_row(lead),
+        lead=lead,
         handoff=Handoff.from_row(handoff) if handoff else None,
         user_errors=[],
     )
@@ -189,6 +193,7 @@ def _ids(outcome: EvaluationOutcome) -> dict[str, Any]:
     return {
         "evaluation_id": outcome.evaluation.id,
         "handoff_id": outcome.handoff.id if outcome.handoff else None,
+        "lead": lead_snapshot(outcome.lead),
     }
 
 

@@ -95,7 +95,9 @@ class RepBinding(SchemaExtension):
             or info.operation.operation is not OperationType.MUTATION
         ):
             return _next(root, info, *args, **kwargs)
-        field = info.parent_type.fields[info.field_name]
+        field = info.parent_type.fields.get(info.field_name)
+        if field is None:  # __type, __schema, __typename
+            return _next(root, info, *args, **kwargs)
         ids = [
             found
             for name, value in kwargs.items()

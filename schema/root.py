@@ -11,6 +11,7 @@ from schema.accounts import AccountQueries
 from schema.admin import AdminMutations, AdminQueries
 from schema.campaigns import CampaignMutations, CampaignQueries
 from schema.deals import DealMutations, DealQueries
+from schema.error_log import LeadgateSchema
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
@@ -70,7 +71,7 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
-    return strawberry.Schema(
+    return LeadgateSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
-from api.models import RulebookVersion
+from api.models import ApiKey, RulebookVersion
 from api.rulebooks import record_rulebook
 
 
@@ -45,3 +46,25 @@ async def test_startup_stores_the_active_rulebook_version(app: Starlette) -> Non
     assert row.active
     assert await RulebookVersion.filter(active=True).count() == 1
     assert "scores.yaml" in row.files
+
+
+async def test_database_down_answers_503_graphql_json(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API-key look-up is the first database call of a request: when it cannot connect,
+    the answer is GraphQL-shaped JSON with a code, not a plain-text 500."""
+
+    async def refused(**_: object) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    monkeypatch.setattr(ApiKey, "get_or_none", refused)
+    response = await client.post(
+        "/graphql",
+        json={"query": "{ __typename }"},
+        headers={"Authorization": "Bearer lg_abcd1234_secret"},
+    )
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/json")
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "service_unavailable"
+    assert "5432" not in error["message"]  # nothing about the infrastructure leaks
