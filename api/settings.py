@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     sales_cost_per_month: Decimal = Field(
         default=Decimal(0), ge=0, description="Sales team cost per month, added to CAC"
     )
+    erasure_tombstones: bool = Field(
+        default=True,
+        description="eraseLead keeps a hash of the email so intake refuses to re-create it",
+    )
     max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
     max_directives: int = Field(default=50, ge=0, description="Directives per operation")

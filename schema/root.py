@@ -9,12 +9,14 @@ from strawberry.tools import merge_types
 from api.settings import Settings, get_settings
 from schema.accounts import AccountQueries
 from schema.admin import AdminMutations, AdminQueries
+from schema.audit import AuditQueries
 from schema.campaigns import CampaignMutations, CampaignQueries
 from schema.deals import DealMutations, DealQueries
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
+from schema.privacy import PrivacyMutations
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.reps import RepMutations, RepQueries
 from schema.rulebook import RulebookQueries
@@ -48,6 +50,7 @@ Query = merge_types(
         RepQueries,
         CampaignQueries,
         AccountQueries,
+        AuditQueries,
     ),
 )
 Mutation = merge_types(
@@ -60,6 +63,7 @@ Mutation = merge_types(
         MetricMutations,
         RepMutations,
         CampaignMutations,
+        PrivacyMutations,
     ),
 )
 
