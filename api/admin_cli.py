@@ -273,6 +273,50 @@ def campaigns_cost(
     typer.echo(asyncio.run(with_db(run())))
 
 
+async def _lead_id(email: str) -> int:
+    from api.errors import NotFound
+    from api.models import Lead
+
+    lead = await Lead.get_or_none(email=email.strip().lower())
+    if lead is None:
+        raise NotFound(f"no lead with email {email}", field="email")
+    return lead.id
+
+
+@lead_app.command("export")
+def lead_export(email: Annotated[str, typer.Argument(help="The lead's email")]) -> None:
+    """Print everything stored about a person as JSON (audited)."""
+    from api.privacy import export_lead
+
+    async def run() -> object:
+        return await export_lead(lead_id=await _lead_id(email), actor=CLI_ACTOR)
+
+    _print_json(asyncio.run(with_db(run())))
+
+
+@lead_app.command("erase")
+def lead_erase(
+    email: Annotated[str, typer.Argument(help="The lead's email")],
+    reason: Annotated[str, typer.Option(help="Why, for the audit trail")],
+    tombstone: Annotated[
+        bool | None,
+        typer.Option("--tombstone/--no-tombstone", help="Refuse re-creation of this email"),
+    ] = None,
+) -> None:
+    """Erase a person's data everywhere it is stored; decisions and metrics stay (audited)."""
+    from api.privacy import erase_lead
+
+    keep = get_settings().erasure_tombstones if tombstone is None else tombstone
+
+    async def run() -> str:
+        lead = await erase_lead(
+            lead_id=await _lead_id(email), reason=reason, actor=CLI_ACTOR, tombstone=keep
+        )
+        return f"erased lead {lead.id} (now {lead.email}); tombstone: {'yes' if keep else 'no'}"
+
+    typer.echo(asyncio.run(with_db(run())))
+
+
 def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 

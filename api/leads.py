@@ -14,6 +14,7 @@ from api.accounts import company_domain, get_or_create_account, segment_for
 from api.errors import Conflict, InvalidInput
 from api.locking import for_update
 from api.models import Campaign, Lead
+from api.privacy import is_tombstoned
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,13 @@ async def _upsert(email: str, data: LeadData, company: CompanyData) -> UpsertRes
         if lead is None or lead.first_campaign_id is None:  # type: ignore[attr-defined]
             fields["first_campaign_id"] = campaign.id
     if lead is None:
+        if await is_tombstoned(email):
+            raise Conflict(
+                "this person's data was erased at their request: the lead is not re-created",
+                field="email",
+                suggestion="if they came back and agreed, an admin can erase with "
+                "tombstone: false, or remove the tombstone",
+            )
         return UpsertResult(lead=await Lead.create(email=email, **fields), created=True)
     fields["email"] = email
     changed = {k: v for k, v in fields.items() if getattr(lead, k) != v}

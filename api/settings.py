@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         default=20, ge=1, description="Failed attempts in a row that disable an endpoint"
     )
     webhook_concurrency: int = Field(default=16, ge=1, description="Requests in flight")
+    erasure_tombstones: bool = Field(
+        default=True,
+        description="eraseLead keeps a hash of the email so intake refuses to re-create it",
+    )
     max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
     max_directives: int = Field(default=50, ge=0, description="Directives per operation")

@@ -20,13 +20,21 @@ from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.ids import node_id
 from schema.leads import Account, Lead, SalesRep
-from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.loaders import by_id
+from schema.pagination import (
+    Connection,
+    build_connection,
+    decode_cursor,
+    memory_connection,
+    page_size,
+)
 
 strawberry.enum(DealStage, description="Where a deal stands")
 
 
 @strawberry.type(description="One move of a deal between stages.")
-class DealStageChange:
+class DealStageChange(relay.Node):
+    id: relay.NodeID[int]
     from_stage: DealStage | None = strawberry.field(description="Null for the creation")
     to_stage: DealStage = strawberry.field(description="Stage entered")
     changed_by: str | None = strawberry.field(description="Who moved it")
@@ -35,11 +43,19 @@ class DealStageChange:
     @classmethod
     def from_row(cls, row: DealStageChangeRow) -> Self:
         return cls(
+            id=row.id,
             from_stage=row.from_stage,
             to_stage=row.to_stage,
             changed_by=row.changed_by,
             changed_at=row.changed_at,
         )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await by_id(DealStageChangeRow)([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]
 
 
 @strawberry.type(description="An opportunity: from an accepted lead or directly for an account.")
@@ -98,9 +114,18 @@ class Deal(relay.Node):
         return SalesRep.from_row(row) if row else None
 
     @strawberry.field(description="Every stage move, oldest first")
-    async def stage_history(self, info: Info) -> list[DealStageChange]:
+    async def stage_history(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[DealStageChange]:
+        # One query for the whole page of deals (a DataLoader), then paged here: a deal has
+        # a handful of moves.
         rows = await info.context.loaders.deal_history.load(self.id)
-        return [DealStageChange.from_row(r) for r in rows]
+        return memory_connection(
+            "deal_stage_change", rows, DealStageChange.from_row, first=first, after=after
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

@@ -20,9 +20,12 @@ from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import EngineFailure, InvalidInput, LeadgateError
 from api.idempotency import run_idempotent
 from api.models import Account as AccountRow
+from api.models import Activity as ActivityRow
 from api.models import Deal as DealRow
 from api.models import Evaluation as EvaluationRow
+from api.models import Feedback as FeedbackRow
 from api.models import Lead as LeadRow
+from api.models import LeadStageChange as LeadStageChangeRow
 from api.models import SalesRep as SalesRepRow
 from api.qualification import evaluate_lead
 from schema.context import Info
@@ -38,6 +41,7 @@ from schema.pagination import (
     id_connection,
     page_size,
 )
+from schema.records import Activity, Feedback, LeadStageChange
 
 if TYPE_CHECKING:
     from schema.deals import Deal
@@ -163,6 +167,9 @@ class Lead(relay.Node):
     version: int = strawberry.field(description="Optimistic-concurrency version")
     created_at: datetime = strawberry.field(description="First seen")
     updated_at: datetime = strawberry.field(description="Last changed")
+    erased_at: datetime | None = strawberry.field(
+        description="When the person's data was erased (eraseLead); the row stays for metrics"
+    )
     account_id: strawberry.Private[int | None]
     owner_id: strawberry.Private[int | None]
 
@@ -185,6 +192,7 @@ class Lead(relay.Node):
             version=row.version,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            erased_at=row.erased_at,
             account_id=row.account_id,  # type: ignore[attr-defined]
             owner_id=row.owner_id,  # type: ignore[attr-defined]
         )
@@ -207,11 +215,53 @@ class Lead(relay.Node):
     async def evaluations(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="How many, ≤100")] = 10,
-    ) -> list[Evaluation]:
-        rows = await EvaluationRow.filter(lead_id=self.id).order_by("-id").limit(page_size(first))
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[Evaluation]:
         focus = info.context.engine.focus
-        return [Evaluation.from_row(r, focus) for r in rows]
+        return await id_connection(
+            "lead_evaluation",
+            EvaluationRow.filter(lead_id=self.id),
+            lambda row: Evaluation.from_row(row, focus),
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(description="Its lifecycle moves (refused ones too), oldest first")
+    async def stage_history(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[LeadStageChange]:
+        return await id_connection(
+            "lead_stage_change",
+            LeadStageChangeRow.filter(lead_id=self.id),
+            LeadStageChange.from_row,
+            first=first,
+            after=after,
+            newest_first=False,
+        )
+
+    @strawberry.field(description="What sales said about them, newest first")
+    async def feedback(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[Feedback]:
+        query = FeedbackRow.filter(lead_id=self.id)
+        return await id_connection("feedback", query, Feedback.from_row, first=first, after=after)
+
+    @strawberry.field(description="What they did, newest first")
+    async def activities(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[Activity]:
+        query = ActivityRow.filter(lead_id=self.id)
+        return await id_connection("activity", query, Activity.from_row, first=first, after=after)
 
     @strawberry.field(description="The most recent evaluation, if any")
     async def latest_evaluation(self, info: Info) -> Evaluation | None:

@@ -7,11 +7,13 @@ and sums, null for ratios with nothing to divide), so x-axes of all series line 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Self
 
 import strawberry
+from strawberry import relay
 
 from api import goals as goal_service
 from api import metrics as service
@@ -20,6 +22,7 @@ from api.errors import LeadgateError, PermissionDenied
 from api.models import Goal as GoalRow
 from schema.context import Info
 from schema.errors import UserError, user_error
+from schema.loaders import by_id
 
 strawberry.enum(PeriodKind, description="Calendar period: weeks start on Monday, all in UTC")
 strawberry.enum(Team, description="Who owns a goal")
@@ -107,8 +110,8 @@ class FunnelResult:
 
 
 @strawberry.type(description="A shared target on a metric for one period, with its progress.")
-class Goal:
-    id: int = strawberry.field(description="Database id")
+class Goal(relay.Node):
+    id: relay.NodeID[int]
     metric: str = strawberry.field(description="Metric name")
     period_kind: PeriodKind = strawberry.field(description="month, quarter, …")
     period_start: date = strawberry.field(description="First day of the period")
@@ -135,6 +138,19 @@ class Goal:
             forecast=p.forecast,
             elapsed=p.elapsed,
         )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await by_id(GoalRow)([int(i) for i in node_ids])
+        cost = info.context.settings.sales_cost_per_month
+        return [
+            cls.from_progress(await goal_service.goal_progress(goal=row, sales_cost_per_month=cost))
+            if row
+            else None
+            for row in rows
+        ]
 
 
 @strawberry.type(description="Result of goals.")

@@ -118,6 +118,28 @@ def build_connection(
     )
 
 
+def memory_connection(
+    kind: str,
+    rows: Sequence[RowT],
+    convert: Callable[[RowT], NodeT],
+    *,
+    first: int | None,
+    after: str | None,
+) -> Connection[NodeT]:
+    """A page over rows already loaded in id order (oldest first), e.g. by a DataLoader."""
+    size = page_size(first)
+    start = decode_cursor(kind, after) if after is not None else None
+    rest = [r for r in rows if start is None or r.pk > start][: size + 1]
+    total = len(rows)
+
+    async def count() -> int:
+        return total
+
+    return build_connection(
+        kind, [convert(r) for r in rest], [r.pk for r in rest], size, after, count=count
+    )
+
+
 async def id_connection(
     kind: str,
     query: QuerySet[RowT],

@@ -92,6 +92,9 @@ POLICY: dict[str, frozenset[Role]] = {
     "addCampaignCost": CAMPAIGN_ADMIN,
     "accounts": EVERYONE,
     "apiKeys": ADMIN,
+    "auditEntries": ADMIN,
+    "exportLead": ADMIN,
+    "eraseLead": ADMIN,
 }
 
 INTROSPECTION = frozenset({"__typename", "__schema", "__type"})

@@ -118,7 +118,9 @@ class RecordActivitiesInput:
 @strawberry.type(description="What happened to one item of a batch.")
 class ActivityResult:
     index: int = strawberry.field(description="Position in the input list")
-    activity_id: int | None = strawberry.field(description="Stored activity id")
+    activity_id: relay.GlobalID | None = strawberry.field(
+        description="Global id of the stored Activity"
+    )
     duplicate: bool = strawberry.field(description="External id seen before: not stored again")
     error: UserError | None = strawberry.field(description="Why this item was not stored")
 
@@ -439,7 +441,9 @@ def _activity_result(raw: dict[str, Any], errors: dict[int, UserError]) -> Activ
         )
     return ActivityResult(
         index=index,
-        activity_id=raw["activity_id"],
+        activity_id=relay.GlobalID("Activity", str(raw["activity_id"]))
+        if raw["activity_id"] is not None
+        else None,
         duplicate=raw["duplicate"],
         error=error,
     )

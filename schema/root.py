@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 from api.settings import Settings, get_settings
 from schema.accounts import AccountQueries
 from schema.admin import AdminMutations, AdminQueries
+from schema.audit import AuditQueries
 from schema.campaigns import CampaignMutations, CampaignQueries
 from schema.deals import DealMutations, DealQueries
 from schema.error_log import LeadgateSchema
@@ -16,6 +17,7 @@ from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
+from schema.privacy import PrivacyMutations
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rep_binding import RepBinding
 from schema.reps import RepMutations, RepQueries
@@ -52,6 +54,7 @@ Query = merge_types(
         RepQueries,
         CampaignQueries,
         AccountQueries,
+        AuditQueries,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +68,7 @@ Mutation = merge_types(
         WebhookMutations,
         RepMutations,
         CampaignMutations,
+        PrivacyMutations,
     ),
 )
 

@@ -12,6 +12,7 @@ from strawberry import relay
 from api.models import TargetingAdjustment as AdjustmentRow
 from schema.context import Info
 from schema.loaders import by_id
+from schema.pagination import Connection, id_connection
 
 
 @strawberry.type(
@@ -25,7 +26,9 @@ class TargetingAdjustment(relay.Node):
     scope_kind: str = strawberry.field(description="segment or campaign")
     scope_value: str = strawberry.field(description="Which segment or campaign key")
     reason: str = strawberry.field(description="Why, in words")
-    caused_by: list[int] = strawberry.field(description="Feedback ids that made the rule fire")
+    caused_by: list[relay.GlobalID] = strawberry.field(
+        description="Global ids of the Feedback that made the rule fire"
+    )
     rulebook_version: str = strawberry.field(description="Rulebook that produced it")
     starts_at: datetime = strawberry.field(description="In force from")
     expires_at: datetime = strawberry.field(description="In force until")
@@ -41,7 +44,7 @@ class TargetingAdjustment(relay.Node):
             scope_kind=row.scope_kind,
             scope_value=row.scope_value,
             reason=row.reason,
-            caused_by=list(row.caused_by),
+            caused_by=[relay.GlobalID("Feedback", str(i)) for i in row.caused_by],
             rulebook_version=row.rulebook_version,
             starts_at=row.starts_at,
             expires_at=row.expires_at,
@@ -68,11 +71,15 @@ class TargetingQueries:
         scope_kind: Annotated[
             str | None, strawberry.argument(description="segment or campaign")
         ] = None,
-    ) -> list[TargetingAdjustment]:
-        query = AdjustmentRow.all().order_by("-id")
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[TargetingAdjustment]:
+        query = AdjustmentRow.all()
         if active_only:
             now = datetime.now(UTC)
             query = query.filter(starts_at__lte=now, expires_at__gt=now, revoked_at__isnull=True)
         if scope_kind is not None:
             query = query.filter(scope_kind=scope_kind)
-        return [TargetingAdjustment.from_row(r) for r in await query.limit(500)]
+        return await id_connection(
+            "targeting", query, TargetingAdjustment.from_row, first=first, after=after
+        )

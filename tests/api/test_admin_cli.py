@@ -3,6 +3,7 @@ tests/api/test_cli.py), on a fresh SQLite file."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -67,3 +68,27 @@ def test_campaigns_create_cost_close_and_list(db: Path) -> None:
     unknown = leadgate("campaigns", "cost", "nope", "1", "--on", "2026-02-01", db=db)
     assert unknown.returncode == 1
     assert "no campaign with key 'nope'" in unknown.stderr
+
+
+def test_lead_export_then_erase(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO lead (email, first_name, stage, fit_score, engagement_score, scores, "
+            "properties, created_at, updated_at, version) VALUES ('jo.doe@acme.com', 'Jo', "
+            "'new', 0, 0, '{}', ?, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00', 1)",
+            [json.dumps({"phone": "+44 20 7946 0958"})],
+        )
+    exported = leadgate("lead", "export", "jo.doe@acme.com", db=db)
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads(exported.stdout)
+    assert data["lead"]["properties"] == {"phone": "+44 20 7946 0958"}
+    erased = leadgate("lead", "erase", "jo.doe@acme.com", "--reason", "ticket 7", db=db)
+    assert erased.returncode == 0, erased.stderr
+    assert erased.stdout.strip() == "erased lead 1 (now erased-1@acme.com); tombstone: yes"
+    with sqlite3.connect(db) as conn:
+        dump = "\n".join(conn.iterdump()).lower()
+    assert "jo.doe" not in dump
+    assert "7946" not in dump
+    missing = leadgate("lead", "erase", "jo.doe@acme.com", "--reason", "again", db=db)
+    assert missing.returncode == 1
+    assert "no lead with email" in missing.stderr

@@ -27,7 +27,7 @@ CLOSE = f"""
 mutation($input: CloseDealInput!) {{
   closeDeal(input: $input) {{
     deal {{ {DEAL_FIELDS} account {{ customerSince }} lead {{ stage }}
-            stageHistory {{ fromStage toStage }} }}
+            stageHistory {{ totalCount edges {{ node {{ id fromStage toStage }} }} }} }}
     userErrors {{ code field suggestion }}
   }}
 }}"""
@@ -98,7 +98,9 @@ async def test_a_deal_from_lead_to_won(gql: GraphQLClient, lead_ids: dict[str, s
     assert result["deal"]["stage"] == "CLOSED_WON"
     assert result["deal"]["account"]["customerSince"] is not None
     assert result["deal"]["lead"]["stage"] == "CUSTOMER"
-    assert [(h["fromStage"], h["toStage"]) for h in result["deal"]["stageHistory"]] == [
+    history = [e["node"] for e in result["deal"]["stageHistory"]["edges"]]
+    assert result["deal"]["stageHistory"]["totalCount"] == len(history)
+    assert [(h["fromStage"], h["toStage"]) for h in history] == [
         (None, "DISCOVERY"), ("DISCOVERY", "NEGOTIATION"), ("NEGOTIATION", "CLOSED_WON"),
     ]  # fmt: skip
     churned = await gql(
@@ -204,7 +206,8 @@ async def test_statements_for_a_deals_page_do_not_grow_with_its_size(
     query = """
     query($first: Int) {
       deals(first: $first) {
-        edges { node { name account { domain } owner { email } stageHistory { toStage } } }
+        edges { node { name account { domain } owner { email }
+                       stageHistory { edges { node { toStage } } } } }
       }
     }"""
     counts = []
@@ -213,6 +216,9 @@ async def test_statements_for_a_deals_page_do_not_grow_with_its_size(
         body = await gql(query, first=first)
         edges = body["data"]["deals"]["edges"]
         assert len(edges) == first
-        assert all(e["node"]["stageHistory"] == [{"toStage": "DISCOVERY"}] for e in edges)
+        assert all(
+            e["node"]["stageHistory"] == {"edges": [{"node": {"toStage": "DISCOVERY"}}]}
+            for e in edges
+        )
         counts.append(len(sql_counter.statements))
     assert counts[0] == counts[1], sql_counter.statements

@@ -107,16 +107,16 @@ CATALOGUE = [
     Attack(
         "huge lists via first",
         400,
-        "costs 40301",
-        query="{ leads(first: 100) { edges { node { evaluations(first: 100) { "
-        "report { notFired { failed { message } } } } } } } }",
+        "costs 60301",
+        query="{ leads(first: 100) { edges { node { evaluations(first: 100) { edges { node { "
+        "report { notFired { failed { message } } } } } } } } } }",
     ),
     Attack(
         "page size from a variable",
         400,
-        "costs 40301",
+        "costs 60301",
         query="query($n: Int!) { a: leads(first: $n) { edges { node { evaluations(first: $n) "
-        "{ report { fired { name effect } } } } } } }",
+        "{ edges { node { report { fired { name effect } } } } } } } } }",
         variables={"n": 100},
     ),
     Attack("fragment cycle", 400, "Fragment 'F0' spreads itself", query=_fragments(3, "...F0", 1)),
@@ -435,7 +435,8 @@ def _cost(query: str) -> int:
         ("{ leads(first: 5) { edges { node { email } } } }", 1 + 5 * 3),
         ("{ leads(first: 500) { edges { cursor } } }", 1 + 100 * 2),  # capped at 100
         ("query($n: Int) { leads(first: $n) { edges { cursor } } }", 1 + 100 * 2),  # worst case
-        ("{ lead(id: 1) { evaluations { id } } }", 1 + 1 + 10 * 1),  # the schema's default
+        # a connection without `first`: its default page of 20
+        ("{ lead(id: 1) { evaluations { edges { node { id } } } } }", 1 + 1 + 20 * 3),
         ("{ lead(id: 1) { ...L ...L } } fragment L on Lead { email account { domain } }", 7),
         ("{ viewer { __typename } __schema { types { fields { name } } } }", 2),
     ],

@@ -31,7 +31,7 @@ OPERATIONS: dict[str, str] = {
     "handoffs": "{ handoffs(first: 1) { edges { cursor } } }",
     "rulebook": "{ rulebook { version } }",
     "viewer": "{ viewer { role } }",
-    "targetingAdjustments": "{ targetingAdjustments { rule } }",
+    "targetingAdjustments": "{ targetingAdjustments { totalCount } }",
     "upsertLead": 'mutation { upsertLead(input: {email: "nope"}) { userErrors { code } } }',
     "recordActivities": (
         "mutation { recordActivities(input: {activities: []}) { userErrors { code } } }"
@@ -120,6 +120,15 @@ OPERATIONS: dict[str, str] = {
     ),
     "accounts": "{ accounts(first: 1) { totalCount edges { node { id } } } }",
     "apiKeys": "{ apiKeys(first: 1) { totalCount edges { node { id lastUsedAt } } } }",
+    "auditEntries": "{ auditEntries(first: 1) { totalCount } }",
+    "exportLead": (
+        f'mutation {{ exportLead(input: {{leadId: "{MISSING_LEAD}"}}) '
+        "{ userErrors { code } } }"
+    ),
+    "eraseLead": (
+        f'mutation {{ eraseLead(input: {{leadId: "{MISSING_LEAD}", reason: "x"}}) '
+        "{ userErrors { code } } }"
+    ),
     "setGoal": (
         'mutation { setGoal(input: {metric: "nope", periodKind: MONTH, periodStart: "2026-01-01",'
         ' target: "1", team: MARKETING}) { userErrors { code } } }'

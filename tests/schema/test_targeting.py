@@ -23,7 +23,8 @@ mutation($id: ID!) {
   rejectHandoff(input: {handoffId: $id, reason: "too_small"}) { userErrors { code message } }
 }"""
 ADJUSTMENTS = """
-{ targetingAdjustments { rule score delta scopeKind scopeValue causedBy reason } }
+{ targetingAdjustments {
+    totalCount edges { node { rule score delta scopeKind scopeValue causedBy reason } } } }
 """
 
 
@@ -62,13 +63,23 @@ async def test_three_too_small_rejections_lower_fit_for_the_smb_segment(
         rejected = await gql(REJECT, id=edge["node"]["id"])
         assert rejected["data"]["rejectHandoff"]["userErrors"] == []
         if n < 2:
-            assert (await gql(ADJUSTMENTS))["data"]["targetingAdjustments"] == []
+            assert (await gql(ADJUSTMENTS))["data"]["targetingAdjustments"]["totalCount"] == 0
 
-    [adjustment] = (await gql(ADJUSTMENTS))["data"]["targetingAdjustments"]
+    [edge] = (await gql(ADJUSTMENTS))["data"]["targetingAdjustments"]["edges"]
+    adjustment = edge["node"]
     assert adjustment["rule"] == "fb_too_small_smb"
     assert (adjustment["score"], adjustment["delta"]) == ("fit", -15)
     assert (adjustment["scopeKind"], adjustment["scopeValue"]) == ("segment", "smb")
     assert len(adjustment["causedBy"]) == 3
+    # Global ids of Feedback that node() resolves (they were database integers before #14).
+    for feedback_id in adjustment["causedBy"]:
+        node = await gql(
+            "query($id: ID!) { node(id: $id) { __typename ... on Feedback { kind reasonCode } } }",
+            id=feedback_id,
+        )
+        assert node["data"]["node"] == {
+            "__typename": "Feedback", "kind": "REJECTED", "reasonCode": "too_small"
+        }  # fmt: skip
 
     fourth = await smb_lead(gql, 3)
     assert fourth["fitScore"] == fits[0] - 15
