@@ -19,14 +19,17 @@ from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
 from api.auth import LOCAL_ADMIN, authenticate
+from api.background import Jobs
 from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
 from api.events import EventBus
 from api.middleware import BodySizeLimit
 from api.periodic import check_sla, every, rescore
+from api.routing import Router
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
+from api.targeting import rescore_adjusted
 from schema.context import Context
 from schema.hardening import GraphQLOverHTTP
 from schema.root import build_schema
@@ -52,6 +55,8 @@ class LeadgateGraphQL(GraphQLOverHTTP):
             settings=self.settings,
             engine=request.app.state.engine,
             events=request.app.state.events,
+            jobs=request.app.state.jobs,
+            router=request.app.state.router,
         )
         await self._authenticate(context, request.headers.get("authorization", ""))
         if context.principal is None and context.response is not None:
@@ -112,6 +117,16 @@ async def _background(*jobs: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _later(delay_s: float, job: Coroutine[Any, Any, None]) -> None:
+    """Start a safety-net job one interval after startup: mutations kick it when needed."""
+    try:
+        await asyncio.sleep(delay_s)
+    except asyncio.CancelledError:
+        job.close()
+        raise
+    await job
+
+
 def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -129,9 +144,27 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
             events = EventBus(interval_s=settings.event_poll_interval_s)
             events.start()
             stack.push_async_callback(events.stop)
+            jobs: Jobs = app.state.jobs
+            router: Router = app.state.router
+            stack.push_async_callback(jobs.close)
+
+            async def route_waiting() -> str | None:
+                return await router.retry(engine)
+
+            async def retarget() -> str | None:
+                return await rescore_adjusted(engine=engine)
+
             await stack.enter_async_context(
                 _background(
                     every(settings.sla_check_interval_s, "sla", check_sla),
+                    _later(
+                        settings.sla_check_interval_s,
+                        every(settings.sla_check_interval_s, "routing", route_waiting),
+                    ),
+                    _later(
+                        settings.sla_check_interval_s,
+                        every(settings.sla_check_interval_s, "retarget", retarget),
+                    ),
                     every(settings.rescore_interval_s, "rescore", rescore(engine)),
                 )
             )
@@ -157,4 +190,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.rulebook = None
+    app.state.jobs, app.state.router = Jobs(), Router()  # follow-up work of mutations
     return app

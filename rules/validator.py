@@ -379,6 +379,18 @@ def _feedback(book: Rulebook) -> list[RuleFileError]:
                     "lower the delta or raise `adjustment_bound`",
                 )
             )
+        if f.duration_days < f.within_days:
+            # The adjustment would expire while the feedback that caused it still counts, and
+            # the next feedback would recreate it from the same evidence.
+            errors.append(
+                _err(
+                    f.loc,
+                    f.name,
+                    f"duration_days {f.duration_days:g} is shorter than within_days "
+                    f"{f.within_days:g}",
+                    "make the adjustment last at least as long as the window that triggers it",
+                )
+            )
         if f.reason is not None and f.type in FEEDBACK_REASON_KIND:
             codes = book.reason_codes(FEEDBACK_REASON_KIND[f.type])
             if f.reason not in codes:

@@ -23,6 +23,7 @@ from api.qualification import EvaluationOutcome, evaluate_lead
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
+from schema.followups import capacity_freed, feedback_recorded
 from schema.ids import node_id
 from schema.leads import Lead, SalesRep
 from schema.loaders import by_id
@@ -355,6 +356,7 @@ class QualificationMutations:
             )
         except LeadgateError as exc:
             return HandoffPayload(handoff=None, lead=None, user_errors=[user_error(exc)])
+        capacity_freed(info)
         return await _handoff_payload(handoff)
 
     @strawberry.mutation(description="Sales rejects a handoff with a reason (lead is recycled)")
@@ -371,6 +373,8 @@ class QualificationMutations:
             )
         except LeadgateError as exc:
             return HandoffPayload(handoff=None, lead=None, user_errors=[user_error(exc)])
+        capacity_freed(info)
+        feedback_recorded(info)
         return await _handoff_payload(handoff)
 
     @strawberry.mutation(description="Send a lead back to nurture, with a reason")
@@ -456,4 +460,6 @@ async def _change_stage(
         )
     except LeadgateError as exc:
         return LeadPayload(lead=None, user_errors=[user_error(exc)])
+    capacity_freed(info)
+    feedback_recorded(info)
     return LeadPayload(lead=Lead.from_row(lead), user_errors=[])

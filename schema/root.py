@@ -14,9 +14,10 @@ from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
+from schema.routing import RoutingQueries
 from schema.rulebook import RulebookQueries
 from schema.subscriptions import Subscription
-from schema.targeting import TargetingQueries
+from schema.targeting import TargetingMutations, TargetingQueries
 
 
 @strawberry.type
@@ -42,11 +43,19 @@ Query = merge_types(
         AdminQueries,
         DealQueries,
         MetricQueries,
+        RoutingQueries,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (LeadMutations, QualificationMutations, AdminMutations, DealMutations, MetricMutations),
+    (
+        LeadMutations,
+        QualificationMutations,
+        AdminMutations,
+        DealMutations,
+        MetricMutations,
+        TargetingMutations,
+    ),
 )
 
 

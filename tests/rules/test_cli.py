@@ -96,3 +96,18 @@ def test_explain_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{}", "utf-8")
     assert runner.invoke(app, ["explain", str(bad)]).exit_code == 2
+
+
+def test_check_refuses_an_adjustment_shorter_than_its_window(tmp_path: Path) -> None:
+    """#11 item 10: it would expire while its evidence still counts, and be recreated."""
+    target = tmp_path / "demo"
+    shutil.copytree(DEMO, target)
+    feedback = target / "feedback.yaml"
+    text = feedback.read_text()
+    assert "within_days: 30\n    adjust: {score: fit, delta: -15, duration_days: 60}" in text
+    feedback.write_text(
+        text.replace("delta: -15, duration_days: 60", "delta: -15, duration_days: 7")
+    )
+    result = runner.invoke(app, ["check", str(target)])
+    assert result.exit_code == 1
+    assert "fb_too_small_smb: duration_days 7 is shorter than within_days 30" in result.output
