@@ -21,6 +21,7 @@ from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
 from api.auth import LOCAL_ADMIN, authenticate, key_is_active
+from api.background import Jobs
 from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
@@ -30,8 +31,10 @@ from api.ingest.http import ROUTES as INGEST_ROUTES
 from api.ingest.segment import event_types as segment_event_types
 from api.middleware import BodyReadTimeout, BodySizeLimit
 from api.periodic import check_sla, every, rescore
+from api.routing import Router
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
+from api.targeting import rescore_adjusted
 from api.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 from schema.context import Context
 from schema.http import GraphQLOverHTTP
@@ -61,6 +64,8 @@ class LeadgateGraphQL(GraphQLOverHTTP):
             settings=self.settings,
             engine=request.app.state.engine,
             events=request.app.state.events,
+            jobs=request.app.state.jobs,
+            router=request.app.state.router,
         )
         await self._authenticate(context, request.headers.get("authorization", ""))
         if context.principal is None and context.response is not None:
@@ -151,6 +156,16 @@ async def _background(*jobs: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _later(delay_s: float, job: Coroutine[Any, Any, None]) -> None:
+    """Start a safety-net job one interval after startup: mutations kick it when needed."""
+    try:
+        await asyncio.sleep(delay_s)
+    except asyncio.CancelledError:
+        job.close()
+        raise
+    await job
+
+
 def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -168,8 +183,26 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
             events = EventBus(interval_s=settings.event_poll_interval_s)
             events.start()
             stack.push_async_callback(events.stop)
-            jobs = [
+            jobs: Jobs = app.state.jobs
+            router: Router = app.state.router
+            stack.push_async_callback(jobs.close)
+
+            async def route_waiting() -> str | None:
+                return await router.retry(engine)
+
+            async def retarget() -> str | None:
+                return await rescore_adjusted(engine=engine)
+
+            tasks = [
                 every(settings.sla_check_interval_s, "sla", check_sla),
+                _later(
+                    settings.sla_check_interval_s,
+                    every(settings.sla_check_interval_s, "routing", route_waiting),
+                ),
+                _later(
+                    settings.sla_check_interval_s,
+                    every(settings.sla_check_interval_s, "retarget", retarget),
+                ),
                 every(settings.rescore_interval_s, "rescore", rescore(engine)),
             ]
             if settings.webhook_dispatch:  # issue 15: webhooks from the outbox
@@ -178,8 +211,8 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                     interval_s=settings.webhook_poll_interval_s,
                 )
                 stack.push_async_callback(dispatcher.close)
-                jobs.append(dispatcher.run())
-            await stack.enter_async_context(_background(*jobs))
+                tasks.append(dispatcher.run())
+            await stack.enter_async_context(_background(*tasks))
             app.state.engine, app.state.rulebook, app.state.events = engine, engine.rulebook, events
             stack.callback(setattr, app.state, "rulebook", None)
             yield
@@ -208,4 +241,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.segment_event_types = segment_event_types(settings.segment_events)
     app.state.rulebook = None
+    app.state.jobs, app.state.router = Jobs(), Router()  # follow-up work of mutations
     return app

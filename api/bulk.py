@@ -85,7 +85,8 @@ async def _batch(
         except RulesError:
             summary.failed += 1
             continue
-        if result.routing.rep_id is not None and result.stage.to_stage == engine.handoff_stage:
+        stage = result.stage.to_stage or lead.stage.value  # waiting leads are routed too (#11)
+        if result.routing.rep_id and stage == engine.handoff_stage and lead.owner_id is None:  # type: ignore[attr-defined]
             reps.assigned(result.routing.rep_id)
         results[lead.id] = (fact_input, result)
     if not results:

@@ -185,18 +185,6 @@ async def _add_cost(
     return entry
 
 
-def spending_sql(created_day: str) -> str:
-    """A subquery of every cost, as (campaign_id, day, amount): the cost entries, plus the
-    ``cost`` of campaigns without entries (demo seed, databases from before entries) on their
-    start day. ``created_day`` is the dialect's date of ``x.created_at``."""
-    return (
-        "(SELECT e.campaign_id AS campaign_id, e.incurred_on AS day, e.amount AS amount "
-        "FROM campaign_cost e UNION ALL "
-        f"SELECT x.id, COALESCE(x.starts_on, {created_day}), x.cost FROM campaign x "
-        "WHERE NOT EXISTS (SELECT 1 FROM campaign_cost y WHERE y.campaign_id = x.id))"
-    )
-
-
 async def first_touch_lead_counts(campaign_ids: Sequence[int]) -> list[int]:
     """Leads each campaign brought in (first touch), one grouped query for any number."""
     rows = (

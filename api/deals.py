@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from tortoise.transactions import in_transaction
 
+from api.currencies import CURRENCIES
 from api.engine import RulesEngine
 from api.enums import DealStage, FeedbackKind, LifecycleStage
 from api.errors import Conflict, IllegalTransition, InvalidInput, NotFound, StaleVersion
@@ -34,168 +35,6 @@ CLOSED_STAGES = frozenset({DealStage.CLOSED_WON, DealStage.CLOSED_LOST})
 # Leads sales has accepted: only these become opportunities.
 ACCEPTED_LEAD_STAGES = frozenset({LifecycleStage.SAL, LifecycleStage.SQL})
 MAX_AMOUNT = Decimal("99999999999999.99")  # what DecimalField(16, 2) holds
-
-# ISO 4217 active codes (2024). A fixed list: a typo like "EUR " or "USD1" never reaches the
-# database, and metrics never meet a currency nobody can convert.
-CURRENCIES = frozenset(
-    [
-        "AED",
-        "AFN",
-        "ALL",
-        "AMD",
-        "ANG",
-        "AOA",
-        "ARS",
-        "AUD",
-        "AWG",
-        "AZN",
-        "BAM",
-        "BBD",
-        "BDT",
-        "BGN",
-        "BHD",
-        "BIF",
-        "BMD",
-        "BND",
-        "BOB",
-        "BRL",
-        "BSD",
-        "BTN",
-        "BWP",
-        "BYN",
-        "BZD",
-        "CAD",
-        "CDF",
-        "CHF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CRC",
-        "CUP",
-        "CVE",
-        "CZK",
-        "DJF",
-        "DKK",
-        "DOP",
-        "DZD",
-        "EGP",
-        "ERN",
-        "ETB",
-        "EUR",
-        "FJD",
-        "FKP",
-        "GBP",
-        "GEL",
-        "GHS",
-        "GIP",
-        "GMD",
-        "GNF",
-        "GTQ",
-        "GYD",
-        "HKD",
-        "HNL",
-        "HTG",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "IQD",
-        "IRR",
-        "ISK",
-        "JMD",
-        "JOD",
-        "JPY",
-        "KES",
-        "KGS",
-        "KHR",
-        "KMF",
-        "KPW",
-        "KRW",
-        "KWD",
-        "KYD",
-        "KZT",
-        "LAK",
-        "LBP",
-        "LKR",
-        "LRD",
-        "LSL",
-        "LYD",
-        "MAD",
-        "MDL",
-        "MGA",
-        "MKD",
-        "MMK",
-        "MNT",
-        "MOP",
-        "MRU",
-        "MUR",
-        "MVR",
-        "MWK",
-        "MXN",
-        "MYR",
-        "MZN",
-        "NAD",
-        "NGN",
-        "NIO",
-        "NOK",
-        "NPR",
-        "NZD",
-        "OMR",
-        "PAB",
-        "PEN",
-        "PGK",
-        "PHP",
-        "PKR",
-        "PLN",
-        "PYG",
-        "QAR",
-        "RON",
-        "RSD",
-        "RUB",
-        "RWF",
-        "SAR",
-        "SBD",
-        "SCR",
-        "SDG",
-        "SEK",
-        "SGD",
-        "SHP",
-        "SLE",
-        "SOS",
-        "SRD",
-        "SSP",
-        "STN",
-        "SVC",
-        "SYP",
-        "SZL",
-        "THB",
-        "TJS",
-        "TMT",
-        "TND",
-        "TOP",
-        "TRY",
-        "TTD",
-        "TWD",
-        "TZS",
-        "UAH",
-        "UGX",
-        "USD",
-        "UYU",
-        "UZS",
-        "VES",
-        "VND",
-        "VUV",
-        "WST",
-        "XAF",
-        "XCD",
-        "XOF",
-        "XPF",
-        "YER",
-        "ZAR",
-        "ZMW",
-        "ZWL",
-    ]
-)
 
 
 class _Unset:
@@ -437,10 +276,16 @@ async def close_deal(
             lead = await for_update(Lead.filter(id=deal.lead_id)).first()  # type: ignore[attr-defined]
         if won:
             await _make_customer(deal.account_id, now)  # type: ignore[attr-defined]
-            if lead is not None and lead.stage == LifecycleStage.OPPORTUNITY:
-                await move_lead(
-                    lead, LifecycleStage.CUSTOMER, reason="deal won", actor=actor, now=now
-                )
+        if lead is not None and lead.stage == LifecycleStage.OPPORTUNITY:
+            lead_target = LifecycleStage.CUSTOMER if won else lead_stage_after_loss(engine, reason)
+            await move_lead(
+                lead,
+                lead_target,
+                reason="deal won" if won else reason,
+                actor=actor,
+                now=now,
+                clear_owner=not won,
+            )
         await record_feedback(
             engine=engine,
             kind=FeedbackKind.WON if won else FeedbackKind.LOST,
@@ -449,6 +294,7 @@ async def close_deal(
             lead=lead,
             deal_id=deal.id,
             rep_id=deal.owner_id,  # type: ignore[attr-defined]
+            account_id=deal.account_id,  # type: ignore[attr-defined]
             now=now,
         )
         await DomainEvent.create(  # webhooks send it as deal.won / deal.lost
@@ -467,6 +313,14 @@ async def close_deal(
             },
         )
         return deal
+
+
+def lead_stage_after_loss(engine: RulesEngine, reason: str | None) -> LifecycleStage:
+    """Where the rulebook sends the lead of a lost deal: a lost reason that is also one of its
+    ``reasons.disqualify`` codes disqualifies the lead, any other goes back to nurture."""
+    if reason is not None and reason in engine.rulebook.reason_codes("disqualify"):
+        return LifecycleStage.DISQUALIFIED
+    return LifecycleStage.RECYCLED
 
 
 async def _make_customer(account_id: int, now: datetime) -> None:
@@ -558,10 +412,17 @@ async def update_deal(
 
 
 async def churn_account(
-    *, account_id: int, churned_at: datetime, actor: str, now: datetime | None = None
+    *,
+    engine: RulesEngine,
+    account_id: int,
+    churned_at: datetime,
+    actor: str,
+    note: str | None = None,
+    now: datetime | None = None,
 ) -> Account:
     """The customer left: retention counts it from ``churned_at`` on (an imported date may lie
-    in the past, never in the future)."""
+    in the past, never in the future). Marketing hears it as ``churned`` feedback for the
+    account's segment and the campaign that first brought its last won deal's lead."""
     now = now or datetime.now(UTC)
     if churned_at.tzinfo is None:
         raise InvalidInput("churnedAt needs a time zone", field="churnedAt")
@@ -594,5 +455,24 @@ async def churn_account(
             kind="account_churned",
             subject_id=account.id,
             payload={"churned_at": churned_at.isoformat(), "by": actor},
+        )
+        last_win = (
+            await Deal.filter(account_id=account.id, stage=DealStage.CLOSED_WON)
+            .order_by("-closed_at", "-id")
+            .first()
+        )
+        lead = None
+        if last_win is not None and last_win.lead_id is not None:  # type: ignore[attr-defined]
+            lead = await Lead.get_or_none(id=last_win.lead_id)  # type: ignore[attr-defined]
+        await record_feedback(
+            engine=engine,
+            kind=FeedbackKind.CHURNED,
+            reason=None,
+            note=note,
+            lead=lead,
+            deal_id=last_win.id if last_win else None,
+            rep_id=last_win.owner_id if last_win else None,  # type: ignore[attr-defined]
+            account_id=account.id,
+            now=now,
         )
         return account

@@ -45,6 +45,7 @@ class FeedbackKind(StrEnum):
     RECYCLED = "recycled"
     WON = "won"
     LOST = "lost"
+    CHURNED = "churned"
 
 
 class Team(StrEnum):

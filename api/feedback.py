@@ -36,15 +36,21 @@ async def record_feedback(
     handoff_id: int | None = None,
     deal_id: int | None = None,
     rep_id: int | None = None,
+    account_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> Feedback:
-    """Store one piece of feedback and let the feedback rules react, in the caller's transaction."""
-    segment = None
-    campaign_id = None
+    """Store one piece of feedback and let the feedback rules react, in the caller's transaction.
+
+    The segment is the account's: the one given (a deal or a churn without a lead), else the
+    lead's. The campaign is the lead's first touch unless the caller names one.
+    """
     if lead is not None:
-        if lead.account_id:  # type: ignore[attr-defined]
-            account = await Account.get(id=lead.account_id)  # type: ignore[attr-defined]
-            segment = account.segment
-        campaign_id = lead.first_campaign_id  # type: ignore[attr-defined]
+        account_id = account_id or lead.account_id  # type: ignore[attr-defined]
+        campaign_id = campaign_id or lead.first_campaign_id  # type: ignore[attr-defined]
+    segment = None
+    if account_id is not None:
+        account = await Account.get_or_none(id=account_id)
+        segment = account.segment if account else None
     feedback = await Feedback.create(
         kind=kind,
         reason_code=reason,
@@ -93,22 +99,32 @@ async def apply_feedback_rules(*, engine: RulesEngine, now: datetime) -> list[Ta
             "rule", "scope_kind", "scope_value"
         )
     )
-    fresh = [
-        TargetingAdjustment(
-            rule=p.rule,
-            score=p.score,
-            delta=p.delta,
-            scope_kind=p.scope,
-            scope_value=p.scope_value,
-            reason=f"{len(p.caused_by)} feedback events matched rule {p.rule}",
-            caused_by=[int(i) for i in p.caused_by],
-            rulebook_version=engine.version,
-            starts_at=p.starts_at,
-            expires_at=p.expires_at,
+    used = await _used_evidence({p.rule for p in proposed})
+    at_least = {r.name: r.at_least for r in engine.rulebook.feedback}
+    fresh = []
+    for p in proposed:
+        if (p.rule, p.scope, p.scope_value) in active:
+            continue
+        # Evidence used once is used once: feedback that caused an earlier adjustment of this
+        # rule and scope (expired or revoked since) cannot cause another one.
+        spent = used.get((p.rule, p.scope, p.scope_value), set())
+        causes = [int(i) for i in p.caused_by if int(i) not in spent]
+        if len(causes) < at_least.get(p.rule, 1):
+            continue
+        fresh.append(
+            TargetingAdjustment(
+                rule=p.rule,
+                score=p.score,
+                delta=p.delta,
+                scope_kind=p.scope,
+                scope_value=p.scope_value,
+                reason=f"{len(causes)} feedback events matched rule {p.rule}",
+                caused_by=causes,
+                rulebook_version=engine.version,
+                starts_at=p.starts_at,
+                expires_at=p.expires_at,
+            )
         )
-        for p in proposed
-        if (p.rule, p.scope, p.scope_value) not in active
-    ]
     if fresh:
         await TargetingAdjustment.bulk_create(fresh)
         await DomainEvent.bulk_create(
@@ -121,6 +137,17 @@ async def apply_feedback_rules(*, engine: RulesEngine, now: datetime) -> list[Ta
             ]
         )
     return fresh
+
+
+async def _used_evidence(rules: set[str]) -> dict[tuple[str, str, str], set[int]]:
+    """Feedback ids each (rule, scope kind, scope value) already turned into an adjustment."""
+    rows = await TargetingAdjustment.filter(rule__in=rules).values_list(
+        "rule", "scope_kind", "scope_value", "caused_by"
+    )
+    used: dict[tuple[str, str, str], set[int]] = {}
+    for rule, kind, value, caused in rows:
+        used.setdefault((str(rule), str(kind), str(value)), set()).update(int(i) for i in caused)
+    return used
 
 
 async def change_lead_stage(

@@ -360,6 +360,11 @@ class TargetingAdjustment(Model):
     expires_at = fields.DatetimeField(db_index=True)
     revoked_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # issue 11: who revoked it and why; when its leads were last re-scored for a change
+    # (appeared, expired, revoked), so the background re-scoring survives a restart.
+    revoked_by = fields.CharField(max_length=200, null=True)
+    revoke_reason = fields.TextField(null=True)
+    rescored_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "targeting_adjustment"

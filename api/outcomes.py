@@ -99,7 +99,10 @@ def plan_outcome(
         except IllegalTransition as exc:
             refused = exc.message
     stage_after = LifecycleStage(target) if moved and target else stage_before
-    reaches_handoff = moved and stage_after.value == handoff_stage
+    # A lead already at the handoff stage with no owner and no open handoff is waiting for a
+    # rep with free capacity (api/routing.py): its next evaluation routes it.
+    waiting = not moved and lead.owner_id is None and not has_open_handoff  # type: ignore[attr-defined]
+    reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
     owner_id = int(result.routing.rep_id) if reaches_handoff and result.routing.rep_id else None
     sla = result.sla
     evaluation = Evaluation(
@@ -150,7 +153,7 @@ def plan_outcome(
         handoff=handoff,
         lead_changes=_lead_changes(lead, result, stage_after if moved else None, now, owner_id),
         refused=refused,
-        unrouted=reaches_handoff and owner_id is None,
+        unrouted=moved and reaches_handoff and owner_id is None,
     )
 
 

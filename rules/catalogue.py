@@ -49,7 +49,7 @@ ACTIVITY_TYPES: tuple[str, ...] = (
     "pricing_page_view",
 )
 
-FEEDBACK_TYPES: tuple[str, ...] = ("rejected", "disqualified", "recycled", "lost", "won")
+FEEDBACK_TYPES: tuple[str, ...] = ("rejected", "disqualified", "recycled", "lost", "won", "churned")
 FEEDBACK_GROUPS: tuple[str, ...] = ("segment", "campaign")
 
 REASON_KINDS: tuple[str, ...] = ("reject", "disqualify", "recycle", "lost")

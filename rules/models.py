@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Section = Literal["signals", "qualification", "disqualification", "routing", "sla", "feedback"]
-FeedbackType = Literal["rejected", "disqualified", "recycled", "lost", "won"]
+FeedbackType = Literal["rejected", "disqualified", "recycled", "lost", "won", "churned"]
 
 
 class _Model(BaseModel):

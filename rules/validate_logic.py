@@ -36,8 +36,8 @@ def warnings(book: Rulebook) -> list[RuleFileError]:
                     f.loc,
                     f.name,
                     f"the adjustment lasts {f.duration_days:g} days, less than the "
-                    f"{f.within_days:g}-day feedback window: when it expires, feedback still "
-                    "inside the window can create it again",
+                    f"{f.within_days:g}-day feedback window: it ends while the feedback behind "
+                    "it still counts, and that feedback is never used again",
                     f"make `duration_days` at least `within_days` ({f.within_days:g})",
                 )
             )

@@ -10,8 +10,10 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from api.auth import Principal
+from api.background import Jobs
 from api.engine import RulesEngine
 from api.events import EventBus
+from api.routing import Router
 from api.settings import Settings
 from schema.loaders import Loaders
 
@@ -23,6 +25,8 @@ class Context:
     settings: Settings
     engine: RulesEngine
     events: EventBus
+    jobs: Jobs
+    router: Router
     principal: Principal | None = None
     auth_error: str | None = None
     connection_params: dict[str, object] | None = None

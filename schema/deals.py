@@ -18,6 +18,7 @@ from api.models import Deal as DealRow
 from api.models import DealStageChange as DealStageChangeRow
 from schema.context import Info
 from schema.errors import UserError, user_error
+from schema.followups import feedback_recorded
 from schema.ids import node_id
 from schema.leads import Account, Lead, SalesRep
 from schema.loaders import by_id
@@ -210,6 +211,7 @@ class DealPayload:
 class ChurnAccountInput:
     account_id: relay.GlobalID = strawberry.field(description="The account")
     churned_at: datetime = strawberry.field(description="When it churned (may be in the past)")
+    note: str | None = strawberry.field(default=None, description="Why, for marketing")
 
 
 @strawberry.type(description="Result of churnAccount.")
@@ -315,6 +317,7 @@ class DealMutations:
             )
         except LeadgateError as exc:
             return DealPayload(deal=None, user_errors=[user_error(exc)])
+        feedback_recorded(info)
         return DealPayload(deal=Deal.from_row(deal), user_errors=[])
 
     @strawberry.mutation(description="Reopen a closed deal, with a reason")
@@ -359,10 +362,13 @@ class DealMutations:
     async def churn_account(self, info: Info, input: ChurnAccountInput) -> ChurnAccountPayload:
         try:
             account = await service.churn_account(
+                engine=info.context.engine,
                 account_id=node_id(input.account_id, "Account", "accountId"),
                 churned_at=input.churned_at,
+                note=input.note,
                 actor=_actor(info),
             )
         except LeadgateError as exc:
             return ChurnAccountPayload(account=None, user_errors=[user_error(exc)])
+        feedback_recorded(info)
         return ChurnAccountPayload(account=Account.from_row(account), user_errors=[])

@@ -15,10 +15,10 @@ from typing import Annotated, Self
 import strawberry
 from strawberry import relay
 
-from api import goals as goal_service
 from api import metrics as service
 from api.enums import LifecycleStage, PeriodKind, Role, Team
 from api.errors import LeadgateError, PermissionDenied
+from api.metrics import goals as goal_service
 from api.models import Goal as GoalRow
 from schema.context import Info
 from schema.errors import UserError, user_error
@@ -86,13 +86,23 @@ class MetricDefinition:
     forecastable: bool = strawberry.field(
         description="Accumulates over a period: goals forecast it at the current pace"
     )
+    lower_is_better: bool = strawberry.field(
+        description="Lower values are better (costs, delays, rejections, queues)"
+    )
 
 
 @strawberry.type(description="How many leads of a cohort reached a stage.")
 class FunnelStage:
     stage: LifecycleStage = strawberry.field(description="Funnel stage")
-    count: int = strawberry.field(description="Leads of the cohort that reached it")
-    from_previous: float | None = strawberry.field(description="Share of the previous stage")
+    count: int = strawberry.field(description="Leads of the cohort that entered it")
+    skipped: int = strawberry.field(
+        description="Leads of the cohort that went past it without entering it (the lifecycle "
+        "allows skipping forward): a stage with count 0 and skipped > 0 was skipped, not reached"
+    )
+    from_previous: float | None = strawberry.field(
+        description="Entered over the previous stage's entered (above 1 when leads skipped the "
+        "previous stage; null after a stage nobody entered)"
+    )
     from_start: float | None = strawberry.field(description="Share of the whole cohort")
 
 
@@ -118,11 +128,21 @@ class Goal(relay.Node):
     target: Decimal = strawberry.field(description="Target value, in the metric's unit")
     team: Team = strawberry.field(description="marketing, sales or shared")
     actual: float | None = strawberry.field(description="The metric so far in the period")
-    progress: float | None = strawberry.field(description="actual / target")
+    progress: float | None = strawberry.field(
+        description="1 = met, more = beaten: actual / target, or target / actual when lower "
+        "is better"
+    )
     forecast: float | None = strawberry.field(
         description="Value at the period's end at the current pace (rates: the current value)"
     )
     elapsed: float = strawberry.field(description="Share of the period passed (0-1)")
+    lower_is_better: bool = strawberry.field(
+        description="The target is a ceiling (CAC, delays, rejections): progress is then "
+        "target / actual"
+    )
+    on_track: bool | None = strawberry.field(
+        description="The forecast meets the target in the metric's direction"
+    )
 
     @classmethod
     def from_progress(cls, p: goal_service.GoalProgress) -> Self:
@@ -137,6 +157,8 @@ class Goal(relay.Node):
             progress=p.progress,
             forecast=p.forecast,
             elapsed=p.elapsed,
+            lower_is_better=p.lower_is_better,
+            on_track=p.on_track,
         )
 
     @classmethod
@@ -233,6 +255,7 @@ class MetricQueries:
                 group_by=sorted(m.groups),
                 breakdown=m.breakdown,
                 forecastable=m.additive,
+                lower_is_better=m.lower_is_better,
             )
             for m in service.CATALOGUE.values()
         ]
@@ -261,6 +284,7 @@ class MetricQueries:
                         FunnelStage(
                             stage=s.stage,
                             count=s.count,
+                            skipped=s.skipped,
                             from_previous=s.from_previous,
                             from_start=s.from_start,
                         )
@@ -285,13 +309,24 @@ class MetricQueries:
         cost = info.context.settings.sales_cost_per_month
         try:
             rows = await goal_service.list_goals(period_kind=period_kind, start=from_, end=to)
-            progress = [
-                await goal_service.goal_progress(goal=row, sales_cost_per_month=cost)
-                for row in rows
-            ]
         except LeadgateError as exc:
             return GoalsResult(goals=[], user_errors=[user_error(exc, prefix=())])
-        return GoalsResult(goals=[Goal.from_progress(p) for p in progress], user_errors=[])
+        goals, errors = [], []
+        for row in rows:  # one bad row (stored before validation existed) hides no other
+            try:
+                progress = await goal_service.goal_progress(goal=row, sales_cost_per_month=cost)
+            except LeadgateError as exc:
+                errors.append(
+                    UserError(
+                        code=exc.code,
+                        message=f"goal {row.id} ({row.metric}, {row.period_start}): {exc.message}",
+                        field=["goals", str(row.id)],
+                        suggestion="set the goal again on a valid metric, or remove it",
+                    )
+                )
+                continue
+            goals.append(Goal.from_progress(progress))
+        return GoalsResult(goals=goals, user_errors=errors)
 
 
 @strawberry.type

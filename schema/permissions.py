@@ -44,6 +44,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "rulebook": EVERYONE,
     "viewer": EVERYONE,
     "targetingAdjustments": EVERYONE,
+    "unroutedLeads": EVERYONE,
     # subscriptions (``handoffs`` shares its name, and its policy, with the query)
     "evaluations": EVERYONE,
     # intake and triggers
@@ -69,6 +70,8 @@ POLICY: dict[str, frozenset[Role]] = {
     "updateDeal": SALES,
     "churnAccount": frozenset({Role.SALES, Role.REVOPS, Role.ADMIN}),
     "setGoal": frozenset({Role.MARKETING, Role.SALES, Role.REVOPS, Role.ADMIN}),
+    # feedback → targeting (issue 11)
+    "revokeTargetingAdjustment": frozenset({Role.REVOPS, Role.ADMIN}),
     # administration
     "createApiKey": ADMIN,
     "revokeApiKey": ADMIN,

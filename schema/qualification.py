@@ -23,6 +23,7 @@ from api.qualification import EvaluationOutcome, evaluate_lead
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
+from schema.followups import capacity_freed, feedback_recorded
 from schema.ids import node_id
 from schema.leads import Lead, SalesRep, lead_from_snapshot, lead_snapshot
 from schema.loaders import by_id
@@ -370,6 +371,7 @@ class QualificationMutations:
             )
         except LeadgateError as exc:
             return HandoffPayload(handoff=None, lead=None, user_errors=[user_error(exc)])
+        capacity_freed(info)
         return await _handoff_payload(handoff)
 
     @strawberry.mutation(description="Sales rejects a handoff with a reason (lead is recycled)")
@@ -386,6 +388,8 @@ class QualificationMutations:
             )
         except LeadgateError as exc:
             return HandoffPayload(handoff=None, lead=None, user_errors=[user_error(exc)])
+        capacity_freed(info)
+        feedback_recorded(info)
         return await _handoff_payload(handoff)
 
     @strawberry.mutation(description="Send a lead back to nurture, with a reason")
@@ -473,4 +477,6 @@ async def _change_stage(
         )
     except LeadgateError as exc:
         return LeadPayload(lead=None, user_errors=[user_error(exc)])
+    capacity_freed(info)
+    feedback_recorded(info)
     return LeadPayload(lead=Lead.from_row(lead), user_errors=[])

@@ -21,9 +21,10 @@ from schema.privacy import PrivacyMutations
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rep_binding import RepBinding
 from schema.reps import RepMutations, RepQueries
+from schema.routing import RoutingQueries
 from schema.rulebook import RulebookQueries
 from schema.subscriptions import Subscription
-from schema.targeting import TargetingQueries
+from schema.targeting import TargetingMutations, TargetingQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 
 
@@ -55,6 +56,7 @@ Query = merge_types(
         CampaignQueries,
         AccountQueries,
         AuditQueries,
+        RoutingQueries,
     ),
 )
 Mutation = merge_types(
@@ -69,6 +71,7 @@ Mutation = merge_types(
         RepMutations,
         CampaignMutations,
         PrivacyMutations,
+        TargetingMutations,
     ),
 )
 

@@ -9,8 +9,13 @@ from typing import Annotated, Self
 import strawberry
 from strawberry import relay
 
+from api.errors import LeadgateError
 from api.models import TargetingAdjustment as AdjustmentRow
+from api.targeting import revoke_adjustment
 from schema.context import Info
+from schema.errors import UserError, user_error
+from schema.followups import feedback_recorded
+from schema.ids import node_id
 from schema.loaders import by_id
 from schema.pagination import Connection, id_connection
 
@@ -33,6 +38,8 @@ class TargetingAdjustment(relay.Node):
     starts_at: datetime = strawberry.field(description="In force from")
     expires_at: datetime = strawberry.field(description="In force until")
     revoked_at: datetime | None = strawberry.field(description="Revoked early, if so")
+    revoked_by: str | None = strawberry.field(description="Who revoked it")
+    revoke_reason: str | None = strawberry.field(description="Why it was revoked")
 
     @classmethod
     def from_row(cls, row: AdjustmentRow) -> Self:
@@ -49,6 +56,8 @@ class TargetingAdjustment(relay.Node):
             starts_at=row.starts_at,
             expires_at=row.expires_at,
             revoked_at=row.revoked_at,
+            revoked_by=row.revoked_by,
+            revoke_reason=row.revoke_reason,
         )
 
     @classmethod
@@ -82,4 +91,40 @@ class TargetingQueries:
             query = query.filter(scope_kind=scope_kind)
         return await id_connection(
             "targeting", query, TargetingAdjustment.from_row, first=first, after=after
+        )
+
+
+@strawberry.input(description="End a targeting adjustment early.")
+class RevokeTargetingAdjustmentInput:
+    id: relay.GlobalID = strawberry.field(description="The adjustment")
+    reason: str = strawberry.field(description="Why, for the record (≤500 characters)")
+
+
+@strawberry.type(description="Result of revokeTargetingAdjustment.")
+class RevokeTargetingAdjustmentPayload:
+    adjustment: TargetingAdjustment | None = strawberry.field(description="After revoking")
+    user_errors: list[UserError] = strawberry.field(description="Empty on success")
+
+
+@strawberry.type
+class TargetingMutations:
+    @strawberry.mutation(
+        description="Revoke a targeting adjustment (who and why are kept); its leads are "
+        "re-scored in the background"
+    )
+    async def revoke_targeting_adjustment(
+        self, info: Info, input: RevokeTargetingAdjustmentInput
+    ) -> RevokeTargetingAdjustmentPayload:
+        principal = info.context.principal
+        try:
+            row = await revoke_adjustment(
+                adjustment_id=node_id(input.id, "TargetingAdjustment", "id"),
+                reason=input.reason,
+                actor=principal.actor if principal else "api",
+            )
+        except LeadgateError as exc:
+            return RevokeTargetingAdjustmentPayload(adjustment=None, user_errors=[user_error(exc)])
+        feedback_recorded(info)
+        return RevokeTargetingAdjustmentPayload(
+            adjustment=TargetingAdjustment.from_row(row), user_errors=[]
         )

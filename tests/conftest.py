@@ -96,6 +96,8 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "app" not in request.fixturenames:
         return
+    app: Starlette = request.getfixturevalue("app")
+    await app.state.jobs.idle()  # background follow-ups of the test's mutations end with it
     conn = Tortoise.get_connection("default")
     if ON_POSTGRES:
         await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")

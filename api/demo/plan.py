@@ -20,6 +20,7 @@ from typing import Any
 from api.accounts import segment_for
 from api.demo import catalogue as cat
 from api.enums import DealStage, FeedbackKind, HandoffStatus, LifecycleStage, PeriodKind, Team
+from api.metrics.definitions import get_metric
 
 HISTORY_DAYS = 182
 #: Engagement decays with this half-life, as in the demo rulebook.
@@ -754,13 +755,14 @@ class _Generator:
         won = sum((d["amount"] for d in closed if d["closed_at"] >= recent), Decimal(0))
         targets = (
             ("new_leads", Team.MARKETING, Decimal(round(new * 1.1, -1))),
-            ("mql", Team.MARKETING, Decimal(round(mql * 1.15))),
-            ("sql", Team.SHARED, Decimal(round(sql * 1.15))),
-            ("pipeline", Team.SHARED, Decimal(round(float(pipeline) * 1.2, -3))),
+            ("mqls", Team.MARKETING, Decimal(round(mql * 1.15))),
+            ("sqls", Team.SHARED, Decimal(round(sql * 1.15))),
+            ("pipeline_value", Team.SHARED, Decimal(round(float(pipeline) * 1.2, -3))),
             ("revenue_won", Team.SALES, Decimal(round(float(won) * 1.2, -3))),
         )
         created = datetime.combine(q_start - timedelta(days=7), time(9), tzinfo=UTC)
         for metric, team, target in targets:
+            get_metric(metric, field="goal")  # a goal on an unknown metric is never stored
             self.plan.goal.append(
                 Row(
                     {

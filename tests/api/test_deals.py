@@ -177,7 +177,7 @@ async def test_losing_needs_a_rulebook_reason(sal_lead: Lead, engine: RulesEngin
     assert (await Feedback.get(deal_id=deal.id)).kind == FeedbackKind.LOST
     account = await Account.get(id=deal.account_id)  # type: ignore[attr-defined]
     assert account.customer_since is None
-    assert (await Lead.get(id=sal_lead.id)).stage == LifecycleStage.OPPORTUNITY
+    assert (await Lead.get(id=sal_lead.id)).stage == LifecycleStage.RECYCLED  # back to nurture
 
 
 async def test_closed_deals_change_only_through_reopen(sal_lead: Lead, engine: RulesEngine) -> None:
@@ -249,21 +249,33 @@ async def test_churn_ends_the_customer_relationship(sal_lead: Lead, engine: Rule
     deal = await new_deal(sal_lead)
     account_id = deal.account_id  # type: ignore[attr-defined]
     with pytest.raises(IllegalTransition) as not_customer:
-        await churn_account(account_id=account_id, churned_at=NOW, actor="t", now=NOW)
+        await churn_account(
+            engine=engine, account_id=account_id, churned_at=NOW, actor="t", now=NOW
+        )
     assert not_customer.value.field == "accountId"
     await close_deal(
         engine=engine, deal_id=deal.id, won=True, expected_version=1, actor="t", now=NOW
     )
     later = NOW + timedelta(days=30)
     with pytest.raises(InvalidInput) as exc:
-        await churn_account(account_id=account_id, churned_at=later, actor="t", now=NOW)
+        await churn_account(
+            engine=engine, account_id=account_id, churned_at=later, actor="t", now=NOW
+        )
     assert exc.value.field == "churnedAt"  # in the future
     with pytest.raises(InvalidInput) as exc:
         await churn_account(
-            account_id=account_id, churned_at=NOW - timedelta(days=1), actor="t", now=later
+            engine=engine,
+            account_id=account_id,
+            churned_at=NOW - timedelta(days=1),
+            actor="t",
+            now=later,
         )
     assert exc.value.field == "churnedAt"  # before it became a customer
-    account = await churn_account(account_id=account_id, churned_at=later, actor="t", now=later)
+    account = await churn_account(
+        engine=engine, account_id=account_id, churned_at=later, actor="t", now=later
+    )
     assert account.churned_at == later
     with pytest.raises(Conflict):
-        await churn_account(account_id=account_id, churned_at=later, actor="t", now=later)
+        await churn_account(
+            engine=engine, account_id=account_id, churned_at=later, actor="t", now=later
+        )

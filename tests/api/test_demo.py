@@ -42,7 +42,7 @@ from api.models import (
     SalesRep,
 )
 from api.settings import get_settings
-from tests.conftest import ADMIN_URL, ON_POSTGRES, TABLES
+from tests.conftest import ADMIN_URL, ON_POSTGRES, TABLES, GraphQLClient
 
 ANCHOR = date(2026, 11, 27)
 END = datetime.combine(ANCHOR, time(), tzinfo=UTC)
@@ -370,3 +370,53 @@ def test_cli_migrates_then_seeds_once() -> None:
 
     bad = runner.invoke(cli.app, ["demo", "seed", "--anchor", "27/11/2026"])
     assert bad.exit_code == 2
+
+
+DEMO_CHECKS = """
+query($q: Date!, $from: Date!, $to: Date!) {
+  goals(from: $q, to: $q) { goals { metric actual progress } userErrors { message } }
+  metrics(names: ["new_customers", "cac"], groupBy: CAMPAIGN, period: MONTH, from: $from,
+          to: $to) {
+    series { metric group points { value } } userErrors { message }
+  }
+  funnel(from: $from, to: $to) { cohorts { stages { stage count } } userErrors { message } }
+}"""
+
+
+async def test_demo_shows_goals_a_meaningful_cac_and_no_unreachable_stage(
+    gql: GraphQLClient,
+) -> None:
+    """#11 items 13 and 14, and the funnel of item 11, on what `make run` serves."""
+    summary = await seed_demo(leads=600, anchor=ANCHOR)
+    start = ANCHOR - timedelta(days=HISTORY_DAYS)
+    body = await gql(DEMO_CHECKS, q="2026-10-01", **{"from": str(start), "to": str(ANCHOR)})
+    data = body["data"]
+    assert data["goals"]["userErrors"] == []
+    goals = data["goals"]["goals"]
+    assert len(goals) == summary.goals >= 5
+    assert all(g["actual"] is not None for g in goals)
+
+    series = {(s["metric"], s["group"]): [p["value"] for p in s["points"]]
+              for s in data["metrics"]["series"]}  # fmt: skip
+    costs = dict(await Campaign.all().values_list("key", "cost"))
+    meaningful = 0
+    for (metric, campaign), customers in series.items():
+        if metric != "new_customers" or campaign == "(none)" or not any(customers):
+            continue
+        cac = series[("cac", campaign)]
+        # From its first customer on, a campaign's CAC is its spend so far per customer
+        # (0 for the organic one that costs nothing); before it, there is nothing to divide.
+        first = next(i for i, n in enumerate(customers) if n)
+        assert cac[:first] == [None] * first, (campaign, cac)
+        if costs[campaign] == 0:
+            assert set(cac[first:]) == {0.0}
+            continue
+        assert all(v is not None and v > 0 for v in cac[first:]), (campaign, customers, cac)
+        meaningful += 1
+    assert meaningful >= 3
+
+    entered: Counter[str] = Counter()
+    for cohort in data["funnel"]["cohorts"]:
+        for stage in cohort["stages"]:
+            entered[stage["stage"]] += stage["count"]
+    assert all(n > 0 for n in entered.values()), entered  # every stage is really entered

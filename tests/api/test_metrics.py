@@ -11,9 +11,9 @@ from starlette.applications import Starlette
 
 from api.enums import PeriodKind, Team
 from api.errors import InvalidInput
-from api.goals import goal_progress, list_goals, set_goal
 from api.metrics import GroupBy, Series, compute_metrics, funnel, periods
-from api.models import LeadStageChange
+from api.metrics.goals import goal_progress, list_goals, set_goal
+from api.models import Account, LeadStageChange
 from tests.api import metrics_data
 from tests.api.metrics_data import NOW, SALES_COST_PER_MONTH
 
@@ -175,13 +175,25 @@ async def test_cac_by_campaign_uses_that_campaigns_cost_only(dataset: None) -> N
 
 async def test_retention(dataset: None) -> None:
     m = await monthly("retention")
-    # January starts with delta and eps: both stay. February starts with delta, eps, zeta:
-    # delta churns on the 15th.
-    assert total(m, "retention") == [1.0, 0.666667]
+    # Customers during a period are those at its start plus those won in it (#11 item 15).
+    # January: delta and eps at the start, zeta won on the 20th: all stay. February: delta,
+    # eps, zeta, and acme won on the 10th; delta churns on the 15th.
+    assert total(m, "retention") == [1.0, 0.75]
     q = await monthly("retention", kind=PeriodKind.QUARTER)
-    assert total(q, "retention") == [0.5]  # Q1 starts with delta and eps
+    assert total(q, "retention") == [0.75]  # Q1: delta, eps, zeta, acme; delta churns
     s = await monthly("retention", group_by=GroupBy.SEGMENT)
-    assert s["retention"] == {("enterprise", None): [1.0, 0.0], ("smb", None): [1.0, 1.0]}
+    # enterprise: delta (January); delta and acme (February, delta churns). smb: eps, zeta.
+    assert s["retention"] == {("enterprise", None): [1.0, 0.5], ("smb", None): [1.0, 1.0]}
+
+
+async def test_a_customer_won_and_lost_in_one_period_counts_as_not_retained(
+    dataset: None,
+) -> None:
+    await Account.create(domain="brief.com", segment="smb", customer_since=metrics_data.at(2, 2),
+                         churned_at=metrics_data.at(2, 20))  # fmt: skip
+    m = await monthly("retention", group_by=GroupBy.SEGMENT)
+    # February smb: eps and zeta stay, brief came and went: 2 of 3.
+    assert m["retention"][("smb", None)] == [1.0, 0.666667]
 
 
 async def test_velocity_is_the_median_days_per_stage(dataset: None) -> None:
@@ -216,10 +228,14 @@ async def test_velocity_leaves_out_a_change_without_entry_time(dataset: None) ->
 async def test_cohort_funnel(dataset: None) -> None:
     cohorts = await funnel(start=JAN, end=date(2026, 2, 28))
     counts = {c.period_start: [s.count for s in c.stages] for c in cohorts}
-    # new, engaged, mql, sal, sql, opportunity, customer
-    assert counts == {JAN: [5, 4, 4, 2, 2, 2, 1], FEB: [3, 2, 1, 1, 1, 0, 0]}
+    skipped = {c.period_start: [s.skipped for s in c.stages] for c in cohorts}
+    # new, engaged, mql, sal, sql, opportunity, customer: leads that entered each stage.
+    # January: lead 7 went new → mql (skipped engaged). February: lead 5 is engaged, lead 8
+    # went new → sql, skipping engaged, mql and sal (#11 item 11: they are not "reached").
+    assert counts == {JAN: [5, 3, 4, 2, 2, 2, 1], FEB: [3, 1, 0, 0, 1, 0, 0]}
+    assert skipped == {JAN: [0, 1, 0, 0, 0, 0, 0], FEB: [0, 1, 1, 1, 0, 0, 0]}
     january = cohorts[0].stages
-    assert [s.from_previous for s in january] == [None, 0.8, 1.0, 0.5, 1.0, 1.0, 0.5]
+    assert [s.from_previous for s in january] == [None, 0.6, 4 / 3, 0.5, 1.0, 1.0, 0.5]
     assert january[-1].from_start == 0.2
     by_source = await funnel(start=JAN, end=JAN, group_by=GroupBy.SOURCE)
     assert {c.group: c.stages[2].count for c in by_source} == {"paid": 1, "webinar": 3}

@@ -132,3 +132,21 @@ def test_explain_without_now_shows_the_near_miss_report_first(tmp_path: Path) ->
     assert lines.index("stage: stays new") > lines.index("Why not mql:")
     pinned = runner.invoke(app, ["explain", str(lead), "--now", "2026-01-15T12:00:00", "--json"])
     assert json.loads(pinned.output)["near_miss"]["status"] == "not_qualified"
+
+
+def test_check_warns_of_an_adjustment_shorter_than_its_window(tmp_path: Path) -> None:
+    """#11 item 10: it would expire while its evidence still counts; check says so."""
+    target = tmp_path / "demo"
+    shutil.copytree(DEMO, target)
+    feedback = target / "feedback.yaml"
+    text = feedback.read_text()
+    assert "within_days: 30\n    adjust: {score: fit, delta: -15, duration_days: 60}" in text
+    feedback.write_text(
+        text.replace("delta: -15, duration_days: 60", "delta: -15, duration_days: 7")
+    )
+    result = runner.invoke(app, ["check", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: fb_too_small_smb: the adjustment lasts 7 days, less than the 30-day feedback"
+        in result.output
+    )

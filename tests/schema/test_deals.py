@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from strawberry.relay import to_base64
 
 from api.enums import LifecycleStage, Role
-from api.models import Account, Lead, SalesRep
+from api.models import Account, Feedback, Lead, SalesRep
 from tests.conftest import GqlFactory, GraphQLClient, SqlCounter
 
 DEAL_FIELDS = "id name stage amount currency version closeReason closedAt"
@@ -222,3 +223,70 @@ async def test_statements_for_a_deals_page_do_not_grow_with_its_size(
         )
         counts.append(len(sql_counter.statements))
     assert counts[0] == counts[1], sql_counter.statements
+
+
+async def _opportunity(gql: GraphQLClient, lead_ids: dict[str, str]) -> dict[str, Any]:
+    deal: dict[str, Any] = (await create(gql, leadId=lead_ids["lead"]))["deal"]
+    assert deal["lead"] == {"stage": "OPPORTUNITY"}
+    return deal
+
+
+@pytest.mark.parametrize(
+    ("reason", "stage"), [("no_budget", "RECYCLED"), ("competitor", "DISQUALIFIED")]
+)
+async def test_a_lost_deal_moves_its_lead_out_of_opportunity(
+    gql: GraphQLClient, lead_ids: dict[str, str], reason: str, stage: str
+) -> None:
+    """#11 item 5: lost reasons that are also disqualify codes disqualify, others recycle."""
+    deal = await _opportunity(gql, lead_ids)
+    body = await gql(
+        CLOSE, input={"dealId": deal["id"], "outcome": "LOST", "reason": reason,
+                      "expectedVersion": deal["version"]},
+    )  # fmt: skip
+    assert body["data"]["closeDeal"]["userErrors"] == []
+    assert body["data"]["closeDeal"]["deal"]["lead"] == {"stage": stage}
+    lead = await Lead.get(email="cto@acme.com")
+    assert lead.owner_id is None  # type: ignore[attr-defined]  # back to marketing
+    [feedback] = await Feedback.all()
+    assert (feedback.kind, feedback.reason_code, feedback.segment) == ("lost", reason, "enterprise")
+
+
+async def test_lost_deals_for_accounts_count_for_their_segment(gql: GraphQLClient) -> None:
+    """#11 item 6: three `no_budget` losses of lead-less deals in one segment adjust targeting."""
+    for n in range(3):
+        account = await Account.create(domain=f"mid{n}.com", segment="mid_market")
+        deal = (await create(gql, accountId=gid("Account", account.id)))["deal"]
+        body = await gql(
+            CLOSE, input={"dealId": deal["id"], "outcome": "LOST", "reason": "no_budget",
+                          "expectedVersion": deal["version"]},
+        )  # fmt: skip
+        assert body["data"]["closeDeal"]["userErrors"] == []
+    assert {f.segment for f in await Feedback.all()} == {"mid_market"}
+    body = await gql("{ targetingAdjustments { rule scopeKind scopeValue causedBy } }")
+    [adjustment] = body["data"]["targetingAdjustments"]
+    assert adjustment["rule"] == "fb_lost_no_budget"
+    assert (adjustment["scopeKind"], adjustment["scopeValue"]) == ("segment", "mid_market")
+    assert len(adjustment["causedBy"]) == 3
+
+
+async def test_churn_is_feedback_the_rules_react_to(gql: GraphQLClient) -> None:
+    """#11 item 7: two churned customers of a segment lower fit there (fb_churn_segment)."""
+    for n in range(2):
+        account = await Account.create(domain=f"smb{n}.com", segment="smb")
+        deal = (await create(gql, accountId=gid("Account", account.id)))["deal"]
+        won = await gql(
+            CLOSE, input={"dealId": deal["id"], "outcome": "WON",
+                          "expectedVersion": deal["version"]},
+        )  # fmt: skip
+        assert won["data"]["closeDeal"]["userErrors"] == []
+        churned = await gql(
+            CHURN, input={"accountId": gid("Account", account.id), "note": "moved to a rival",
+                          "churnedAt": datetime.now(UTC).isoformat()},
+        )  # fmt: skip
+        assert churned["data"]["churnAccount"]["userErrors"] == []
+    churns = await Feedback.filter(kind="churned").order_by("id")
+    assert [(f.segment, f.note) for f in churns] == [("smb", "moved to a rival")] * 2
+    assert all(f.deal_id is not None for f in churns)  # type: ignore[attr-defined]
+    body = await gql("{ targetingAdjustments { rule scopeKind scopeValue delta } }")
+    assert {"rule": "fb_churn_segment", "scopeKind": "segment", "scopeValue": "smb",
+            "delta": -10.0} in body["data"]["targetingAdjustments"]  # fmt: skip

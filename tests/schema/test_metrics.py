@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 
 from api.enums import Role
+from api.models import Account, Goal
 from tests.api import metrics_data
 from tests.conftest import GqlFactory, GraphQLClient
 
@@ -21,7 +24,7 @@ query($period: PeriodKind!, $from: Date!, $to: Date!, $names: [String!], $groupB
 FUNNEL = """
 query($from: Date!, $to: Date!, $groupBy: MetricGroupBy) {
   funnel(from: $from, to: $to, groupBy: $groupBy) {
-    cohorts { periodStart group stages { stage count fromPrevious fromStart } }
+    cohorts { periodStart group stages { stage count skipped fromPrevious fromStart } }
     userErrors { code field }
   }
 }"""
@@ -89,7 +92,7 @@ async def test_all_metrics_by_default(gql: GraphQLClient, dataset: None) -> None
     values = {s["metric"]: s["points"][0]["value"] for s in result["series"]}
     # CAC counts the configured sales cost: 0 in the test settings → 5500.50 / 2.
     assert values["cac"] == 2750.25
-    assert values["retention"] == 0.5
+    assert values["retention"] == 0.75  # delta, eps, zeta, acme in Q1; delta churns
     assert values["new_leads"] == 8
     assert "velocity_days" not in values  # breakdowns only when asked for
 
@@ -113,12 +116,16 @@ async def test_cohort_funnel(gql: GraphQLClient, dataset: None) -> None:
     body = await gql(FUNNEL, **{"from": "2026-01-01", "to": "2026-02-28"})
     cohorts = body["data"]["funnel"]["cohorts"]
     assert [(c["periodStart"], [s["count"] for s in c["stages"]]) for c in cohorts] == [
-        ("2026-01-01", [5, 4, 4, 2, 2, 2, 1]),
-        ("2026-02-01", [3, 2, 1, 1, 1, 0, 0]),
+        ("2026-01-01", [5, 3, 4, 2, 2, 2, 1]),
+        ("2026-02-01", [3, 1, 0, 0, 1, 0, 0]),
     ]
     assert cohorts[0]["stages"][2] == {
-        "stage": "MQL", "count": 4, "fromPrevious": 1.0, "fromStart": 0.8
+        "stage": "MQL", "count": 4, "skipped": 0, "fromPrevious": 4 / 3, "fromStart": 0.8
     }  # fmt: skip
+    # February: lead 8 went new → sql. SQL was entered once; mql and sal were skipped.
+    assert [(s["stage"], s["count"], s["skipped"]) for s in cohorts[1]["stages"][2:5]] == [
+        ("MQL", 0, 1), ("SAL", 0, 1), ("SQL", 1, 0)
+    ]  # fmt: skip
 
 
 async def test_goals_with_progress(gql: GraphQLClient, dataset: None) -> None:
@@ -160,3 +167,83 @@ async def test_teams_set_their_own_goals(gql_as: GqlFactory, app: Starlette) -> 
     viewer = await gql_as(Role.VIEWER)
     denied = await viewer(SET_GOAL, input={**goal, "team": "SHARED"})
     assert denied["errors"][0]["extensions"]["code"] == "permission_denied"
+
+
+QUARTER_GOALS = """
+query($from: Date!, $to: Date!) {
+  goals(from: $from, to: $to) {
+    goals { metric target actual progress lowerIsBetter onTrack }
+    userErrors { code field message }
+  }
+}"""
+
+
+def quarter_goal(metric: str, target: str, start: str = "2026-01-01") -> dict[str, Any]:
+    return {"metric": metric, "periodKind": "QUARTER", "periodStart": start, "target": target,
+            "team": "SHARED"}  # fmt: skip
+
+
+async def test_goal_progress_follows_the_metrics_direction(
+    gql: GraphQLClient, dataset: None
+) -> None:
+    """#11 item 12: CAC is a ceiling. Q1 CAC is 2750.25 (sales cost 0 in the test settings)."""
+    missed = await gql(SET_GOAL, input=quarter_goal("cac", "2000"))
+    assert missed["data"]["setGoal"]["userErrors"] == []
+    body = await gql(QUARTER_GOALS, **{"from": "2026-01-01", "to": "2026-03-31"})
+    [goal] = body["data"]["goals"]["goals"]
+    assert goal["actual"] == 2750.25
+    assert goal["progress"] == round(2000 / 2750.25, 6)  # below 1: the ceiling is exceeded
+    assert (goal["lowerIsBetter"], goal["onTrack"]) == (True, False)
+    await gql(SET_GOAL, input=quarter_goal("cac", "4000"))
+    [goal] = (await gql(QUARTER_GOALS, **{"from": "2026-01-01", "to": "2026-03-31"}))["data"][
+        "goals"
+    ]["goals"]
+    assert goal["progress"] == round(4000 / 2750.25, 6)  # met: was 0.69 (actual / target)
+    assert goal["onTrack"] is True
+    definitions = (await gql("{ metricDefinitions { name lowerIsBetter } }"))["data"]
+    lower = {d["name"] for d in definitions["metricDefinitions"] if d["lowerIsBetter"]}
+    assert {"cac", "sales_cycle_days", "time_to_first_touch_hours"} <= lower
+    assert "revenue_won" not in lower
+
+
+async def test_a_bad_goal_row_hides_no_other_and_unknown_metrics_are_refused(
+    gql: GraphQLClient, dataset: None
+) -> None:
+    """#11 item 13: the demo seed wrote goals on `mql`, `sql`, `pipeline`."""
+    refused = await gql(SET_GOAL, input=quarter_goal("mql", "10"))
+    assert refused["data"]["setGoal"]["userErrors"][0]["field"] == ["input", "metric"]
+    assert await Goal.filter(metric="mql").count() == 0
+    legacy = await Goal.create(metric="mql", period_kind="quarter", period_start=date(2026, 1, 1),
+                               target=Decimal(10), team="marketing")  # fmt: skip
+    await gql(SET_GOAL, input=quarter_goal("mqls", "5"))
+    body = await gql(QUARTER_GOALS, **{"from": "2026-01-01", "to": "2026-03-31"})
+    result = body["data"]["goals"]
+    assert [g["metric"] for g in result["goals"]] == ["mqls"]
+    [error] = result["userErrors"]
+    assert error["field"] == ["goals", str(legacy.id)]
+    assert "unknown metric 'mql'" in error["message"]
+
+
+async def test_a_goal_whose_period_cannot_end_is_refused_before_it_is_stored(
+    gql: GraphQLClient, app: Starlette
+) -> None:
+    """#11 item 16."""
+    body = await gql(SET_GOAL, input=quarter_goal("new_leads", "10", start="9999-10-01"))
+    [error] = body["data"]["setGoal"]["userErrors"]
+    assert (error["code"], error["field"]) == ("invalid_input", ["input", "periodStart"])
+    assert await Goal.all().count() == 0
+    later = await gql(QUARTER_GOALS, **{"from": "9999-01-01", "to": "9999-12-31"})
+    assert later["data"]["goals"] == {"goals": [], "userErrors": []}
+    far = await metrics(gql, names=["new_leads"], **{"from": "9999-01-01", "to": "9999-12-31"})
+    assert far["userErrors"][0]["field"] == ["from"]
+
+
+async def test_retention_counts_a_customer_won_and_lost_in_one_period(
+    gql: GraphQLClient, dataset: None
+) -> None:
+    """#11 item 15: February smb had eps and zeta; brief came on the 2nd and left on the 20th."""
+    await Account.create(domain="brief.com", segment="smb", customer_since=metrics_data.at(2, 2),
+                         churned_at=metrics_data.at(2, 20))  # fmt: skip
+    result = await metrics(gql, names=["retention"], groupBy="SEGMENT")
+    smb = next(s for s in result["series"] if s["group"] == "smb")
+    assert [p["value"] for p in smb["points"]] == [1.0, 0.666667]

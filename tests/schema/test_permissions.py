@@ -32,6 +32,11 @@ OPERATIONS: dict[str, str] = {
     "rulebook": "{ rulebook { version } }",
     "viewer": "{ viewer { role } }",
     "targetingAdjustments": "{ targetingAdjustments { totalCount } }",
+    "unroutedLeads": "{ unroutedLeads(first: 1) { edges { cursor } } }",
+    "revokeTargetingAdjustment": (
+        'mutation { revokeTargetingAdjustment(input: {id: "VGFyZ2V0aW5nQWRqdXN0bWVudDo5OTk=", '
+        'reason: "x"}) { userErrors { code } } }'
+    ),
     "upsertLead": 'mutation { upsertLead(input: {email: "nope"}) { userErrors { code } } }',
     "recordActivities": (
         "mutation { recordActivities(input: {activities: []}) { userErrors { code } } }"

@@ -16,19 +16,26 @@ from tortoise.transactions import in_transaction
 
 from api.enums import PeriodKind, Team
 from api.errors import InvalidInput
-from api.metrics import compute_metrics, elapsed_fraction, get_metric, period_start, periods
+from api.metrics.compute import compute_metrics
+from api.metrics.definitions import get_metric
+from api.metrics.periods import elapsed_fraction, period_start, periods
 from api.models import Goal
 
 GOAL_PERIODS = frozenset(PeriodKind)
+# Everything is checked before a goal is written: a period whose end cannot be represented
+# (year 9999) would be stored and then break every read of goals over it.
+MIN_START, MAX_START = date(1970, 1, 1), date(2999, 10, 1)
 
 
 @dataclass(frozen=True, slots=True)
 class GoalProgress:
     goal: Goal
     actual: float | None
-    progress: float | None  # actual / target
+    progress: float | None  # actual / target; target / actual when lower is better
     forecast: float | None  # value at the period's end at the current pace
     elapsed: float  # share of the period that has passed
+    lower_is_better: bool  # the target is a ceiling (CAC, delays, rejections)
+    on_track: bool | None  # the forecast meets the target, in the metric's direction
 
 
 async def set_goal(
@@ -41,6 +48,12 @@ async def set_goal(
             f"{metric} is a breakdown, not a single number",
             field="metric",
             suggestion="set goals on metrics without a breakdown",
+        )
+    if not MIN_START <= start <= MAX_START:
+        raise InvalidInput(
+            f"{start} is outside the years goals can be set for",
+            field="periodStart",
+            suggestion=f"a date between {MIN_START} and {MAX_START}",
         )
     if start != period_start(start, period_kind):
         raise InvalidInput(
@@ -94,16 +107,37 @@ async def goal_progress(
     actual = series[0].points[0].value if series and series[0].points else None
     elapsed = elapsed_fraction(goal.period_start, kind, now)
     target = float(goal.target)
+    metric = get_metric(goal.metric)
     if actual is None or elapsed == 0:
         forecast = None
-    elif get_metric(goal.metric).additive:
+    elif metric.additive:
         forecast = round(actual / elapsed, 6)
     else:
         forecast = actual
     return GoalProgress(
         goal=goal,
         actual=actual,
-        progress=round(actual / target, 6) if actual is not None and target else None,
+        progress=_progress(actual, target, lower_is_better=metric.lower_is_better),
         forecast=forecast,
         elapsed=round(elapsed, 6),
+        lower_is_better=metric.lower_is_better,
+        on_track=_on_track(forecast, target, lower_is_better=metric.lower_is_better),
     )
+
+
+def _progress(actual: float | None, target: float, *, lower_is_better: bool) -> float | None:
+    """1 means the goal is met, more means beaten. A ceiling (lower is better) is met by any
+    actual at or below it: progress target / actual, and 1 when the actual is 0."""
+    if actual is None:
+        return None
+    if lower_is_better:
+        if actual == 0:
+            return 1.0
+        return round(target / actual, 6)
+    return round(actual / target, 6) if target else None
+
+
+def _on_track(forecast: float | None, target: float, *, lower_is_better: bool) -> bool | None:
+    if forecast is None:
+        return None
+    return forecast <= target if lower_is_better else forecast >= target

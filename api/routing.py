@@ -1,0 +1,74 @@
+"""Leads waiting for a rep: they reached the handoff stage while no rep in their route had free
+capacity (or before any rep existed), so they have no owner and no handoff.
+
+They are a queue marketing and sales can see (the ``unroutedLeads`` query, the
+``unrouted_leads`` metric), and routing is retried for them when capacity may have freed up:
+after a handoff is decided or expires, when reps change, and on a clock as a safety net. A retry
+only runs when the reps' capacity changed since the last one, so a queue that cannot move
+writes no evaluations.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from tortoise.expressions import Subquery
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+
+from api.bulk import evaluate_leads
+from api.engine import RulesEngine
+from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
+from api.models import Handoff, Lead, SalesRep
+
+log = logging.getLogger(__name__)
+
+OPEN = (HandoffStatus.PENDING, HandoffStatus.EXPIRED)
+
+
+def waiting_leads(handoff_stage: str) -> QuerySet[Lead]:
+    """Leads at the handoff stage with no owner and no open handoff."""
+    with_open_handoff = Handoff.filter(status__in=OPEN).values("lead_id")
+    return Lead.filter(stage=LifecycleStage(handoff_stage), owner_id__isnull=True).exclude(
+        id__in=Subquery(with_open_handoff)
+    )
+
+
+async def capacity_signature() -> tuple[tuple[object, ...], ...]:
+    """What routing depends on besides the lead: the reps and their open handoffs."""
+    reps = (
+        await SalesRep.all()
+        .order_by("id")
+        .values_list("id", "active", "capacity", "territory", "segments")
+    )
+    load = dict(
+        await Handoff.filter(status=HandoffStatus.PENDING)
+        .annotate(n=Count("id"))
+        .group_by("owner_id")
+        .values_list("owner_id", "n")
+    )
+    return tuple((*r, load.get(r[0], 0)) for r in reps)
+
+
+class Router:
+    """Retries routing for waiting leads, at most once per change of the reps' capacity."""
+
+    def __init__(self) -> None:
+        self._tried: tuple[tuple[object, ...], ...] | None = None
+
+    async def retry(self, engine: RulesEngine) -> str | None:
+        signature = await capacity_signature()
+        if signature == self._tried:
+            return None
+        ids = sorted(
+            cast(list[int], await waiting_leads(engine.handoff_stage).values_list("id", flat=True))
+        )
+        if not ids:
+            self._tried = signature
+            return None
+        summary = await evaluate_leads(
+            engine=engine, lead_ids=ids, trigger=EvaluationTrigger.SCHEDULE
+        )
+        self._tried = await capacity_signature()
+        return f"{len(ids)} waiting leads re-routed, {summary.handoffs} handed off"
