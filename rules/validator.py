@@ -453,35 +453,9 @@ def _engine_limits(book: Rulebook) -> list[RuleFileError]:
             None,
         )
         return [_err(exc.loc, rule, exc.message, exc.suggestion)]
+    # Per-fact pattern limits (error 303) are met by packing rules into several engine
+    # rulesets; a rule that alone exceeds them raised CompileError above.
     errors = []
-    for phase, what in (
-        (1, "signals"),
-        (2, "qualification, disqualification, routing and sla rules"),
-    ):
-        n = compiled.phase_count(phase) + 1
-        if n > limits.MAX_FIRST_LEVEL_PER_PHASE:
-            first = next(
-                loc
-                for _, s, _, loc in _rules_with_conditions(book)
-                if (s == "signals") == (phase == 1)
-            )
-            errors.append(
-                _err(
-                    first,
-                    None,
-                    f"{what} compile to {n} engine rules matching the same fact; the engine fails "
-                    f"above {limits.MAX_FIRST_LEVEL_PER_PHASE} (error 303)",
-                    "merge rules with `in` lists or fewer `any` branches",
-                )
-            )
-    if len(compiled.definition) > limits.MAX_RULES_PER_RULESET:
-        errors.append(
-            _err(
-                c.Loc(book.root, 1, 1),
-                None,
-                f"more than {limits.MAX_RULES_PER_RULESET} engine rules",
-            )
-        )
     for name, definition in compiled.definition.items():
         for pattern in definition["all"]:
             for test in pattern.values():

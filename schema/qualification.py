@@ -176,7 +176,7 @@ async def _evaluation_payload(info: Info, response: dict[str, Any]) -> EvaluateL
     )
     evaluation = Evaluation.from_row(row, info.context.engine.focus)
     return EvaluateLeadPayload(
-        report=evaluation.report,
+        report=evaluation.make_report(),
         evaluation=evaluation,
         lead=Lead.from_row(lead),
         handoff=Handoff.from_row(handoff) if handoff else None,
