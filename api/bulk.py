@@ -13,8 +13,9 @@ from tortoise.transactions import in_transaction
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
 from api.facts import build_inputs
+from api.inserts import insert_returning
 from api.locking import for_update
-from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
+from api.models import DomainEvent, Handoff, Lead, LeadStageChange, SalesRep
 from api.outcomes import OutcomePlan, plan_outcome
 from rules import EvaluationInput, EvaluationResult, RepData, RulesError
 
@@ -36,6 +37,8 @@ class BulkSummary:
     skipped: int = 0
     """Leads that changed while their batch was evaluated: their own trigger covers them."""
     failed: int = 0
+    recorded: int = 0
+    """Evaluations appended; the others decided what was already in force (nothing written)."""
 
 
 async def evaluate_leads(
@@ -62,6 +65,15 @@ async def decaying_lead_ids() -> list[int]:
     return sorted(cast(list[int], ids))
 
 
+async def due_lead_ids(now: datetime, *, limit: int | None = None) -> list[int]:
+    """Leads whose outcome can have changed by itself by ``now`` (their ``rescore_at`` passed),
+    in stages where a new decision can still move them. One indexed range query."""
+    query = Lead.filter(rescore_at__lte=now, stage__in=SCHEDULED_STAGES).order_by("rescore_at")
+    if limit is not None:
+        query = query.limit(limit)
+    return sorted(cast(list[int], await query.values_list("id", flat=True)))
+
+
 async def all_lead_ids() -> list[int]:
     return sorted(cast(list[int], await Lead.all().values_list("id", flat=True)))
 
@@ -76,19 +88,32 @@ async def _batch(
     leads = await Lead.filter(id__in=list(lead_ids)).order_by("id")
     inputs = await build_inputs(leads=leads, now=now, lookback_days=engine.lookback_days)
     reps = _RepBook(next(iter(inputs.values())).reps if inputs else [], now)
+    # All leads at once, over every worker; only leads reaching the handoff stage depend on
+    # the routing state, which moves on within the batch: those are evaluated again below,
+    # one after the other, so round robin and capacity see earlier picks.
+    first = await engine.evaluate_batch([inputs[lead.id] for lead in leads])
     results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
-    for lead in leads:
-        # Routing state moves on within the batch: round robin and capacity see earlier picks.
-        fact_input = inputs[lead.id].model_copy(update={"reps": reps.current()})
-        try:
-            result = await engine.evaluate(fact_input)
-        except RulesError:
+    for lead, outcome in zip(leads, first, strict=True):
+        fact_input = inputs[lead.id]
+        if isinstance(outcome, RulesError):
             summary.failed += 1
             continue
-        stage = result.stage.to_stage or lead.stage.value  # waiting leads are routed too (#11)
-        if result.routing.rep_id and stage == engine.handoff_stage and lead.owner_id is None:  # type: ignore[attr-defined]
-            reps.assigned(result.routing.rep_id)
-        results[lead.id] = (fact_input, result)
+        if (outcome.stage.to_stage or outcome.stage.from_stage) == engine.handoff_stage:
+            fact_input = fact_input.model_copy(update={"reps": reps.current()})
+            try:
+                outcome = await engine.evaluate(fact_input)
+            except RulesError:
+                summary.failed += 1
+                continue
+            stage = outcome.stage.to_stage or outcome.stage.from_stage
+            # Waiting leads (at the handoff stage with no owner) are routed too (#11).
+            if (
+                outcome.routing.rep_id is not None
+                and stage == engine.handoff_stage
+                and lead.owner_id is None  # type: ignore[attr-defined]
+            ):
+                reps.assigned(outcome.routing.rep_id)
+        results[lead.id] = (fact_input, outcome)
     if not results:
         return
     async with in_transaction():
@@ -127,40 +152,26 @@ async def _write(
         )
     if not plans:
         return
-    started = datetime.now(UTC) - timedelta(seconds=1)
-    await Evaluation.bulk_create([p.evaluation for p in plans])
-    ids = await _new_ids(Evaluation, [p.lead.id for p in plans], started)
-    for plan in plans:
-        plan.evaluation.id = ids[plan.lead.id]
+    recorded = [p for p in plans if p.evaluation is not None]
+    # One multi-row INSERT … RETURNING per table: the new ids come back with the rows.
+    await insert_returning([p.evaluation for p in recorded if p.evaluation], key="lead_id")
+    for plan in recorded:
         plan.link()
     changes = [p.stage_change for p in plans if p.stage_change is not None]
     handoffs = [p.handoff for p in plans if p.handoff is not None]
     if changes:
         await LeadStageChange.bulk_create(changes)
     if handoffs:
-        await Handoff.bulk_create(handoffs)
-        handoff_ids = await _new_ids(Handoff, [h.lead_id for h in handoffs], started)  # type: ignore[attr-defined]
-        for handoff in handoffs:
-            handoff.id = handoff_ids[handoff.lead_id]  # type: ignore[attr-defined]
+        await insert_returning(handoffs, key="lead_id")
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
     await _update_leads(plans)
-    await DomainEvent.bulk_create([e for p in plans for e in p.final_events()])
+    events = [e for p in plans for e in p.final_events()]
+    if events:
+        await DomainEvent.bulk_create(events)
     summary.evaluated += len(plans)
+    summary.recorded += len(recorded)
     summary.moved += sum(1 for c in changes if c.applied)
     summary.handoffs += len(handoffs)
-
-
-async def _new_ids(
-    model: type[Evaluation] | type[Handoff], lead_ids: list[int], since: datetime
-) -> dict[int, int]:
-    """Ids of rows just bulk-inserted: the newest per lead (the leads are locked meanwhile)."""
-    rows = await model.filter(lead_id__in=lead_ids, created_at__gte=since).values_list(
-        "lead_id", "id"
-    )
-    newest: dict[int, int] = {}
-    for lead_id, row_id in rows:
-        newest[lead_id] = max(row_id, newest.get(lead_id, 0))
-    return newest
 
 
 async def _touch_reps(rep_ids: set[int], reps: _RepBook, now: datetime) -> None:

@@ -117,10 +117,18 @@ def demo_seed(
 @app.command()
 def evaluate(
     decaying: Annotated[
-        bool, typer.Option("--decaying", help="Only leads whose engagement still decays")
+        bool,
+        typer.Option(
+            "--due",
+            "--decaying",
+            help="Only leads whose outcome can have changed by itself since their last "
+            "evaluation (what the server's scheduler does)",
+        ),
     ] = False,
 ) -> None:
-    """Evaluate every lead (or the decaying ones) with the rulebook in LEADGATE_RULES_DIR.
+    """Evaluate every lead (or the due ones) with the rulebook in LEADGATE_RULES_DIR.
+
+    A lead whose decision does not change gets no new evaluation row, only fresh scores.
 
     Run it after changing the rules, so stored scores and stages follow the new rulebook.
     """
@@ -128,7 +136,9 @@ def evaluate(
 
 
 async def _evaluate_all(*, decaying: bool) -> str:
-    from api.bulk import all_lead_ids, decaying_lead_ids, evaluate_leads
+    from datetime import UTC, datetime
+
+    from api.bulk import all_lead_ids, due_lead_ids, evaluate_leads
     from api.engine import RulesEngine
     from api.enums import EvaluationTrigger
     from api.rulebooks import record_rulebook
@@ -137,14 +147,16 @@ async def _evaluate_all(*, decaying: bool) -> str:
     engine = RulesEngine.from_dir(settings.rules_dir, workers=settings.engine_workers)
     try:
         await record_rulebook(engine.rulebook, published_by="leadgate evaluate")
-        ids = await (decaying_lead_ids() if decaying else all_lead_ids())
+        now = datetime.now(UTC)
+        ids = await (due_lead_ids(now) if decaying else all_lead_ids())
         trigger = EvaluationTrigger.SCHEDULE if decaying else EvaluationTrigger.BULK
-        summary = await evaluate_leads(engine=engine, lead_ids=ids, trigger=trigger)
+        summary = await evaluate_leads(engine=engine, lead_ids=ids, trigger=trigger, now=now)
     finally:
         await engine.close()
     return (
         f"evaluated {summary.evaluated} leads with rulebook {engine.version[:12]}: "
-        f"{summary.moved} moved, {summary.handoffs} handed off, "
+        f"{summary.recorded} new decisions recorded, {summary.moved} moved, "
+        f"{summary.handoffs} handed off, "
         f"{summary.skipped} skipped (changed meanwhile), {summary.failed} failed"
     )
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from os import cpu_count as _cpu_count
 from pathlib import Path
 
 from api.enums import LifecycleStage
 from api.errors import InvalidInput
+from api.evaluations import Explainers
 from rules import (
     EnginePool,
     EvaluationInput,
@@ -16,27 +18,43 @@ from rules import (
     Rulebook,
     RulebookInvalid,
     RuleFileError,
+    RulesError,
     TargetingAdjustment,
+    WhyNot,
     load_rulebook,
 )
 
 
+def cpu_count() -> int:
+    """Engine workers by default: one per core (the C extension holds the GIL)."""
+    return _cpu_count() or 1
+
+
 @dataclass(frozen=True, slots=True)
 class Focus:
+    """What explanations are about, and the replayers that compute them on demand."""
+
     stage: str
     rules: frozenset[str]
+    explainers: Explainers
 
 
 class RulesEngine:
     """One rulebook version plus the worker processes that evaluate it."""
 
-    def __init__(self, rulebook: Rulebook, *, workers: int = 1, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, rulebook: Rulebook, *, workers: int | None = None, timeout_s: float = 5.0
+    ) -> None:
         _check_stages(rulebook)
         self.rulebook = rulebook
-        self.pool = EnginePool(rulebook, workers=workers, timeout=timeout_s)
+        self.explainers = Explainers()
+        self.explainers.add(WhyNot(rulebook))
+        self.pool = EnginePool(rulebook, workers=workers or cpu_count(), timeout=timeout_s)
 
     @classmethod
-    def from_dir(cls, path: Path, *, workers: int = 1, timeout_s: float = 5.0) -> RulesEngine:
+    def from_dir(
+        cls, path: Path, *, workers: int | None = None, timeout_s: float = 5.0
+    ) -> RulesEngine:
         return cls(load_rulebook(path), workers=workers, timeout_s=timeout_s)
 
     @property
@@ -56,7 +74,7 @@ class RulesEngine:
         """The stage explanations are about (the handoff stage) and the rules that lead there."""
         stage = self.handoff_stage
         rules = frozenset(t.name for t in self.rulebook.transitions if t.to == stage)
-        return Focus(stage=stage, rules=rules)
+        return Focus(stage=stage, rules=rules, explainers=self.explainers)
 
     @property
     def feedback_window_days(self) -> float:
@@ -64,6 +82,13 @@ class RulesEngine:
 
     async def evaluate(self, fact_input: EvaluationInput) -> EvaluationResult:
         return await self.pool.evaluate(fact_input)
+
+    async def evaluate_batch(
+        self, inputs: list[EvaluationInput]
+    ) -> list[EvaluationResult | RulesError]:
+        """Many leads, one worker round trip per worker (all cores); each lead gets its result
+        or the typed error it alone caused. No "why not": records replay it on demand."""
+        return await self.pool.evaluate_batch(inputs, explain=False)
 
     async def evaluate_feedback(
         self, events: list[FeedbackEvent], now: datetime

@@ -1,24 +1,185 @@
-"""Reading stored evaluations back as the engine's result model, for explanation and replay."""
+"""Evaluation records: what was decided and what from, in a compact form, and "why not" on demand.
+
+A record keeps the rulebook version, the input (compact: timestamps as integer microseconds,
+activities as ``[type, µs before now]``, reps only when routing ran), fired rules with their
+effects, score contributions, scores and the stage/routing/SLA outcome. The failed conditions
+of the rules that did not fire are not stored: :func:`why_not` replays the stored input on the
+stored rulebook version (rules.WhyNot). Rows written before the compact form are read too.
+"""
 
 from __future__ import annotations
 
-from api.models import Evaluation
-from rules import EvaluationResult
+import asyncio
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from api.models import Evaluation, RulebookVersion
+from rules import EvaluationInput, EvaluationResult, RuleExplanation, WhyNot, load_rulebook_files
+
+FORMAT = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_LEAD_TIMES = ("created_at",)
+
+
+def micros(at: datetime) -> int:
+    """Exact integer microseconds since the epoch (floats would lose the last digit)."""
+    return (at - _EPOCH) // _US
+
+
+def from_micros(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def pack_input(inp: EvaluationInput, *, routed: bool) -> dict[str, Any]:
+    """The input in compact form; ``routed`` False drops the reps (routing did not run, so they
+    took no part in the decision). Activity properties are not read by any rule: not stored."""
+    now = micros(inp.now)
+    lead = {k: v for k, v in inp.lead.model_dump().items() if v is not None}
+    for key in _LEAD_TIMES:
+        if key in lead:
+            lead[key] = micros(lead[key])
+    packed: dict[str, Any] = {
+        "v": FORMAT,
+        "now": now,
+        "lead": lead,
+        "account": {k: v for k, v in inp.account.model_dump().items() if v is not None},
+        "acts": [[a.type, now - micros(a.occurred_at)] for a in inp.activities],
+    }
+    if inp.adjustments:
+        packed["adj"] = [a.model_dump(mode="json") for a in inp.adjustments]
+    if routed and inp.reps:
+        packed["reps"] = [r.model_dump(mode="json", exclude_defaults=True) for r in inp.reps]
+    return packed
+
+
+def unpack_input(data: dict[str, Any]) -> EvaluationInput:
+    """Rebuild the input a record was decided from (either storage format)."""
+    if data.get("v") != FORMAT:
+        return EvaluationInput.model_validate(data)
+    now = data["now"]
+    lead = dict(data["lead"])
+    for key in _LEAD_TIMES:
+        if key in lead:
+            lead[key] = from_micros(lead[key])
+    return EvaluationInput.model_validate(
+        {
+            "lead": lead,
+            "account": data["account"],
+            "activities": [
+                {"type": kind, "occurred_at": from_micros(now - ago)} for kind, ago in data["acts"]
+            ],
+            "adjustments": data.get("adj", []),
+            "reps": data.get("reps", []),
+            "now": from_micros(now),
+        }
+    )
+
+
+def pack_result(result: EvaluationResult) -> dict[str, Any]:
+    """The decided part of a result as record columns (no "why not", no input)."""
+    sla = result.sla
+    return {
+        "fired": [[f.name, f.section, f.effect] for f in result.fired],
+        "contributions": [
+            [c.signal, c.score, c.points, c.matches, c.decay_factor, c.value, c.activity_age_days]
+            for c in result.contributions
+        ],
+        "scores": {n: [s.raw, s.adjustment, s.value, s.cap] for n, s in result.scores.items()},
+        "outcome": {
+            "stage": [result.stage.from_stage, result.stage.to_stage, result.stage.rule,
+                      result.stage.reason],
+            "routing": [result.routing.route, result.routing.rep_id, result.routing.why],
+            "sla": [sla.rule, sla.priority, sla.hours, micros(sla.deadline)] if sla else None,
+        },
+    }  # fmt: skip
+
+
+_FIRED = ("name", "section", "effect")
+_PART = ("signal", "score", "points", "matches", "decay_factor", "value", "activity_age_days")
+_SCORE = ("raw", "adjustment", "value", "cap")
+_STAGE = ("from_stage", "to_stage", "rule", "reason")
+ROUTING_KEYS = _ROUTING = ("route", "rep_id", "why")
+_SLA = ("rule", "priority", "hours", "deadline")
+
+
+def _named(keys: tuple[str, ...], row: Any) -> Any:
+    return dict(zip(keys, row, strict=True)) if isinstance(row, list) else row
 
 
 def stored_result(row: Evaluation) -> EvaluationResult:
-    """The result exactly as the engine returned it when the evaluation ran."""
+    """The result as the engine returned it, without "why not" (see :func:`why_not`)."""
     outcome = row.outcome
+    sla = _named(_SLA, outcome["sla"])
+    if sla is not None and isinstance(sla["deadline"], int):
+        sla["deadline"] = from_micros(sla["deadline"])
     return EvaluationResult.model_validate(
         {
             "rulebook_version": row.rulebook_version,
-            "fired": row.fired,
-            "contributions": row.contributions,
-            "scores": row.scores,
-            "stage": outcome["stage"],
-            "routing": outcome["routing"],
-            "sla": outcome["sla"],
-            "not_fired": row.failed,
+            "fired": [_named(_FIRED, f) for f in row.fired],
+            "contributions": [_named(_PART, c) for c in row.contributions],
+            "scores": {
+                name: {"name": name, **_named(_SCORE, s)} if isinstance(s, list) else s
+                for name, s in row.scores.items()
+            },
+            "stage": _named(_STAGE, outcome["stage"]),
+            "routing": _named(_ROUTING, outcome["routing"]),
+            "sla": sla,
+            "not_fired": [],
             "duration_ms": row.duration_ms,
+            "next_change_at": row.next_change_at,
         }
+    )
+
+
+class Explainers:
+    """One :class:`WhyNot` per rulebook version, loaded from its stored files once."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self._cache: dict[str, WhyNot | None] = {}
+        self._limit = limit
+        self._lock = asyncio.Lock()  # a page of evaluations asks at once: load a version once
+
+    def add(self, why_not: WhyNot) -> None:
+        self._cache[why_not.version] = why_not
+
+    async def get(self, version: str) -> WhyNot | None:
+        """None when no stored rulebook has that version (remembered: asked once)."""
+        if version in self._cache:
+            return self._cache[version]
+        async with self._lock:
+            if version in self._cache:
+                return self._cache[version]
+            return await self._load(version)
+
+    async def _load(self, version: str) -> WhyNot | None:
+        row = await RulebookVersion.get_or_none(version=version)
+        found = None
+        if row is not None:
+            book = load_rulebook_files(row.files, root=f"<version {version[:12]}>")
+            found = WhyNot(book)
+        if len(self._cache) >= self._limit:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[version] = found
+        return found
+
+
+async def why_not(
+    row: Evaluation,
+    explainers: Explainers,
+    *,
+    result: EvaluationResult | None = None,
+    only: Collection[str] | None = None,
+) -> list[RuleExplanation]:
+    """Failed conditions of the rules that did not fire, replayed from the stored record."""
+    explainer = await explainers.get(row.rulebook_version)
+    if explainer is None:  # the version's files are gone: nothing to replay against
+        return []
+    result = result or stored_result(row)
+    return explainer.not_fired(
+        unpack_input(row.input),
+        fired=set(result.fired_names),
+        scores={name: s.value for name, s in result.scores.items()},
+        only=only,
     )

@@ -120,6 +120,12 @@ class Lead(Model):
     version = fields.IntField(default=1)
     # Set when the person's data was erased on request (issue 14): the row stays for the funnel.
     erased_at = fields.DatetimeField(null=True)
+    # Issue 9: the decision in force, so a re-evaluation that decides the same writes no row,
+    # and when the outcome can next change by itself (the scheduler picks leads by it).
+    evaluated_at = fields.DatetimeField(null=True)
+    rescore_at = fields.DatetimeField(null=True)
+    decision = fields.CharField(max_length=32, null=True)
+    last_evaluation_id = fields.IntField(null=True)
 
     class Meta:
         table = "lead"
@@ -130,6 +136,7 @@ class Lead(Model):
             Index(fields=("source", "created_at")),
             Index(fields=("fit_score", "id")),  # leads(orderBy: FIT_SCORE) keyset pages
             Index(fields=("engagement_score", "id")),
+            Index(fields=("rescore_at",)),  # the scheduler's due leads (issue 9)
         )
 
 
@@ -186,7 +193,6 @@ class Evaluation(Model):
     input: fields.Field[dict[str, object]] = fields.JSONField()
     fired: fields.Field[list[object]] = fields.JSONField(default=list)
     contributions: fields.Field[list[object]] = fields.JSONField(default=list)
-    failed: fields.Field[list[object]] = fields.JSONField(default=list)
     scores: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     stage_before = fields.CharEnumField(LifecycleStage, max_length=20)
     stage_after = fields.CharEnumField(LifecycleStage, max_length=20)
@@ -196,6 +202,8 @@ class Evaluation(Model):
     sla_deadline = fields.DatetimeField(null=True)
     outcome: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     duration_ms = fields.FloatField()
+    # Earliest time the outcome can change without new input (None: never by itself).
+    next_change_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

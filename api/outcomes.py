@@ -6,11 +6,15 @@ Both the single-lead path (api/qualification.py) and the bulk path (api/bulk.py)
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import IllegalTransition
+from api.evaluations import ROUTING_KEYS as _ROUTING
+from api.evaluations import pack_input, pack_result
 from api.lifecycle import check_transition
 from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
 from api.stage_moves import stage_changed_event
@@ -19,10 +23,14 @@ from rules import EvaluationInput, EvaluationResult
 
 @dataclass(slots=True)
 class OutcomePlan:
-    """Unsaved rows for one evaluation; ids that link them are filled in by the writer."""
+    """Unsaved rows for one evaluation; ids that link them are filled in by the writer.
+
+    ``evaluation`` is None when the decision is the one already in force (issue 9): nothing is
+    appended, only the lead's scores and times change in place.
+    """
 
     lead: Lead
-    evaluation: Evaluation
+    evaluation: Evaluation | None
     stage_change: LeadStageChange | None
     handoff: Handoff | None
     lead_changes: dict[str, object]
@@ -31,12 +39,17 @@ class OutcomePlan:
 
     def link(self) -> None:
         """After the evaluation (and handoff) got ids: point the other rows at them."""
+        if self.evaluation is None:
+            return
+        self.lead_changes["last_evaluation_id"] = self.evaluation.id
         if self.stage_change is not None:
             self.stage_change.evaluation_id = self.evaluation.id
         if self.handoff is not None:
             self.handoff.evaluation_id = self.evaluation.id
 
     def final_events(self) -> list[DomainEvent]:
+        if self.evaluation is None:
+            return []
         events = [
             DomainEvent(
                 kind="evaluation", subject_id=self.lead.id, payload={"id": self.evaluation.id}
@@ -63,11 +76,14 @@ class OutcomePlan:
             )
             events.append(DomainEvent(**event))
         if self.unrouted:
+            routing = self.evaluation.outcome["routing"]
+            assert isinstance(routing, list)
+            why = dict(zip(_ROUTING, routing, strict=True))
             events.append(
                 DomainEvent(
                     kind="handoff_unrouted",
                     subject_id=self.lead.id,
-                    payload={"lead": self.lead.id, "why": self.evaluation.outcome["routing"]},
+                    payload={"lead": self.lead.id, "why": why},
                 )
             )
         return events
@@ -105,29 +121,26 @@ def plan_outcome(
     reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
     owner_id = int(result.routing.rep_id) if reaches_handoff and result.routing.rep_id else None
     sla = result.sla
-    evaluation = Evaluation(
-        lead_id=lead.id,
-        rulebook_version=result.rulebook_version,
-        trigger=trigger,
-        input=fact_input.model_dump(mode="json"),
-        fired=[f.model_dump(mode="json") for f in result.fired],
-        contributions=[c.model_dump(mode="json") for c in result.contributions],
-        failed=[n.model_dump(mode="json") for n in result.not_fired],
-        scores={name: s.model_dump(mode="json") for name, s in result.scores.items()},
-        stage_before=stage_before,
-        stage_after=stage_after,
-        owner_id=owner_id,
-        sla_deadline=sla.deadline if sla and owner_id else None,
-        outcome={
-            "stage": result.stage.model_dump(mode="json"),
-            "routing": result.routing.model_dump(mode="json"),
-            "sla": sla.model_dump(mode="json") if sla else None,
-            "refused_transition": refused,
-        },
-        duration_ms=result.duration_ms,
-    )
+    final = result.stage.to_stage or result.stage.from_stage
+    decision = decision_digest(result, stage_before.value, refused)
+    evaluation = None
+    if decision != lead.decision:
+        evaluation = Evaluation(
+            lead_id=lead.id,
+            rulebook_version=result.rulebook_version,
+            trigger=trigger,
+            input=pack_input(fact_input, routed=final == handoff_stage),
+            **pack_result(result),
+            stage_before=stage_before,
+            stage_after=stage_after,
+            owner_id=owner_id,
+            sla_deadline=sla.deadline if sla and owner_id else None,
+            duration_ms=result.duration_ms,
+            next_change_at=result.next_change_at,
+        )
+        evaluation.outcome["refused_transition"] = refused
     stage_change = None
-    if target is not None and target != stage_before.value:
+    if evaluation is not None and target is not None and target != stage_before.value:
         stage_change = LeadStageChange(
             lead_id=lead.id,
             from_stage=stage_before,
@@ -151,7 +164,9 @@ def plan_outcome(
         evaluation=evaluation,
         stage_change=stage_change,
         handoff=handoff,
-        lead_changes=_lead_changes(lead, result, stage_after if moved else None, now, owner_id),
+        lead_changes=_lead_changes(
+            lead, result, stage_after if moved else None, now, owner_id, decision
+        ),
         refused=refused,
         unrouted=moved and reaches_handoff and owner_id is None,
     )
@@ -163,8 +178,9 @@ def _lead_changes(
     new_stage: LifecycleStage | None,
     now: datetime,
     owner_id: int | None,
+    decision: str,
 ) -> dict[str, object]:
-    """Only what differs: the version moves when something did."""
+    """Only what differs: the version moves when something did; times always move."""
     scores = {name: s.value for name, s in result.scores.items()}
     changes: dict[str, object] = {}
     if scores != lead.scores:
@@ -178,6 +194,30 @@ def _lead_changes(
             changes["mql_at"] = now
     if owner_id is not None:
         changes["owner_id"] = owner_id
+    if decision != lead.decision:
+        changes["decision"] = decision
     if changes:
         changes["version"] = lead.version + 1
+    changes["evaluated_at"] = now
+    changes["rescore_at"] = result.next_change_at
     return changes
+
+
+def decision_digest(result: EvaluationResult, stage_before: str, refused: str | None) -> str:
+    """What an evaluation decided, as a short hash: equal digests mean nothing to record.
+
+    Rulebook version, the stage it started from, the fired set, the stage, route, rep and SLA
+    outcome, and the scores rounded to whole points (a decaying score moving by a fraction of
+    a point is not a new decision; it is updated on the lead in place).
+    """
+    sla = result.sla
+    key = [
+        result.rulebook_version,
+        stage_before,
+        sorted(result.fired_names),
+        [result.stage.to_stage, result.stage.rule, result.stage.reason, refused],
+        [result.routing.route, result.routing.rep_id],
+        [sla.rule, sla.priority, sla.hours] if sla else None,
+        {name: round(s.value) for name, s in sorted(result.scores.items())},
+    ]
+    return hashlib.blake2b(json.dumps(key).encode(), digest_size=16).hexdigest()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
-from api.bulk import decaying_lead_ids, evaluate_leads
+from api.bulk import due_lead_ids, evaluate_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger
 from api.handoffs import expire_overdue
@@ -31,16 +32,32 @@ async def check_sla() -> str | None:
     return f"{expired} handoffs expired" if expired else None
 
 
-def rescore(engine: RulesEngine) -> Callable[[], Awaitable[str | None]]:
-    """Engagement decays with time, not with events: re-evaluate the leads it still moves."""
+RESCORE_BATCH = 5_000
+"""Due leads taken per tick; the rest are still due at the next tick."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rescore(
+    engine: RulesEngine, *, clock: Callable[[], datetime] = _utcnow
+) -> Callable[[], Awaitable[str | None]]:
+    """Re-evaluate only the leads whose outcome can have changed by itself (an activity left a
+    window, a decaying score crossed a threshold): each evaluation stored when that is next.
+    A lead that is not due costs nothing, so a server start re-scores nothing."""
 
     async def tick() -> str | None:
-        ids = await decaying_lead_ids()
+        now = clock()
+        ids = await due_lead_ids(now, limit=RESCORE_BATCH)
         if not ids:
             return None
         summary = await evaluate_leads(
-            engine=engine, lead_ids=ids, trigger=EvaluationTrigger.SCHEDULE
+            engine=engine, lead_ids=ids, trigger=EvaluationTrigger.SCHEDULE, now=now
         )
-        return f"re-scored {summary.evaluated} leads, {summary.moved} moved"
+        return (
+            f"re-scored {summary.evaluated} due leads, {summary.recorded} new decisions, "
+            f"{summary.moved} moved"
+        )
 
     return tick

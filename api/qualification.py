@@ -23,7 +23,9 @@ from rules import EvaluationInput, EvaluationResult, RulesError
 
 @dataclass(frozen=True, slots=True)
 class EvaluationOutcome:
-    """What an evaluation did. ``evaluation`` is None for dry runs (nothing was written)."""
+    """What an evaluation did. ``evaluation`` is None for dry runs (nothing was written); when
+    the decision was already in force it is the stored record of that decision (``recorded``
+    False: no row was appended)."""
 
     lead: Lead
     input: EvaluationInput
@@ -31,6 +33,7 @@ class EvaluationOutcome:
     evaluation: Evaluation | None
     handoff: Handoff | None
     refused_transition: str | None
+    recorded: bool = True
 
 
 def _now() -> datetime:
@@ -111,8 +114,10 @@ async def apply_outcome(
             lead_id=lead.id, status=HandoffStatus.PENDING
         ).exists(),
     )
-    await plan.evaluation.save()
-    plan.link()
+    recorded = plan.evaluation is not None
+    if plan.evaluation is not None:
+        await plan.evaluation.save()
+        plan.link()
     if plan.stage_change is not None:
         await plan.stage_change.save()
     if plan.handoff is not None:
@@ -121,5 +126,12 @@ async def apply_outcome(
     if plan.lead_changes:
         lead.update_from_dict(plan.lead_changes)
         await lead.save(update_fields=[*plan.lead_changes, "updated_at"])
-    await DomainEvent.bulk_create(plan.final_events())
-    return EvaluationOutcome(lead, fact_input, result, plan.evaluation, plan.handoff, plan.refused)
+    events = plan.final_events()
+    if events:
+        await DomainEvent.bulk_create(events)
+    evaluation = plan.evaluation
+    if evaluation is None and lead.last_evaluation_id is not None:
+        evaluation = await Evaluation.get_or_none(id=lead.last_evaluation_id)
+    return EvaluationOutcome(
+        lead, fact_input, result, evaluation, plan.handoff, plan.refused, recorded
+    )

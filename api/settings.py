@@ -29,11 +29,16 @@ class Settings(BaseSettings):
     dev_anonymous_admin: bool = Field(
         default=False, description="Requests without a key act as admin. Local demos only"
     )
-    engine_workers: int = Field(default=1, ge=1, description="Rule-engine worker processes")
+    engine_workers: int | None = Field(
+        default=None, ge=1, description="Rule-engine worker processes (default: one per core)"
+    )
     engine_timeout_s: float = Field(default=5.0, gt=0)
     sla_check_interval_s: float = Field(default=60.0, gt=0)
     rescore_interval_s: float = Field(
-        default=6 * 3600, gt=0, description="How often decaying engagement is re-scored"
+        default=60,
+        gt=0,
+        description="How often the scheduler looks for leads whose outcome can have changed "
+        "by itself (an indexed query; only due leads are re-evaluated)",
     )
     event_poll_interval_s: float = Field(
         default=0.2, gt=0, description="How often subscriptions look for new events"

@@ -7,6 +7,7 @@ Pure: no database, no HTTP. What the service calls:
 - :class:`EnginePool` — supervised worker processes: ``await pool.evaluate(EvaluationInput)``
   → :class:`EvaluationResult`; ``await pool.evaluate_feedback(events, now)``.
 - :class:`Evaluator` — in-process evaluation (CLI, benchmark, tests).
+- :class:`WhyNot` — failed conditions on demand, replaying a stored input (no engine).
 - :func:`evaluate_feedback` — feedback events → :class:`TargetingAdjustment` list.
 """
 
@@ -53,6 +54,7 @@ from rules.models import (
 )
 from rules.pool import EnginePool
 from rules.rulebook import Rulebook
+from rules.whynot import WhyNot
 
 __all__ = [
     "AccountData",
@@ -86,6 +88,7 @@ __all__ = [
     "SlaOutcome",
     "StageOutcome",
     "TargetingAdjustment",
+    "WhyNot",
     "check_rulebook",
     "content_version",
     "evaluate_feedback",

@@ -23,6 +23,7 @@ from typing import Any
 
 from rules import conditions as c
 from rules import limits
+from rules.packing import TooManyPatterns, pack
 from rules.regex import Regex, compile_regex
 from rules.rulebook import Rulebook
 
@@ -266,6 +267,9 @@ class CompiledRulebook:
     """Regex fact key → (fact field tested, compiled pattern)."""
     activity_windows: dict[str, int]
     """Activity type → the oldest age (µs) any rule can look at; others are not asserted."""
+    parts: list[dict[str, JSON]] = field(default_factory=list)
+    """The engine rulesets ``definition`` is split into (each with the catch-alls), so that no
+    fact matches more patterns in one ruleset than the engine allows (rules/packing.py)."""
 
     def phase_count(self, phase: int) -> int:
         return sum(1 for r in self.rules.values() if r.phase == phase)
@@ -314,7 +318,7 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
                 subject_test = {"$and": [{"k": subject}, *conj.fields]}
             patterns: list[JSON] = [{"m": subject_test}]
             aliases: list[str] = []
-            for i, atom in enumerate(conj.acts):
+            for i, atom in enumerate(_merge_same_rank(conj.acts, name in per_activity)):
                 if isinstance(atom, c.ActivityCount):
                     alias = f"a{i}"
                     patterns.append({alias: _activity_json(atom, per_activity.get(name))})
@@ -366,8 +370,21 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
                         )
             definition[engine_name] = {"all": patterns}
             rules[engine_name] = EngineRule(engine_name, section, name, phase, tuple(aliases))
-    definition[CATCH_ALL_1] = {"all": [{"m": {"k": SUBJECT_1}}], "pri": CATCH_ALL_PRIORITY}
-    definition[CATCH_ALL_2] = {"all": [{"m": {"k": SUBJECT_2}}], "pri": CATCH_ALL_PRIORITY}
+    catch_alls = {
+        CATCH_ALL_1: {"all": [{"m": {"k": SUBJECT_1}}], "pri": CATCH_ALL_PRIORITY},
+        CATCH_ALL_2: {"all": [{"m": {"k": SUBJECT_2}}], "pri": CATCH_ALL_PRIORITY},
+    }
+    try:
+        parts = pack(definition, catch_alls)
+    except TooManyPatterns as exc:
+        rule = rules[exc.rule].rule
+        raise CompileError(
+            effective[rule][1].loc,
+            f"one {exc.kind.replace('a:', 'activity ')} fact would match {exc.count} distinct "
+            f"patterns of this rule; the engine allows {limits.MAX_PATTERNS_PER_FACT} (error 303)",
+            "split the rule into several rules, or use fewer windows over the same activity",
+        ) from exc
+    definition.update(catch_alls)
     return CompiledRulebook(
         book=book,
         definition=definition,
@@ -381,7 +398,32 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
             if isinstance(n, c.Compare) and n.op == "matches"
         },
         activity_windows=activity_windows(cond for _, cond in effective.values()),
+        parts=parts,
     )
+
+
+def _merge_same_rank(
+    acts: list[c.ActivityCount | c.Sequence], per_activity: bool
+) -> list[c.ActivityCount | c.Sequence]:
+    """``at least n X in w1`` and ``at least n X in w2`` both test the n-th newest X, one fact:
+    the engine binds a fact to one pattern only, so two such patterns never match together
+    (found by the large-rulebook tests). Their conjunction is ``at least n X in min(w1, w2)``."""
+    if per_activity:
+        return acts
+    merged: dict[tuple[str, int], c.ActivityCount] = {}
+    out: list[c.ActivityCount | c.Sequence] = []
+    for atom in acts:
+        if not isinstance(atom, c.ActivityCount):
+            out.append(atom)
+            continue
+        key = (atom.type, atom.at_least)
+        kept = merged.get(key)
+        if kept is None:
+            merged[key] = atom
+            out.append(atom)
+        elif atom.within_days < kept.within_days:
+            out[out.index(kept)] = merged[key] = atom
+    return out
 
 
 def activity_windows(conds: Iterable[c.Condition]) -> dict[str, int]:

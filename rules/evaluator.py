@@ -29,6 +29,7 @@ from rules.conditions import fields_used
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
 from rules.facts import Facts, build_facts
+from rules.horizon import Horizon
 from rules.loader import load_rulebook
 from rules.models import (
     EvaluationInput,
@@ -36,6 +37,7 @@ from rules.models import (
     RepData,
     Section,
 )
+from rules.packing import fact_kind
 from rules.rulebook import Rulebook, Transition
 
 _DAY = float(MICROS_PER_DAY)
@@ -51,7 +53,14 @@ class Evaluator:
         book = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
         self.book = book
         self.compiled: CompiledRulebook = compile_rulebook(book)
-        self.ruleset = EngineRuleset(f"leadgate_{book.version[:12]}", self.compiled.definition)
+        prefix = f"leadgate_{book.version[:12]}"
+        self.rulesets = [EngineRuleset(prefix, part) for part in self.compiled.parts]
+        """One engine ruleset per part of the compiled rulebook, all given the same facts."""
+        self._activity_types = [_activity_types(part) for part in self.compiled.parts]
+        self._decides = [
+            any(self.compiled.rules[n].phase == 2 for n in part if n in self.compiled.rules)
+            for part in self.compiled.parts
+        ]
         self._needs_message = {
             name
             for name, rule in self.compiled.rules.items()
@@ -80,6 +89,7 @@ class Evaluator:
         # Each round asserts only the subject fields its rules test: less JSON, less matching.
         self._keys_1 = subject_keys(self.compiled, 1)
         self._keys_2 = subject_keys(self.compiled, 2)
+        self.horizon = Horizon(self.compiled)
 
     def _signal(self, name: str) -> Any:
         return next(s for s in self.book.signals if s.name == name)
@@ -88,9 +98,15 @@ class Evaluator:
     def version(self) -> str:
         return self.book.version
 
+    @property
+    def ruleset(self) -> EngineRuleset:
+        """The first engine ruleset (the only one unless the rulebook is large)."""
+        return self.rulesets[0]
+
     def close(self) -> None:
-        """Free the engine ruleset (call when no evaluation is in flight)."""
-        self.ruleset.close()
+        """Free the engine rulesets (call when no evaluation is in flight)."""
+        for ruleset in self.rulesets:
+            ruleset.close()
 
     def __enter__(self) -> Evaluator:
         return self
@@ -145,51 +161,56 @@ class Evaluator:
             "routing": routing,
             "sla": sla,
             "not_fired": self._explain(fired_names, subject_2, facts) if explain else [],
+            "next_change_at": self.horizon.next_change(inp, contributions, scores),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
         return EvaluationResult.model_validate(payload)  # one validation, in Rust
 
     def _match_signals(self, sid: str, facts: Facts) -> dict[str, list[float | None]]:
         """Round 1: activities, then the subject. Signal name → ages (days) of its matches."""
-        round_1: list[dict[str, Any]] = []
-        for i, act in enumerate(facts.activities):
-            round_1.append({**act, "n": i, "sid": sid})
+        activities = [{**act, "n": i, "sid": sid} for i, act in enumerate(facts.activities)]
         subject = {k: v for k, v in facts.subject.items() if k in self._keys_1}
-        round_1.append({**subject, "k": SUBJECT_1, "n": -2, "sid": sid})
+        subject_fact = {**subject, "k": SUBJECT_1, "n": -2, "sid": sid}
         hits: dict[str, list[float | None]] = {}
         rules = self.compiled.rules
         newest: dict[str, int] = {}
         for act in reversed(facts.activities):  # sorted by age: the first of a type is newest
             newest[act["type"]] = act["age"]
-        for engine_name, message in self.ruleset.assert_facts(
-            json.dumps(round_1, ensure_ascii=False)
-        ):
-            rule = rules.get(engine_name)
-            if rule is None:
-                continue
-            age: float | None = None
-            if engine_name in self._from_newest:
-                age = min(newest[t] for t in _TYPE.findall(message)) / _DAY
-            elif engine_name in self._needs_message:
-                # Only activity facts have an "age" key; no JSON parse of the whole frame.
-                age = min(map(int, _AGE.findall(message))) / _DAY
-            hits.setdefault(rule.rule, []).append(age)
+        single = len(self.rulesets) == 1
+        for ruleset, types in zip(self.rulesets, self._activity_types, strict=True):
+            sent = activities if single else [a for a in activities if a["type"] in types]
+            frame = json.dumps([*sent, subject_fact], ensure_ascii=False)
+            for engine_name, message in ruleset.assert_facts(frame):
+                rule = rules.get(engine_name)
+                if rule is None:
+                    continue
+                age: float | None = None
+                if engine_name in self._from_newest:
+                    age = min(newest[t] for t in _TYPE.findall(message)) / _DAY
+                elif engine_name in self._needs_message:
+                    # Only activity facts have an "age" key; no JSON parse of the whole frame.
+                    age = min(map(int, _AGE.findall(message))) / _DAY
+                hits.setdefault(rule.rule, []).append(age)
         return hits
 
     def _match_decisions(self, sid: str, subject_2: dict[str, Any], facts: Facts) -> set[str]:
         """Round 2: the subject with scores; names of fired stage/routing/SLA rules."""
         subject = {k: v for k, v in subject_2.items() if k in self._keys_2}
-        round_2 = [{**subject, "k": SUBJECT_2, "n": -4, "sid": sid}]
+        frame = json.dumps([{**subject, "k": SUBJECT_2, "n": -4, "sid": sid}], ensure_ascii=False)
         rules = self.compiled.rules
         fired = set()
-        for engine_name, _ in self.ruleset.assert_facts(json.dumps(round_2, ensure_ascii=False)):
-            rule = rules.get(engine_name)
-            if rule is not None:
-                fired.add(rule.rule)
+        for ruleset, decides in zip(self.rulesets, self._decides, strict=True):
+            if not decides:
+                continue
+            for engine_name, _ in ruleset.assert_facts(frame):
+                rule = rules.get(engine_name)
+                if rule is not None:
+                    fired.add(rule.rule)
         return fired
 
     def _end_session(self, sid: str) -> None:
-        self.ruleset.delete(sid)
+        for ruleset in self.rulesets:
+            ruleset.delete(sid)
 
     def _contributions(self, hits: dict[str, list[float | None]]) -> list[dict[str, Any]]:
         """One contribution per fired signal; per-activity signals sum their decayed matches."""
@@ -361,6 +382,17 @@ def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:
     """How texts name a rep: the email people read (the id when the input has no email)."""
     rep = next((r for r in inp.reps if r.rep_id == rep_id), None)
     return (rep.email or rep.rep_id) if rep is not None else rep_id
+
+
+def _activity_types(part: dict[str, Any]) -> frozenset[str]:
+    """Activity types some pattern of this engine ruleset tests (others are not sent to it)."""
+    return frozenset(
+        kind[2:]
+        for rule in part.values()
+        for pattern in rule["all"]
+        for test in pattern.values()
+        if (kind := fact_kind(test)).startswith("a:")
+    )
 
 
 def _round_robin_key(rep: RepData) -> tuple[float, str]:

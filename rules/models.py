@@ -166,6 +166,8 @@ class EvaluationResult(_Model):
     sla: SlaOutcome | None
     not_fired: list[RuleExplanation]
     duration_ms: float
+    next_change_at: datetime | None = None
+    """Earliest time the outcome can change without new input (None: never by itself)."""
 
     @property
     def fired_names(self) -> list[str]:

@@ -14,12 +14,13 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from rules import errors
+from rules import batch, errors
 from rules.errors import EngineCrashed, EngineError, EngineTimeout, PoolClosed, RulesError
 from rules.loader import load_rulebook, load_rulebook_files
 from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, TargetingAdjustment
@@ -28,8 +29,9 @@ from rules.rulebook import Rulebook
 _START_TIMEOUT = 60.0
 
 
-def _worker_main(conn: Connection) -> None:
-    """Worker loop: one job at a time, rulesets of older versions freed on the next job."""
+def _worker_main(conn: Connection, progress: Any = None) -> None:
+    """Worker loop: one job at a time, rulesets of older versions freed on the next job.
+    ``progress`` (shared memory) tells the parent which lead of a batch is being evaluated."""
     from rules.evaluator import Evaluator
     from rules.feedback import FeedbackEvaluator
 
@@ -55,7 +57,20 @@ def _worker_main(conn: Connection) -> None:
                 book = load_rulebook_files(sources, root=f"<version {version[:12]}>")
                 evaluators[version] = Evaluator(book)
                 feedback[version] = FeedbackEvaluator(book)
-            if kind == "eval":
+            if kind == "batch":
+                explain, faults = job[4]
+                items, retire = batch.run_in_worker(
+                    evaluators[version].evaluate,
+                    job[3],
+                    explain,
+                    faults,
+                    progress,
+                    _fault,
+                )
+                conn.send(("batch", items, retire))
+                if retire:
+                    return
+            elif kind == "eval":
                 inp = EvaluationInput.model_validate_json(job[3])
                 result = evaluators[version].evaluate(inp, explain=job[4])
                 conn.send(("ok", result.model_dump_json()))
@@ -100,7 +115,10 @@ class _Worker:
     def _start(self) -> None:
         parent, child = self.ctx.Pipe()
         self.conn: Connection = parent
-        self.process = self.ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.progress = self.ctx.Value("i", -1, lock=False)
+        self.process = self.ctx.Process(
+            target=_worker_main, args=(child, self.progress), daemon=True
+        )
         self.process.start()
         child.close()
         self.loaded = None
@@ -132,6 +150,33 @@ class _Worker:
     def replace(self) -> None:
         self.kill()
         self._spawn()
+
+    def call_batch(
+        self, job: tuple[Any, ...], timeout: float
+    ) -> tuple[Any, int, RulesError | None]:
+        """Send a batch; wait while the worker makes progress (at most ``timeout`` per lead).
+
+        Returns (reply, 0, None), or (None, index of the lead it died or hung on, error)."""
+        self.progress.value = -1
+        crashed = False
+        try:
+            self.conn.send(job)
+            last = -2
+            while not self.conn.poll(timeout):
+                now = self.progress.value
+                if now == last:
+                    break
+                last = now
+            else:
+                _, items, retire = self.conn.recv()
+                self.loaded = job[1]
+                return (items, retire), 0, None
+        except (EOFError, OSError, BrokenPipeError):
+            crashed = True
+        culprit = max(0, self.progress.value)
+        code = self.process.exitcode
+        self.replace()
+        return None, culprit, batch.crash_or_hang(crashed, code, timeout)
 
     def call(self, job: tuple[Any, ...], timeout: float) -> Any:
         try:
@@ -233,6 +278,67 @@ class EnginePool:
         return await asyncio.to_thread(
             self.evaluate_sync, inp, explain=explain, time_limit=time_limit
         )
+
+    def evaluate_batch_sync(
+        self,
+        inputs: list[EvaluationInput],
+        *,
+        explain: bool = False,
+        time_limit: float | None = None,
+        _faults: dict[int, str] | None = None,
+    ) -> list[batch.Outcome]:
+        """Evaluate many leads: one round trip per worker, all workers at once. Each lead gets
+        its result or the typed error it alone caused (a crash or hang on one lead does not
+        fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests."""
+        if not inputs:
+            return []
+        payload = [inp.model_dump_json() for inp in inputs]
+        faults = _faults or {}
+        parts = min(len(self._workers), len(payload))
+        size = -(-len(payload) // parts)
+        starts = range(0, len(payload), size)
+        chunks = [
+            (payload[i : i + size], {k - i: v for k, v in faults.items() if i <= k < i + size})
+            for i in starts
+        ]
+        if len(chunks) == 1:
+            return self._batch(*chunks[0], explain, time_limit)
+        with ThreadPoolExecutor(len(chunks)) as threads:
+            done = threads.map(lambda c: self._batch(c[0], c[1], explain, time_limit), chunks)
+            return [outcome for part in done for outcome in part]
+
+    async def evaluate_batch(
+        self,
+        inputs: list[EvaluationInput],
+        *,
+        explain: bool = False,
+        time_limit: float | None = None,
+    ) -> list[batch.Outcome]:
+        """``evaluate_batch_sync`` from async code (the event loop stays free)."""
+        return await asyncio.to_thread(
+            self.evaluate_batch_sync, inputs, explain=explain, time_limit=time_limit
+        )
+
+    def _batch(
+        self, payload: list[str], faults: dict[int, str], explain: bool, timeout: float | None
+    ) -> list[batch.Outcome]:
+        if self._closed:
+            raise PoolClosed("engine pool is closed")
+        book = self._book
+        worker = self._idle.get()
+        try:
+            if not worker.process.is_alive():
+                worker.replace()
+
+            def job(part: list[str], part_faults: dict[int, str]) -> tuple[Any, ...]:
+                sources = None if worker.loaded == book.version else book.sources
+                return ("batch", book.version, sources, part, (explain, part_faults))
+
+            return batch.run_on(
+                worker, job, payload, self.timeout if timeout is None else timeout, faults
+            )
+        finally:
+            self._idle.put(worker)
 
     def evaluate_feedback_sync(
         self, events: list[FeedbackEvent], now: datetime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, Self, TypeVar, cast
 
@@ -14,11 +14,12 @@ from strawberry.scalars import JSON
 
 from api.engine import Focus
 from api.enums import EvaluationTrigger, LifecycleStage
-from api.evaluations import stored_result
+from api.evaluations import stored_result, unpack_input, why_not
 from api.models import Evaluation as EvaluationRow
 from api.nearmiss import headline as near_miss_headline
 from api.nearmiss import near_miss_report
 from rules import EvaluationInput, EvaluationResult
+from rules import RuleExplanation as RuleExplanationData
 from rules.models import RoutingOutcome as RoutingResult
 from schema.loaders import by_id
 from schema.nearmiss import NearMissReport
@@ -104,6 +105,9 @@ class SlaOutcome:
     deadline: datetime = strawberry.field(description="Deadline")
 
 
+Explain = Callable[[Collection[str] | None], Awaitable[list[RuleExplanationData]]]
+
+
 @strawberry.type(description="The full explanation of one run of the rulebook over one lead.")
 class EvaluationReport:
     rulebook_version: str = strawberry.field(description="Content hash of the rulebook")
@@ -113,19 +117,35 @@ class EvaluationReport:
     stage: StageOutcome = strawberry.field(description="Stage decision")
     routing: RoutingOutcome = strawberry.field(description="Routing decision")
     sla: SlaOutcome | None = strawberry.field(description="SLA, when one applies")
-    not_fired: list[RuleExplanation] = strawberry.field(description="Why other rules did not")
     duration_ms: float = strawberry.field(description="Engine time")
     result: strawberry.Private[EvaluationResult]
     focus: strawberry.Private[Focus]
-    fact_input: strawberry.Private[EvaluationInput | dict[str, Any] | None]
+    explain: strawberry.Private[Explain | None] = None
+    """Replays "why not" on demand (stored records); None: ``result.not_fired`` is complete."""
+    fact_input: strawberry.Private[Callable[[], EvaluationInput] | None] = None
+    """The input it ran on, for the near-miss what-ifs (unpacked only when asked for)."""
+    explained: strawberry.Private[dict[str, list[RuleExplanationData]]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    @strawberry.field(description="Why other rules did not")
+    async def not_fired(self) -> list[RuleExplanation]:
+        return [
+            RuleExplanation(
+                rule=n.rule, section=n.section, failed=[pick(FailedCondition, f) for f in n.failed]
+            )
+            for n in await self._not_fired(None)
+        ]
 
     @strawberry.field(
         description="One line: why qualified, or why not yet, naming the closest rule"
     )
-    def headline(self, info: strawberry.Info) -> str:
-        return near_miss_headline(info.context.engine, self.result) or headline(
-            self.result, self.focus
-        )
+    async def headline(self, info: strawberry.Info) -> str:
+        result = self.result
+        if _needs_explanation(result):
+            explained = await self._not_fired(self.focus.rules)
+            result = result.model_copy(update={"not_fired": explained})
+        return near_miss_headline(info.context.engine, result) or headline(result, self.focus)
 
     @strawberry.field(
         description="Near-miss report: per rule leading to the handoff stage what failed, in "
@@ -135,17 +155,31 @@ class EvaluationReport:
     async def gap(self, info: strawberry.Info) -> NearMissReport | None:
         if self.fact_input is None:
             return None
+        result = self.result.model_copy(update={"not_fired": await self._not_fired(None)})
         report = await near_miss_report(
-            engine=info.context.engine, fact_input=self.fact_input, result=self.result
+            engine=info.context.engine, fact_input=self.fact_input(), result=result
         )
         return NearMissReport.of(report) if report else None
+
+    async def _not_fired(self, only: frozenset[str] | None) -> list[RuleExplanationData]:
+        """Computed once per report; the headline needs only the rules to the handoff stage."""
+        if self.explain is None:
+            return self.result.not_fired
+        key = "all" if only is None else "focus"
+        if "all" in self.explained:
+            everything = self.explained["all"]
+            return everything if only is None else [n for n in everything if n.rule in only]
+        if key not in self.explained:
+            self.explained[key] = await self.explain(only)
+        return self.explained[key]
 
     @classmethod
     def from_result(
         cls,
         result: EvaluationResult,
         focus: Focus,
-        fact_input: EvaluationInput | dict[str, Any] | None = None,
+        explain: Explain | None = None,
+        fact_input: Callable[[], EvaluationInput] | None = None,
     ) -> Self:
         return cls(
             rulebook_version=result.rulebook_version,
@@ -155,19 +189,18 @@ class EvaluationReport:
             stage=pick(StageOutcome, result.stage),
             routing=RoutingOutcome.from_result(result.routing),
             sla=pick(SlaOutcome, result.sla) if result.sla else None,
-            not_fired=[
-                RuleExplanation(
-                    rule=n.rule,
-                    section=n.section,
-                    failed=[pick(FailedCondition, f) for f in n.failed],
-                )
-                for n in result.not_fired
-            ],
             duration_ms=result.duration_ms,
             result=result,
             focus=focus,
+            explain=explain,
             fact_input=fact_input,
         )
+
+
+def _needs_explanation(result: EvaluationResult) -> bool:
+    stage = result.stage
+    moved = stage.to_stage is not None and stage.to_stage != stage.from_stage
+    return not moved and stage.from_stage in NURTURE
 
 
 def pick(cls: type[T], model: BaseModel) -> T:
@@ -198,12 +231,32 @@ class Evaluation(relay.Node):
     stage_before: LifecycleStage = strawberry.field(description="Stage before")
     stage_after: LifecycleStage = strawberry.field(description="Stage after, as applied")
     created_at: datetime = strawberry.field(description="When it ran")
-    input: JSON = strawberry.field(description="The facts snapshot it ran on (replayable)")
     refused_transition: str | None = strawberry.field(
         description="Set when the rules asked for a move the lifecycle refused"
     )
-    report: EvaluationReport = strawberry.field(description="What fired and why")
     lead_id: strawberry.Private[int]
+    row: strawberry.Private[EvaluationRow]
+    focus: strawberry.Private[Focus]
+
+    @strawberry.field(description="The facts snapshot it ran on (replayable)")
+    def input(self) -> JSON:
+        return cast(JSON, unpack_input(self.row.input).model_dump(mode="json"))
+
+    @strawberry.field(description="What fired and why")
+    def report(self) -> EvaluationReport:
+        return self.make_report()
+
+    def make_report(self) -> EvaluationReport:
+        """The report of the stored record; "why not" is replayed only if asked for."""
+        row, focus = self.row, self.focus
+        result = stored_result(row)
+
+        async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
+            return await why_not(row, focus.explainers, result=result, only=only)
+
+        return EvaluationReport.from_result(
+            result, focus, explain, fact_input=lambda: unpack_input(row.input)
+        )
 
     @classmethod
     def from_row(cls, row: EvaluationRow, focus: Focus) -> Self:
@@ -213,10 +266,10 @@ class Evaluation(relay.Node):
             stage_before=row.stage_before,
             stage_after=row.stage_after,
             created_at=row.created_at,
-            input=cast(JSON, row.input),
             refused_transition=row.outcome.get("refused_transition"),  # type: ignore[arg-type]
-            report=EvaluationReport.from_result(stored_result(row), focus, row.input),
             lead_id=row.lead_id,  # type: ignore[attr-defined]
+            row=row,
+            focus=focus,
         )
 
     @classmethod

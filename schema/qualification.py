@@ -183,7 +183,7 @@ async def _evaluation_payload(info: Info, response: dict[str, Any]) -> EvaluateL
     )
     evaluation = Evaluation.from_row(row, info.context.engine.focus)
     return EvaluateLeadPayload(
-        report=evaluation.report,
+        report=evaluation.make_report(),
         evaluation=evaluation,
         lead=lead,
         handoff=Handoff.from_row(handoff) if handoff else None,
@@ -256,7 +256,7 @@ class QualificationMutations:
                 )
                 return EvaluateLeadPayload(
                     report=EvaluationReport.from_result(
-                        outcome.result, engine.focus, outcome.input
+                        outcome.result, engine.focus, fact_input=lambda: outcome.input
                     ),
                     evaluation=None,
                     lead=Lead.from_row(outcome.lead),

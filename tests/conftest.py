@@ -61,15 +61,23 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    # Webhook tests run their own dispatcher: a background one would add queries to every test.
-    return Settings(database_url=database_url, dev=False, webhook_dispatch=False, _env_file=None)
+    # Clock ticks (SLA check, due re-scoring) would add statements to the tests that count
+    # them; tests call the ticks themselves. Webhook tests run their own dispatcher.
+    return Settings(
+        database_url=database_url,
+        dev=False,
+        sla_check_interval_s=3600,
+        rescore_interval_s=3600,
+        webhook_dispatch=False,
+        _env_file=None,
+    )
 
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     await migrate_database(settings.database_url)
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60):  # engine workers spawn
         yield application
 
 

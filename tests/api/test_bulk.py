@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+import pytest
 from starlette.applications import Starlette
 
 from api.bulk import all_lead_ids, decaying_lead_ids, evaluate_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
-from api.models import Account, Activity, Evaluation, Handoff, Lead, LeadStageChange, SalesRep
+from api.models import (
+    Account,
+    Activity,
+    DomainEvent,
+    Evaluation,
+    Handoff,
+    Lead,
+    LeadStageChange,
+    SalesRep,
+)
+from rules import EvaluationInput, EvaluationResult, RulesError
 from tests.conftest import SqlCounter
 
 NOW = datetime.now(UTC)
@@ -71,6 +83,17 @@ async def test_bulk_evaluation_moves_routes_round_robin_and_records(app: Starlet
         assert evaluation.lead_id == handoff.lead_id  # type: ignore[attr-defined]
     again = await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=NOW)
     assert (again.evaluated, again.moved, again.handoffs) == (10, 0, 0)
+    # from mql nothing moves: a new decision (other fired set), recorded once
+    assert again.recorded == 10
+    third = await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=NOW)
+    # the same decisions: no row appended, scores and evaluation time updated in place
+    assert (third.evaluated, third.recorded) == (10, 0)
+    assert await Evaluation.all().count() == 20
+    assert await DomainEvent.filter(kind="evaluation").count() == 20
+    later = NOW + timedelta(minutes=5)
+    await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=later)
+    assert await Evaluation.all().count() == 20
+    assert {lead.evaluated_at for lead in await Lead.filter(id__in=ids)} == {later}
 
 
 async def test_statements_per_batch_do_not_grow_with_its_size(
@@ -92,3 +115,27 @@ async def test_lead_selection_for_the_schedule(app: Starlette) -> None:
     await Lead.filter(id=ids[0]).update(stage=LifecycleStage.CUSTOMER)
     assert await all_lead_ids() == ids
     assert await decaying_lead_ids() == ids[1:]
+
+
+async def test_a_crash_inside_a_batch_fails_only_its_lead(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lead's engine crash (a segfault in its worker) is counted as failed; the rest of
+    its batch is evaluated and written, and the next batch runs on a replaced worker."""
+    engine = engine_of(app)
+    ids = await hot_leads(6)
+    crash_on = 2
+
+    async def with_fault(inputs: list[EvaluationInput]) -> list[EvaluationResult | RulesError]:
+        faults = {crash_on: "segfault"} if len(inputs) == len(ids) else {}
+        return await asyncio.to_thread(
+            engine.pool.evaluate_batch_sync, inputs, explain=False, _faults=faults
+        )
+
+    monkeypatch.setattr(engine, "evaluate_batch", with_fault)
+    summary = await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
+    assert (summary.evaluated, summary.failed) == (5, 1)
+    evaluated = set(cast(list[int], await Evaluation.all().values_list("lead_id", flat=True)))
+    assert evaluated == set(ids) - {ids[crash_on]}
+    retry = await evaluate_leads(engine=engine, lead_ids=[ids[crash_on]], now=NOW)
+    assert (retry.evaluated, retry.failed) == (1, 0)

@@ -60,3 +60,31 @@ def test_0003_fills_stage_entry_times_from_the_existing_history(tmp_path: Path) 
         (3, "2026-01-03 12:00:00+00:00"),  # a refused change moved nothing
     ]
     assert leads == [(1, "2026-01-05 12:00:00+00:00"), (2, None)]
+
+
+def test_0005_points_leads_at_their_newest_evaluation_and_drops_stored_why_not(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "old.sqlite3"
+    migrate(db, "models", "0004_lead_score_order_indexes")
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO lead (id, email, stage, fit_score, engagement_score, scores, "
+            "properties, created_at, updated_at, version) VALUES (?, ?, 'new', 0, 0, '{}', '{}', "
+            "'2026-01-01 12:00:00+00:00', '2026-01-01 12:00:00+00:00', 1)",
+            [(1, "a@x.com"), (2, "b@x.com")],
+        )
+        conn.executemany(
+            "INSERT INTO evaluation (id, lead_id, rulebook_version, trigger, input, fired, "
+            "contributions, failed, scores, stage_before, stage_after, outcome, duration_ms, "
+            "created_at) VALUES (?, 1, 'v', 'api', '{}', '[]', '[]', '[{\"rule\": \"r\"}]', "
+            "'{}', 'new', 'new', '{}', 1.0, '2026-01-02 12:00:00+00:00')",
+            [(1,), (2,)],
+        )
+    migrate(db)
+    with sqlite3.connect(db) as conn:
+        leads = conn.execute("SELECT id, last_evaluation_id FROM lead ORDER BY id").fetchall()
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(evaluation)")}
+    assert leads == [(1, 2), (2, None)]
+    assert "failed" not in columns
+    assert "next_change_at" in columns

@@ -232,12 +232,17 @@ def test_rulesets_are_versioned_and_freed(demo_book: Rulebook) -> None:
     assert all(n.startswith(f"leadgate_{demo_book.version[:12]}_") for n in names)
 
 
-def test_engine_error_is_typed_and_process_survives(demo_book: Rulebook) -> None:
+def test_engine_error_is_typed_and_process_survives(
+    demo_book: Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Error 303 (too many simultaneous matches) must not reach delete_state (it aborts)."""
     import dataclasses
 
-    from rules import EngineError
+    from rules import EngineError, limits
     from rules import conditions as c
+
+    # The compiler packs rules so that 303 cannot happen; lift its limit to provoke it here.
+    monkeypatch.setattr(limits, "MAX_PATTERNS_PER_FACT", 1000)
 
     signal = demo_book.signals[0]
     distinct = tuple(

@@ -14,6 +14,7 @@ from rules import (
     EngineCrashed,
     EnginePool,
     EngineTimeout,
+    EvaluationResult,
     InvalidInput,
     PoolClosed,
     Rulebook,
@@ -143,3 +144,43 @@ async def test_worker_dead_while_idle_is_replaced_silently(small_pool: EnginePoo
     await asyncio.sleep(0.2)
     assert (await small_pool.evaluate(VIP)).stage.to_stage == "mql"
     assert small_pool.worker_pids()[0] != pid
+
+
+BATCH = [VIP, lead_input(lead={"country": "US"}), VIP, lead_input(account={"employee_count": 5})]
+
+
+async def test_a_batch_is_one_round_trip_per_worker_and_matches_one_by_one(
+    pool: EnginePool,
+) -> None:
+    inputs = BATCH * 10
+    batched = await pool.evaluate_batch(inputs, explain=True)
+    single = [await pool.evaluate(inp) for inp in inputs[:4]]
+    assert [r.model_copy(update={"duration_ms": 0}) for r in batched[:4]] == [  # type: ignore[union-attr]
+        r.model_copy(update={"duration_ms": 0}) for r in single
+    ]
+    assert all(isinstance(r, EvaluationResult) for r in batched)
+
+
+@pytest.mark.parametrize(("fault", "error"), [("segfault", EngineCrashed), ("exit", EngineCrashed),
+                                              ("hang", EngineTimeout)])  # fmt: skip
+def test_a_crash_or_hang_inside_a_batch_fails_only_its_lead(
+    demo_book: Rulebook, fault: str, error: type[Exception]
+) -> None:
+    with EnginePool(demo_book, workers=1, timeout=1) as small:
+        before = small.worker_pids()
+        outcomes = small.evaluate_batch_sync(BATCH * 2, _faults={5: fault})
+        assert isinstance(outcomes[5], error)
+        others = [o for i, o in enumerate(outcomes) if i != 5]
+        assert all(isinstance(o, EvaluationResult) for o in others)
+        assert [o.stage.to_stage for o in others[:2]] == ["mql", None]  # type: ignore[union-attr]
+        assert small.worker_pids() != before  # the worker was replaced
+        again = small.evaluate_batch_sync(BATCH)
+        assert all(isinstance(o, EvaluationResult) for o in again)
+
+
+def test_bad_input_in_a_batch_is_that_leads_typed_error(pool: EnginePool) -> None:
+    bad = lead_input(lead={"stage": "limbo"})
+    outcomes = pool.evaluate_batch_sync([VIP, bad, VIP])
+    assert isinstance(outcomes[1], InvalidInput)
+    assert isinstance(outcomes[0], EvaluationResult)
+    assert isinstance(outcomes[2], EvaluationResult)

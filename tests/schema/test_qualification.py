@@ -283,8 +283,9 @@ async def test_idempotency_key_replays_the_first_result_and_refuses_another_inpu
     assert error["code"] == "idempotency_mismatch"
     assert error["field"] == ["input", "idempotencyKey"]
     stored = await Lead.get(email="vp@bigcorp.com")
-    # the upsert evaluated once, the keyed evaluateLead once more: the replay added nothing
-    assert await Evaluation.filter(lead_id=stored.id).count() == 2
+    # the upsert recorded a decision; the keyed evaluateLead decided the same (no new row,
+    # issue 9) and the replay added nothing either
+    assert await Evaluation.filter(lead_id=stored.id).count() == 1
 
 
 async def test_unknown_lead_and_wrong_id_type_are_typed_errors(gql: GraphQLClient) -> None:
@@ -336,9 +337,9 @@ async def test_fifty_concurrent_evaluations_make_one_handoff_and_lose_no_update(
         .order_by("id")
         .values_list("stage_before", flat=True),
     )
-    assert len(befores) == 1 + 50
-    assert befores[1:].count(LifecycleStage.NEW) == 1
-    assert befores[1:].count(LifecycleStage.MQL) == 49
+    # One moved it, the next recorded the decision from mql; the 48 others decided what was
+    # already in force and appended nothing (issue 9).
+    assert befores[1:] == [LifecycleStage.NEW, LifecycleStage.MQL]
 
 
 async def test_a_reps_key_decides_only_that_reps_handoffs(

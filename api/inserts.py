@@ -1,0 +1,53 @@
+"""Multi-row INSERT … RETURNING: a batch of rows and their new ids in one statement.
+
+tortoise's ``bulk_create`` runs ``executemany`` and gives no ids back, which forced look-ups by
+``created_at`` to link rows. PostgreSQL and SQLite (≥ 3.35) both return the ids of a multi-row
+insert; each row is matched back through a column that is unique within the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise.models import Model
+
+_MAX_PARAMS = 30_000
+"""Below the bind-parameter limits of PostgreSQL (32,767) and SQLite (32,766)."""
+
+
+async def insert_returning(rows: Sequence[Model], *, key: str) -> dict[Any, int]:
+    """Insert ``rows`` (all of one model); map each row's ``key`` column value to its new id
+    (and set the ids on the instances). ``key`` must be unique within ``rows``."""
+    if not rows:
+        return {}
+    model = type(rows[0])
+    meta = model._meta
+    db = model._choose_db(for_write=True)
+    executor = db.executor_class(model=model, db=db)
+    fields, columns = executor._prepare_insert_columns()
+    key_column = meta.fields_db_projection[key]
+    per_statement = max(1, _MAX_PARAMS // len(fields))
+    ids: dict[Any, int] = {}
+    postgres = db.capabilities.dialect == "postgres"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values: list[Any] = []
+        groups = []
+        for row in chunk:
+            marks = []
+            for name in fields:
+                values.append(meta.fields_map[name].to_db_value(getattr(row, name), row))
+                marks.append(f"${len(values)}" if postgres else "?")
+            groups.append(f"({', '.join(marks)})")
+        names = ", ".join(f'"{c}"' for c in columns)
+        sql = (
+            f'INSERT INTO "{meta.db_table}" ({names}) VALUES {", ".join(groups)} '
+            f'RETURNING "{meta.db_pk_column}", "{key_column}"'
+        )
+        for record in await db.execute_query_dict(sql, values):  # fetches on both drivers
+            ids[record[key_column]] = int(record[meta.db_pk_column])
+    for row in rows:
+        row.pk = ids[getattr(row, key)]
+        row._saved_in_db = True
+    return ids

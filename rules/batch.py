@@ -1,0 +1,94 @@
+"""Batches of evaluations in one worker round trip, with containment per lead.
+
+The worker evaluates a batch in order and records in shared memory which lead it is on. The
+parent waits for the one reply; if the worker dies or makes no progress for the timeout, the
+lead it was on gets :class:`EngineCrashed` / :class:`EngineTimeout`, the worker is replaced, and
+the other leads of the batch are sent again (results of a dead worker are lost with it). An
+engine error on one lead retires the worker after it answered for the leads before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rules import errors
+from rules.errors import EngineCrashed, EngineError, EngineTimeout, RulesError
+from rules.models import EvaluationInput, EvaluationResult
+
+Outcome = EvaluationResult | RulesError
+"""One lead's answer: its result, or the typed error that lead alone caused."""
+
+
+def run_in_worker(
+    evaluate: Callable[..., EvaluationResult],
+    payload: list[str],
+    explain: bool,
+    faults: dict[int, str],
+    progress: Any,
+    fault: Callable[[str], None],
+) -> tuple[list[Any], bool]:
+    """Worker side: JSON results (or ``("error", type, message)``), and whether to retire."""
+    out: list[Any] = []
+    for i, raw in enumerate(payload):
+        progress.value = i
+        if i in faults:
+            fault(faults[i])
+        try:
+            result = evaluate(EvaluationInput.model_validate_json(raw), explain=explain)
+            out.append(result.model_dump_json())
+        except EngineError as exc:  # the engine may hold a session it could not free
+            out.append(("error", type(exc).__name__, str(exc)))
+            return out, True
+        except RulesError as exc:
+            out.append(("error", type(exc).__name__, str(exc)))
+        except Exception as exc:  # a bug, not the engine: this lead fails, the rest go on
+            out.append(("error", "RulesError", f"{type(exc).__name__}: {exc}"))
+    return out, False
+
+
+def _decode(item: Any) -> Outcome:
+    if isinstance(item, str):
+        return EvaluationResult.model_validate_json(item)
+    error_type = getattr(errors, item[1], errors.EngineError)
+    error: RulesError = error_type(item[2])
+    return error
+
+
+def run_on(
+    worker: Any,
+    job: Callable[[list[str], dict[int, str]], tuple[Any, ...]],
+    payload: list[str],
+    timeout: float,
+    faults: dict[int, str] | None = None,
+) -> list[Outcome]:
+    """Parent side: evaluate ``payload`` on ``worker`` (a ``rules.pool._Worker``), replacing it
+    as often as leads crash or hang it. Every lead gets an outcome."""
+    faults = dict(faults or {})
+    outcomes: list[Outcome | None] = [None] * len(payload)
+    pending = list(range(len(payload)))
+    while pending:
+        positions = {orig: pos for pos, orig in enumerate(pending)}
+        chunk_faults = {positions[i]: kind for i, kind in faults.items() if i in positions}
+        reply, culprit, error = worker.call_batch(
+            job([payload[i] for i in pending], chunk_faults), timeout
+        )
+        if reply is not None:
+            items, retire = reply
+            for pos, item in enumerate(items):
+                outcomes[pending[pos]] = _decode(item)
+            if retire:
+                worker.replace()
+            pending = pending[len(items) :]
+            continue
+        lead = pending[culprit]
+        outcomes[lead] = error
+        faults.pop(lead, None)
+        pending = pending[:culprit] + pending[culprit + 1 :]
+    return [o if o is not None else EngineCrashed("lead not evaluated") for o in outcomes]
+
+
+def crash_or_hang(crashed: bool, code: int | None, timeout: float) -> RulesError:
+    if crashed:
+        return EngineCrashed(f"engine worker died on this lead (exit code {code}); replaced")
+    return EngineTimeout(f"evaluation exceeded {timeout:g}s; worker killed and replaced")

@@ -1,0 +1,96 @@
+"""When an outcome can next change by itself: windows, decaying scores, and never too late."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+
+from rules import EvaluationInput, Evaluator, load_rulebook_files
+from tests.rules.conftest import NOW, lead_input
+from tests.rules.test_explainer import _demo_evaluator, inputs
+
+BOOK = b"""
+scores:
+  fit: {cap: 100}
+  engagement: {cap: 100, half_life_days: 10}
+stages:
+  order: [new, engaged, mql, sal]
+  side: [recycled]
+  initial: new
+  manual: [engaged, mql, sal, recycled]
+signals:
+  - name: viewed
+    score: engagement
+    points: 40
+    when: {activity: {type: page_view, within_days: 7}}
+qualification:
+  - name: hot
+    to: mql
+    when: {field: scores.engagement, gte: 30}
+"""
+
+
+def _evaluator() -> Evaluator:
+    return Evaluator(load_rulebook_files({"book.yaml": BOOK}))
+
+
+def test_a_decaying_score_crossing_a_threshold_is_the_next_change() -> None:
+    with _evaluator() as evaluator:
+        inp = lead_input(activities=[("page_view", 1)])
+        result = evaluator.evaluate(inp)
+        assert result.stage.to_stage == "mql"
+        # 40 · 2^(-age/10) falls below 30 at age 10·log2(4/3) days
+        crossing = NOW - timedelta(days=1) + timedelta(days=10 * math.log2(40 / 30))
+        assert result.next_change_at is not None
+        assert abs(result.next_change_at - crossing) < timedelta(minutes=1)
+        before = evaluator.evaluate(inp.model_copy(update={"now": crossing - timedelta(minutes=5)}))
+        assert before.stage.to_stage == "mql"
+        # Following the stated times (as the scheduler does) reaches the change in a few steps
+        # of seconds: a step may land where `gt` would change but `gte` still holds, and ages
+        # are whole seconds.
+        at, steps = result.next_change_at, 0
+        while evaluator.evaluate(inp.model_copy(update={"now": at})).stage.to_stage == "mql":
+            following = evaluator.evaluate(inp.model_copy(update={"now": at})).next_change_at
+            assert following is not None
+            assert following > at
+            at, steps = following, steps + 1
+        assert steps <= 3
+        assert abs(at - crossing) < timedelta(minutes=1)
+
+
+def test_an_activity_leaving_its_window_is_the_next_change() -> None:
+    with _evaluator() as evaluator:
+        inp = lead_input(activities=[("page_view", 6.5)])  # 40·2^(-0.65) ≈ 25.5: not hot
+        result = evaluator.evaluate(inp)
+        leaves = NOW - timedelta(days=6.5) + timedelta(days=7, seconds=1)
+        assert result.next_change_at is not None
+        assert abs(result.next_change_at - leaves) <= timedelta(seconds=2)
+        gone = evaluator.evaluate(inp.model_copy(update={"now": result.next_change_at}))
+        assert result.fired_names == ["viewed"]
+        assert gone.fired_names == []
+
+
+def test_nothing_changes_by_itself_without_time_dependent_facts() -> None:
+    with _evaluator() as evaluator:
+        assert evaluator.evaluate(lead_input()).next_change_at is None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inp=inputs())
+def test_the_outcome_holds_until_the_next_change(inp: EvaluationInput) -> None:
+    """Never too late: just before the stated time the demo rulebook decides the same."""
+    evaluator = _demo_evaluator()
+    first = evaluator.evaluate(inp, explain=False)
+    if first.next_change_at is None:
+        moments = [inp.now + timedelta(days=400)]
+    else:
+        span = first.next_change_at - inp.now
+        moments = [inp.now + span / 2, first.next_change_at - timedelta(seconds=2)]
+    for moment in moments:
+        if moment <= inp.now:
+            continue
+        later = evaluator.evaluate(inp.model_copy(update={"now": moment}), explain=False)
+        assert later.fired_names == first.fired_names, moment
+        assert later.stage == first.stage
