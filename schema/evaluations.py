@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import datetime
-from typing import Any, Self, TypeVar, cast
+from typing import Self, TypeVar, cast
 
 import strawberry
 from pydantic import BaseModel

@@ -26,9 +26,15 @@ class RoutingQueries:
     ) -> LeadConnection:
         size = page_size(first)
         query = waiting_leads(info.context.engine.handoff_stage).order_by("id")
+        count = query.count
         if after is not None:
             query = query.filter(id__gt=decode_cursor("unrouted", after))
         rows = await query.limit(size + 1)
         return build_connection(
-            "unrouted", [Lead.from_row(r) for r in rows], [r.id for r in rows], size, after
+            "unrouted",
+            [Lead.from_row(r) for r in rows],
+            [r.id for r in rows],
+            size,
+            after,
+            count=count,
         )
