@@ -83,7 +83,10 @@ class Account(relay.Node):
         after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
     ) -> Connection[Lead]:
         query = LeadRow.filter(account_id=self.id)
-        return await id_connection("account_lead", query, Lead.from_row, first=first, after=after)
+        pages = info.context.loaders.account_leads
+        return await id_connection(
+            "account_lead", query, Lead.from_row, first=first, after=after, batch=(pages, self.id)
+        )
 
     @strawberry.field(description="Its deals, newest first")
     async def deals(
@@ -95,9 +98,11 @@ class Account(relay.Node):
         from schema.deals import Deal as DealType  # the deals module imports this one
 
         query = DealRow.filter(account_id=self.id)
+        pages = info.context.loaders.account_deals
         return await id_connection(
-            "account_deal", query, DealType.from_row, first=first, after=after
-        )
+            "account_deal", query, DealType.from_row, first=first, after=after,
+            batch=(pages, self.id),
+        )  # fmt: skip
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -223,6 +228,7 @@ class Lead(relay.Node):
             lambda row: Evaluation.from_row(row, focus),
             first=first,
             after=after,
+            batch=(info.context.loaders.lead_evaluations, self.id),
         )
 
     @strawberry.field(description="Its lifecycle moves (refused ones too), oldest first")
@@ -239,6 +245,7 @@ class Lead(relay.Node):
             first=first,
             after=after,
             newest_first=False,
+            batch=(info.context.loaders.lead_stage_changes, self.id),
         )
 
     @strawberry.field(description="What sales said about them, newest first")
@@ -249,7 +256,10 @@ class Lead(relay.Node):
         after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
     ) -> Connection[Feedback]:
         query = FeedbackRow.filter(lead_id=self.id)
-        return await id_connection("feedback", query, Feedback.from_row, first=first, after=after)
+        pages = info.context.loaders.lead_feedback
+        return await id_connection(
+            "feedback", query, Feedback.from_row, first=first, after=after, batch=(pages, self.id)
+        )
 
     @strawberry.field(description="What they did, newest first")
     async def activities(
@@ -259,7 +269,10 @@ class Lead(relay.Node):
         after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
     ) -> Connection[Activity]:
         query = ActivityRow.filter(lead_id=self.id)
-        return await id_connection("activity", query, Activity.from_row, first=first, after=after)
+        pages = info.context.loaders.lead_activities
+        return await id_connection(
+            "activity", query, Activity.from_row, first=first, after=after, batch=(pages, self.id)
+        )
 
     @strawberry.field(description="The most recent evaluation, if any")
     async def latest_evaluation(self, info: Info) -> Evaluation | None:
