@@ -24,9 +24,10 @@ from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
 from schema.ids import node_id
-from schema.leads import Lead, SalesRep
+from schema.leads import Lead
 from schema.loaders import by_id
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.reps import SalesRep
 
 
 @strawberry.type(description="A qualified lead handed to a sales owner, with a deadline.")
