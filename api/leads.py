@@ -107,7 +107,11 @@ async def _upsert(email: str, data: LeadData, company: CompanyData) -> UpsertRes
     if data.campaign_key is not None:
         campaign = await Campaign.get_or_none(key=data.campaign_key)
         if campaign is None:
-            raise InvalidInput(f"unknown campaign {data.campaign_key!r}", field="campaignKey")
+            raise InvalidInput(
+                f"unknown campaign {data.campaign_key!r}",
+                field="campaignKey",
+                suggestion="create it first: createCampaign, or `leadgate campaigns create`",
+            )
         fields["last_campaign_id"] = campaign.id
         if lead is None or lead.first_campaign_id is None:  # type: ignore[attr-defined]
             fields["first_campaign_id"] = campaign.id

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tortoise import Tortoise
+from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -33,6 +34,7 @@ from api.models import (
     Evaluation,
     Feedback,
     Handoff,
+    IdempotencyRecord,
     Lead,
     LeadStageChange,
 )
@@ -183,11 +185,13 @@ async def erase_lead(*, lead_id: int, reason: str, actor: str, tombstone: bool) 
         activities = await Activity.filter(lead_id=lead.id)
         scrub = _Scrubber(_personal(lead, activities))
         placeholder = f"erased-{lead.id}@{lead.email.rsplit('@', 1)[1]}"
+        identifying = _Scrubber(_identifying(lead, activities))
         counts = {
             "activities": await _scrub_activities(activities, scrub),
             "evaluations": await _scrub_evaluations(lead.id, scrub, placeholder),
             "notes": await _scrub_notes(lead.id, scrub),
-            "events": await _scrub_events(_Scrubber(_identifying(lead, activities))),
+            "events": await _scrub_events(identifying),
+            "replays": await _drop_replays(identifying),
         }
         if tombstone:
             await ErasureTombstone.get_or_create(email_hash=email_hash(lead.email))
@@ -258,25 +262,43 @@ async def _scrub_column(model: type[M], column: str, lead_id: int, scrub: _Scrub
     return len(dirty)
 
 
-async def _scrub_events(scrub: _Scrubber) -> int:
-    """Outbox payloads that mention the person (the outbox has no lead column: search it)."""
+async def _mentions(table: str, column: str, scrub: _Scrubber) -> list[int]:
+    """Ids of rows whose JSON ``column`` mentions the person: tables without a lead column
+    (the outbox, the idempotency replays) are searched, not scanned into Python."""
     if not scrub.values:
-        return 0
+        return []
     conn = Tortoise.get_connection("default")
     if on_postgres():
-        where = " OR ".join(f"payload::text ILIKE ${i + 1}" for i in range(len(scrub.values)))
+        where = " OR ".join(f"{column}::text ILIKE ${i + 1}" for i in range(len(scrub.values)))
         needles = [f"%{_like(v)}%" for v in scrub.values]
     else:  # JSON text as stored: non-ASCII characters are escaped, LIKE ignores ASCII case
         stored = [json.dumps(v)[1:-1] for v in scrub.values]
-        where = " OR ".join("payload LIKE ? ESCAPE '\\'" for _ in stored)
+        where = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for _ in stored)
         needles = [f"%{_like(v)}%" for v in stored]
-    rows = await conn.execute_query_dict(f"SELECT id FROM domain_event WHERE {where}", needles)
-    events = await DomainEvent.filter(id__in=[r["id"] for r in rows])
+    rows = await conn.execute_query_dict(f"SELECT id FROM {table} WHERE {where}", needles)
+    return [int(r["id"]) for r in rows]
+
+
+async def _scrub_events(scrub: _Scrubber) -> int:
+    events = await DomainEvent.filter(id__in=await _mentions("domain_event", "payload", scrub))
     for event in events:
         event.payload = scrub.json(event.payload)
     if events:
         await DomainEvent.bulk_update(events, fields=["payload"], batch_size=BATCH)
     return len(events)
+
+
+async def _drop_replays(scrub: _Scrubber) -> int:
+    """Idempotency replays whose key or stored response mentions the person: they are caches,
+    and a replay after the erasure would meet the tombstone anyway."""
+    if not scrub.values:
+        return 0
+    by_key = Q(*(Q(key__icontains=v) for v in scrub.values), join_type=Q.OR)
+    keyed: list[int] = await IdempotencyRecord.filter(by_key).values_list("id", flat=True)  # type: ignore[assignment]
+    ids = {*keyed, *await _mentions("idempotency_record", "response", scrub)}
+    if ids:
+        await IdempotencyRecord.filter(id__in=list(ids)).delete()
+    return len(ids)
 
 
 def _like(value: str) -> str:

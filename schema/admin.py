@@ -15,9 +15,9 @@ from api.errors import LeadgateError
 from api.models import ApiKey as ApiKeyRow
 from schema.context import Info
 from schema.errors import UserError, user_error
-from schema.leads import SalesRep
 from schema.loaders import by_id
 from schema.pagination import Connection, id_connection
+from schema.reps import SalesRep
 
 
 @strawberry.type(description="An API key. The secret is never shown after creation.")

@@ -93,8 +93,9 @@ class Campaign(relay.Node):
     ) -> Connection[CampaignCost]:
         query = CampaignCostRow.filter(campaign_id=self.id)
         return await id_connection(
-            "campaign_cost", query, CampaignCost.from_row, first=first, after=after
-        )
+            "campaign_cost", query, CampaignCost.from_row, first=first, after=after,
+            batch=(info.context.loaders.campaign_costs, self.id),
+        )  # fmt: skip
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

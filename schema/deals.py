@@ -16,11 +16,12 @@ from api.enums import DealStage
 from api.errors import LeadgateError
 from api.models import Deal as DealRow
 from api.models import DealStageChange as DealStageChangeRow
+from schema.accounts import Account
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.followups import feedback_recorded
 from schema.ids import node_id
-from schema.leads import Account, Lead, SalesRep
+from schema.leads import Lead
 from schema.loaders import by_id
 from schema.pagination import (
     Connection,
@@ -29,6 +30,7 @@ from schema.pagination import (
     memory_connection,
     page_size,
 )
+from schema.reps import SalesRep
 
 strawberry.enum(DealStage, description="Where a deal stands")
 

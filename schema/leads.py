@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import Annotated, Any, Self
 
 import strawberry
 from strawberry import relay
@@ -19,15 +19,13 @@ from api import leads as service
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import EngineFailure, InvalidInput, LeadgateError
 from api.idempotency import run_idempotent
-from api.models import Account as AccountRow
 from api.models import Activity as ActivityRow
-from api.models import Deal as DealRow
 from api.models import Evaluation as EvaluationRow
 from api.models import Feedback as FeedbackRow
 from api.models import Lead as LeadRow
 from api.models import LeadStageChange as LeadStageChangeRow
-from api.models import SalesRep as SalesRepRow
 from api.qualification import evaluate_lead
+from schema.accounts import Account
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation
@@ -42,111 +40,9 @@ from schema.pagination import (
     page_size,
 )
 from schema.records import Activity, Feedback, LeadStageChange
-
-if TYPE_CHECKING:
-    from schema.deals import Deal
+from schema.reps import SalesRep
 
 Stage = LifecycleStage
-
-
-@strawberry.type(description="A company, matched by email or website domain.")
-class Account(relay.Node):
-    id: relay.NodeID[int]
-    domain: str = strawberry.field(description="Company domain, e.g. acme.com")
-    name: str | None = strawberry.field(description="Company name")
-    industry: str | None = strawberry.field(description="Industry")
-    employee_count: int | None = strawberry.field(description="Headcount")
-    annual_revenue: Decimal | None = strawberry.field(description="Annual revenue, USD")
-    country: str | None = strawberry.field(description="ISO 3166 alpha-2 country")
-    segment: str | None = strawberry.field(description="enterprise, mid_market or smb")
-    customer_since: datetime | None = strawberry.field(description="When the first deal was won")
-    churned_at: datetime | None = strawberry.field(description="When it stopped being a customer")
-
-    @classmethod
-    def from_row(cls, row: AccountRow) -> Self:
-        return cls(
-            id=row.id,
-            domain=row.domain,
-            name=row.name,
-            industry=row.industry,
-            employee_count=row.employee_count,
-            annual_revenue=row.annual_revenue,
-            country=row.country,
-            segment=row.segment,
-            customer_since=row.customer_since,
-            churned_at=row.churned_at,
-        )
-
-    @strawberry.field(description="Its leads, newest first")
-    async def leads(
-        self,
-        info: Info,
-        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
-        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
-    ) -> Connection[Lead]:
-        query = LeadRow.filter(account_id=self.id)
-        return await id_connection("account_lead", query, Lead.from_row, first=first, after=after)
-
-    @strawberry.field(description="Its deals, newest first")
-    async def deals(
-        self,
-        info: Info,
-        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
-        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
-    ) -> Connection[Annotated[Deal, strawberry.lazy("schema.deals")]]:
-        from schema.deals import Deal as DealType  # the deals module imports this one
-
-        query = DealRow.filter(account_id=self.id)
-        return await id_connection(
-            "account_deal", query, DealType.from_row, first=first, after=after
-        )
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        rows = await info.context.loaders.account.load_many([int(i) for i in node_ids])
-        return [cls.from_row(r) if r else None for r in rows]
-
-
-@strawberry.type(description="A sales owner that routing assigns handoffs to.")
-class SalesRep(relay.Node):
-    id: relay.NodeID[int]
-    email: str = strawberry.field(description="Work email")
-    name: str = strawberry.field(description="Display name")
-    territory: str = strawberry.field(description="Territory, e.g. NA, EMEA, APAC")
-    segments: list[str] = strawberry.field(description="Segments this rep covers")
-    capacity: int = strawberry.field(description="Open handoffs this rep can hold")
-    active: bool = strawberry.field(description="Inactive reps are never routed to")
-    last_assigned_at: datetime | None = strawberry.field(
-        description="Last handoff routed to them (round robin picks the longest-waiting rep)"
-    )
-    created_at: datetime = strawberry.field(description="Created at")
-
-    @classmethod
-    def from_row(cls, row: SalesRepRow) -> Self:
-        return cls(
-            id=row.id,
-            email=row.email,
-            name=row.name,
-            territory=row.territory,
-            segments=list(row.segments),
-            capacity=row.capacity,
-            active=row.active,
-            last_assigned_at=row.last_assigned_at,
-            created_at=row.created_at,
-        )
-
-    @strawberry.field(description="Pending handoffs they hold now (routing stops at capacity)")
-    async def open_handoffs(self, info: Info) -> int:
-        return await info.context.loaders.open_handoffs.load(self.id)
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
-    ) -> list[Self | None]:
-        rows = await info.context.loaders.rep.load_many([int(i) for i in node_ids])
-        return [cls.from_row(r) if r else None for r in rows]
 
 
 @strawberry.type(description="A person who showed interest. Email is the natural key.")
@@ -225,6 +121,7 @@ class Lead(relay.Node):
             lambda row: Evaluation.from_row(row, focus),
             first=first,
             after=after,
+            batch=(info.context.loaders.lead_evaluations, self.id),
         )
 
     @strawberry.field(description="Its lifecycle moves (refused ones too), oldest first")
@@ -241,6 +138,7 @@ class Lead(relay.Node):
             first=first,
             after=after,
             newest_first=False,
+            batch=(info.context.loaders.lead_stage_changes, self.id),
         )
 
     @strawberry.field(description="What sales said about them, newest first")
@@ -251,7 +149,10 @@ class Lead(relay.Node):
         after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
     ) -> Connection[Feedback]:
         query = FeedbackRow.filter(lead_id=self.id)
-        return await id_connection("feedback", query, Feedback.from_row, first=first, after=after)
+        pages = info.context.loaders.lead_feedback
+        return await id_connection(
+            "feedback", query, Feedback.from_row, first=first, after=after, batch=(pages, self.id)
+        )
 
     @strawberry.field(description="What they did, newest first")
     async def activities(
@@ -261,7 +162,10 @@ class Lead(relay.Node):
         after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
     ) -> Connection[Activity]:
         query = ActivityRow.filter(lead_id=self.id)
-        return await id_connection("activity", query, Activity.from_row, first=first, after=after)
+        pages = info.context.loaders.lead_activities
+        return await id_connection(
+            "activity", query, Activity.from_row, first=first, after=after, batch=(pages, self.id)
+        )
 
     @strawberry.field(description="The most recent evaluation, if any")
     async def latest_evaluation(self, info: Info) -> Evaluation | None:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
-from tortoise.functions import Max
+from tortoise.functions import Count, Max
 from tortoise.models import Model
 
 from api.campaigns import first_touch_lead_counts
-from api.models import Account, Campaign, DealStageChange, Evaluation, Lead, SalesRep
+from api.models import (
+    Account,
+    Activity,
+    Campaign,
+    CampaignCost,
+    Deal,
+    DealStageChange,
+    Evaluation,
+    Feedback,
+    Lead,
+    LeadStageChange,
+    SalesRep,
+)
 from api.reps import open_handoff_counts
 
 M = TypeVar("M", bound=Model)
@@ -46,6 +59,41 @@ async def deal_histories(deal_ids: Sequence[int]) -> list[list[DealStageChange]]
     return [by_deal[deal_id] for deal_id in deal_ids]
 
 
+class FirstPages(Generic[M]):
+    """The first page of a child list (a lead's evaluations, an account's deals…) for every
+    parent of a page at once: one ranked query and one grouped count, whatever the number of
+    parents. Keys are (parent id, page size + 1); later pages query one parent directly."""
+
+    def __init__(self, model: type[M], parent: str, *, newest_first: bool = True) -> None:
+        self.model = model
+        self.parent = parent
+        self.order = "DESC" if newest_first else "ASC"
+        self.loader: DataLoader[tuple[int, int], tuple[list[M], int]] = DataLoader(
+            load_fn=self._load
+        )
+
+    async def _load(self, keys: Sequence[tuple[int, int]]) -> list[tuple[list[M], int]]:
+        parents = sorted({int(parent) for parent, _ in keys})
+        limit = max(int(n) for _, n in keys)
+        table, col = self.model._meta.db_table, self.parent
+        ranked: list[M] = await self.model.raw(
+            f'SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t."{col}" '
+            f'ORDER BY t."id" {self.order}) AS page_rank FROM "{table}" t '
+            f'WHERE t."{col}" IN ({", ".join(map(str, parents))})) ranked '
+            f"WHERE page_rank <= {limit} ORDER BY page_rank"
+        )
+        by_parent: dict[int, list[M]] = defaultdict(list)
+        for row in ranked:
+            by_parent[getattr(row, col)].append(row)
+        counts = dict(
+            await self.model.filter(**{f"{col}__in": parents})
+            .annotate(n=Count("id"))
+            .group_by(col)
+            .values_list(col, "n")
+        )
+        return [(by_parent[parent][:n], int(counts.get(parent, 0))) for parent, n in keys]
+
+
 @dataclass
 class Loaders:
     account: DataLoader[int, Account | None] = field(
@@ -68,6 +116,23 @@ class Loaders:
     )
     deal_history: DataLoader[int, list[DealStageChange]] = field(
         default_factory=lambda: DataLoader(load_fn=deal_histories)
+    )
+    lead_evaluations: FirstPages[Evaluation] = field(
+        default_factory=lambda: FirstPages(Evaluation, "lead_id")
+    )
+    lead_stage_changes: FirstPages[LeadStageChange] = field(
+        default_factory=lambda: FirstPages(LeadStageChange, "lead_id", newest_first=False)
+    )
+    lead_activities: FirstPages[Activity] = field(
+        default_factory=lambda: FirstPages(Activity, "lead_id")
+    )
+    lead_feedback: FirstPages[Feedback] = field(
+        default_factory=lambda: FirstPages(Feedback, "lead_id")
+    )
+    account_leads: FirstPages[Lead] = field(default_factory=lambda: FirstPages(Lead, "account_id"))
+    account_deals: FirstPages[Deal] = field(default_factory=lambda: FirstPages(Deal, "account_id"))
+    campaign_costs: FirstPages[CampaignCost] = field(
+        default_factory=lambda: FirstPages(CampaignCost, "campaign_id")
     )
     latest_evaluation: DataLoader[int, Evaluation | None] = field(
         default_factory=lambda: DataLoader(load_fn=latest_evaluations)

@@ -12,6 +12,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from api.errors import InvalidInput
+from schema.loaders import FirstPages
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -148,9 +149,23 @@ async def id_connection(
     first: int | None,
     after: str | None,
     newest_first: bool = True,
+    batch: tuple[FirstPages[RowT], int] | None = None,
 ) -> Connection[NodeT]:
-    """A keyset page over a filtered query ordered by id: the common case of a growing list."""
+    """A keyset page over a filtered query ordered by id: the common case of a growing list.
+
+    ``batch`` (a FirstPages loader ordered the same way, and the parent id) serves first pages
+    of a child list for every parent of the enclosing page in two queries in all."""
     size = page_size(first)
+    if batch is not None and after is None:
+        pages, parent = batch
+        rows, total = await pages.loader.load((parent, size + 1))
+
+        async def counted() -> int:
+            return total
+
+        return build_connection(
+            kind, [convert(r) for r in rows], [r.pk for r in rows], size, None, count=counted
+        )
     count = query.count
     query = query.order_by("-id" if newest_first else "id")
     if after is not None:

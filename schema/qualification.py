@@ -25,9 +25,10 @@ from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
 from schema.followups import capacity_freed, feedback_recorded
 from schema.ids import node_id
-from schema.leads import Lead, SalesRep, lead_from_snapshot, lead_snapshot
+from schema.leads import Lead, lead_from_snapshot, lead_snapshot
 from schema.loaders import by_id
 from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.reps import SalesRep
 
 
 @strawberry.type(description="A qualified lead handed to a sales owner, with a deadline.")

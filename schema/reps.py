@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Self
 
 import strawberry
 from strawberry import relay
@@ -13,8 +15,47 @@ from api.models import SalesRep as SalesRepRow
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.ids import node_id
-from schema.leads import SalesRep
 from schema.pagination import Connection, id_connection
+
+
+@strawberry.type(description="A sales owner that routing assigns handoffs to.")
+class SalesRep(relay.Node):
+    id: relay.NodeID[int]
+    email: str = strawberry.field(description="Work email")
+    name: str = strawberry.field(description="Display name")
+    territory: str = strawberry.field(description="Territory, e.g. NA, EMEA, APAC")
+    segments: list[str] = strawberry.field(description="Segments this rep covers")
+    capacity: int = strawberry.field(description="Open handoffs this rep can hold")
+    active: bool = strawberry.field(description="Inactive reps are never routed to")
+    last_assigned_at: datetime | None = strawberry.field(
+        description="Last handoff routed to them (round robin picks the longest-waiting rep)"
+    )
+    created_at: datetime = strawberry.field(description="Created at")
+
+    @classmethod
+    def from_row(cls, row: SalesRepRow) -> Self:
+        return cls(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            territory=row.territory,
+            segments=list(row.segments),
+            capacity=row.capacity,
+            active=row.active,
+            last_assigned_at=row.last_assigned_at,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field(description="Pending handoffs they hold now (routing stops at capacity)")
+    async def open_handoffs(self, info: Info) -> int:
+        return await info.context.loaders.open_handoffs.load(self.id)
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        rows = await info.context.loaders.rep.load_many([int(i) for i in node_ids])
+        return [cls.from_row(r) if r else None for r in rows]
 
 
 def actor(info: Info) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.models import Account, Deal, Lead
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, SqlCounter
 
 ACCOUNTS = """
 query($segment: String, $customer: Boolean, $churned: Boolean, $first: Int) {
@@ -55,3 +55,29 @@ async def test_an_accounts_leads_and_deals_page_with_totals(gql: GraphQLClient) 
     assert [e["node"]["email"] for e in node["leads"]["edges"]] == ["p2@acme.com"]
     assert node["deals"] == {"totalCount": 1, "edges": [{"node": {"name": "Acme seats"}}]}
     assert body["data"]["accounts"]["totalCount"] == 1
+
+
+async def test_nested_first_pages_cost_the_same_for_any_number_of_accounts(
+    gql: GraphQLClient, sql_counter: SqlCounter
+) -> None:
+    """Each account's leads and deals come from two queries for the whole page (ranked rows
+    and grouped counts), not two per account."""
+    await gql("{ viewer { role } }")  # the key's first use records lastUsedAt
+    counts = []
+    for n in (2, 12):
+        accounts = [Account(domain=f"n{n}-{i}.com") for i in range(n)]
+        await Account.bulk_create(accounts)
+        rows = await Account.filter(domain__startswith=f"n{n}-")
+        await Lead.bulk_create(
+            [Lead(email=f"p{j}@{a.domain}", account_id=a.id) for a in rows for j in range(3)]
+        )
+        await Deal.bulk_create([Deal(name=f"d-{a.domain}", account_id=a.id) for a in rows])
+        sql_counter.reset()
+        body = await gql(ACCOUNTS, first=n)
+        edges = body["data"]["accounts"]["edges"]
+        assert len(edges) == n
+        assert all(e["node"]["leads"]["totalCount"] == 3 for e in edges)
+        assert all(len(e["node"]["leads"]["edges"]) == 1 for e in edges)
+        assert all(e["node"]["deals"]["totalCount"] == 1 for e in edges)
+        counts.append(len(sql_counter.statements))
+    assert counts[0] == counts[1], counts

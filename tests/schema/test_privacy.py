@@ -51,7 +51,8 @@ async def _person(gql: GraphQLClient) -> str:
         input={"email": EMAIL, "firstName": "Zebedee", "lastName": "Quantrill",
                "externalId": "crm-zq-1", "title": "VP Marketing", "seniority": "vp",
                "department": "marketing", "country": "US", "campaignKey": "webinar",
-               "company": {"employeeCount": 1500, "industry": "software"}},
+               "company": {"employeeCount": 1500, "industry": "software"},
+               "idempotencyKey": f"crm-sync-{EMAIL}"},
     )  # fmt: skip
     lead_id: str = body["data"]["upsertLead"]["lead"]["id"]
     at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
