@@ -11,7 +11,7 @@ Where things are:
   and direction (lower is better?).
 - ``periods``: calendar periods, the groups, the window a query covers.
 - ``sql``: dialect expressions, the tables with their joins, the one-aggregate query.
-- ``measures``: the aggregate behind most metrics; ``funnel``: cohorts and the funnel;
+- ``measures``: the aggregate behind most metrics; ``cohorts``: cohorts and the funnel;
   ``costs``: campaign cost and CAC; ``compute``: series for charts; ``goals``: targets.
 
 Definitions shared by all metrics (each counted in the period its anchor falls in):
@@ -27,9 +27,9 @@ Definitions shared by all metrics (each counted in the period its anchor falls i
 
 from __future__ import annotations
 
+from api.metrics.cohorts import Cohort, FunnelStage, funnel
 from api.metrics.compute import Point, Series, compute_metrics, median
 from api.metrics.definitions import CATALOGUE, Metric, Unit, get_metric, metric_names
-from api.metrics.funnel import Cohort, FunnelStage, funnel
 from api.metrics.periods import NO_GROUP, GroupBy, elapsed_fraction, period_start, periods
 
 __all__ = [

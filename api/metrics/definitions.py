@@ -11,8 +11,8 @@ from enum import StrEnum
 
 from api.enums import Team
 from api.errors import InvalidInput
+from api.metrics.cohorts import cohort_share
 from api.metrics.costs import cac
-from api.metrics.funnel import cohort_share
 from api.metrics.measures import (
     counting,
     money,

@@ -1,5 +1,5 @@
 """How each metric is measured: the aggregate behind every catalogue entry that is not a
-cohort (api/metrics/funnel.py) or a cost (api/metrics/costs.py)."""
+cohort (api/metrics/cohorts.py) or a cost (api/metrics/costs.py)."""
 
 from __future__ import annotations
 

@@ -122,6 +122,11 @@ async def test_cohort_funnel(gql: GraphQLClient, dataset: None) -> None:
     assert cohorts[0]["stages"][2] == {
         "stage": "MQL", "count": 4, "skipped": 0, "fromPrevious": 4 / 3, "fromStart": 0.8
     }  # fmt: skip
+    definitions = (await gql("{ metricDefinitions { name description } }"))["data"]
+    [sql_to_opp] = [
+        d for d in definitions["metricDefinitions"] if d["name"] == "sql_to_opportunity"
+    ]
+    assert "null when no lead entered SQL" in sql_to_opp["description"]
     # February: lead 8 went new → sql. SQL was entered once; mql and sal were skipped.
     assert [(s["stage"], s["count"], s["skipped"]) for s in cohorts[1]["stages"][2:5]] == [
         ("MQL", 0, 1), ("SAL", 0, 1), ("SQL", 1, 0)

@@ -75,34 +75,37 @@ async def cohort_counts(w: Window) -> Counts:
 
 
 async def entered_counts(w: Window) -> Counts:
-    """Per cohort: how many leads entered each funnel stage (every lead entered ``new``)."""
+    """Per cohort: how many leads entered each funnel stage (every lead entered ``new``).
+
+    A lead was in a stage when it is there now or an applied stage change leads into or out of
+    it. One pass: the cohort's leads joined with their changes (changes come after a lead's
+    creation, so only those from the window's start on), one row per lead with a flag per
+    stage, then the flags are summed per cohort.
+    """
     d = dialect()
     group, join = group_sql(LEADS, w.group_by)
     in_range = (
         f"{d.ts('l.created_at')} >= {d.ts_param(1)} AND {d.ts('l.created_at')} < {d.ts_param(2)}"
     )
-    bucket = d.bucket("l.created_at", w.kind)
-    source = f"{LEADS.sql(group, join)}{join}"
-    # One row per (lead, stage it was in): both ends of its applied stage changes, and where it
-    # is now (UNION removes the repeats).
-    per_lead = f"SELECT l.id AS i, {bucket} AS p, {group} AS g, "
-    changes = f" FROM {source} JOIN lead_stage_change c ON c.lead_id = l.id AND c.applied "
-    sql = (
-        f"SELECT t.p AS p, t.g AS g, t.s AS s, COUNT(*) AS n FROM ("
-        f"  {per_lead}c.to_stage AS s{changes}WHERE {in_range}"
-        f"  UNION {per_lead}c.from_stage AS s{changes}WHERE {in_range}"
-        f"  UNION {per_lead}l.stage AS s FROM {source} WHERE {in_range}"
-        f") t GROUP BY t.p, t.g, t.s"
+    flags = ", ".join(
+        f"MAX(CASE WHEN '{stage.value}' IN (l.stage, c.to_stage, c.from_stage) THEN 1 ELSE 0 END)"
+        f" AS e{k}"
+        for k, stage in enumerate(FUNNEL)
+        if k
     )
-    ranks = {stage.value: rank for rank, stage in enumerate(FUNNEL)}
-    counts: dict[tuple[date, str | None], list[int]] = {}
-    for r in await fetch(sql, [w.begin, w.end]):
-        row = counts.setdefault((as_date(r["p"]), r["g"]), [0] * len(FUNNEL))
-        if r["s"] in ranks and ranks[r["s"]] > 0:
-            row[ranks[r["s"]]] += int(r["n"])
-    for p, g, reached in await cohort_counts(w):
-        counts.setdefault((p, g), [0] * len(FUNNEL))[0] = reached[0]
-    return [(p, g, c) for (p, g), c in counts.items()]
+    sums = ", ".join(f"SUM(x.e{k}) AS e{k}" for k in range(1, len(FUNNEL)))
+    sql = (
+        f"SELECT x.p AS p, x.g AS g, COUNT(*) AS e0, {sums} FROM ("
+        f"  SELECT {d.bucket('l.created_at', w.kind)} AS p, {group} AS g, {flags}"
+        f"  FROM {LEADS.sql(group, join)}{join} LEFT JOIN lead_stage_change c"
+        f"  ON c.lead_id = l.id AND c.applied AND {d.ts('c.changed_at')} >= {d.ts_param(1)}"
+        f"  WHERE {in_range} GROUP BY l.id, 1, 2"
+        f") x GROUP BY 1, 2"
+    )
+    return [
+        (as_date(r["p"]), r["g"], [int(r[f"e{k}"]) for k in range(len(FUNNEL))])
+        for r in await fetch(sql, [w.begin, w.end])
+    ]
 
 
 @dataclass(frozen=True, slots=True)
