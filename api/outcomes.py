@@ -13,6 +13,7 @@ from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import IllegalTransition
 from api.lifecycle import check_transition
 from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
+from api.telemetry import count_evaluation
 from rules import EvaluationInput, EvaluationResult
 
 
@@ -110,6 +111,8 @@ def plan_outcome(
         },
         duration_ms=result.duration_ms,
     )
+    outcome = "handoff" if reaches_handoff else "moved" if moved else "refused" if refused else ""
+    count_evaluation(str(trigger), outcome or "unchanged")
     stage_change = None
     if target is not None and target != stage_before.value:
         stage_change = LeadStageChange(

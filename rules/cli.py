@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -85,7 +87,9 @@ def run_tests(directory: DirArg = None) -> None:
 
 @app.command()
 def explain(
-    lead_file: Annotated[Path, typer.Argument(help="JSON file: an EvaluationInput.")],
+    lead_file: Annotated[
+        Path, typer.Argument(help="JSON file: an EvaluationInput (`now` defaults to now).")
+    ],
     rules: Annotated[Path | None, typer.Option("--rules", help="Rulebook folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
@@ -93,8 +97,11 @@ def explain(
     book = _load(rules)
     try:
         text = sys.stdin.read() if str(lead_file) == "-" else lead_file.read_text("utf-8")
-        inp = EvaluationInput.model_validate_json(text)
-    except (OSError, ValidationError) as exc:
+        data = json.loads(text)
+        if isinstance(data, dict) and "now" not in data:  # evaluate as of now by default
+            data["now"] = datetime.now(UTC).isoformat()
+        inp = EvaluationInput.model_validate(data)
+    except (OSError, ValueError, ValidationError) as exc:
         typer.echo(f"error: cannot read {lead_file}: {exc}", err=True)
         raise typer.Exit(2) from exc
     with Evaluator(book) as evaluator:
