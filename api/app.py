@@ -93,6 +93,7 @@ class LeadgateGraphQL(GraphQLOverHTTP):
         if context.principal is None:
             raise ConnectionRejectionError({"reason": context.auth_error or "missing API key"})
         key_id = context.principal.key_id
+        SCOPE.set(f"key:{key_id}" if key_id else context.principal.name)
         if key_id is not None and isinstance(context.request, WebSocket):
             task = asyncio.create_task(self._close_when_revoked(context.request, key_id))
             self._watchers.add(task)
