@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import structlog
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
@@ -29,14 +32,16 @@ from api.events import EventBus
 from api.idempotency import SCOPE
 from api.ingest.http import ROUTES as INGEST_ROUTES
 from api.ingest.segment import event_types as segment_event_types
-from api.middleware import BodyReadTimeout, BodySizeLimit
+from api.middleware import BodyReadTimeout, BodySizeLimit, RequestContext
 from api.periodic import check_sla, every, rescore
 from api.routing import Router
 from api.rulebooks import record_rulebook
 from api.settings import Settings, get_settings
 from api.targeting import rescore_adjusted
+from api.telemetry import metrics
 from api.webhooks.dispatcher import DeliveryPolicy, Dispatcher
 from schema.context import Context
+from schema.graphiql import GRAPHIQL_ASSETS, GRAPHIQL_PATH, local_graphiql
 from schema.http import GraphQLOverHTTP
 from schema.root import build_schema
 
@@ -54,6 +59,11 @@ class LeadgateGraphQL(GraphQLOverHTTP):
         )
         self.settings = settings
         self._watchers: set[asyncio.Task[None]] = set()
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """strawberry's GraphiQL page, loading its assets from this server (works offline)."""
+        return local_graphiql(super().graphql_ide_html)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -73,6 +83,7 @@ class LeadgateGraphQL(GraphQLOverHTTP):
         if context.principal is not None:
             key_id = context.principal.key_id
             SCOPE.set(f"key:{key_id}" if key_id else context.principal.name)
+            structlog.contextvars.bind_contextvars(key=context.principal.prefix or "-")
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -90,6 +101,7 @@ class LeadgateGraphQL(GraphQLOverHTTP):
         if context.principal is None:
             raise ConnectionRejectionError({"reason": context.auth_error or "missing API key"})
         key_id = context.principal.key_id
+        SCOPE.set(f"key:{key_id}" if key_id else context.principal.name)
         if key_id is not None and isinstance(context.request, WebSocket):
             task = asyncio.create_task(self._close_when_revoked(context.request, key_id))
             self._watchers.add(task)
@@ -220,6 +232,26 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
     return lifespan
 
 
+def _middleware(settings: Settings) -> list[Middleware]:
+    """Issue 13: CORS, request ids and logs, slow and oversized bodies (outermost first)."""
+    stack = [
+        Middleware(RequestContext),
+        Middleware(BodyReadTimeout, timeout_s=settings.body_timeout_s),
+        Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),
+    ]
+    if settings.cors_origins:
+        cors = Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
+        stack.insert(0, cors)
+    return stack
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     graphql = LeadgateGraphQL(settings)
@@ -227,15 +259,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", metrics)] if settings.metrics_enabled else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *INGEST_ROUTES,  # issue 15: Segment-spec ingest
+            *(
+                [Mount(GRAPHIQL_PATH, StaticFiles(directory=GRAPHIQL_ASSETS))]
+                if settings.dev
+                else []
+            ),
         ],
-        middleware=[
-            # --- issue 13: transport hardening (outermost first) ---
-            Middleware(BodyReadTimeout, timeout_s=settings.body_timeout_s),
-            Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),
-        ],
+        middleware=_middleware(settings),
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings

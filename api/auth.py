@@ -24,6 +24,8 @@ class Principal:
     key_id: int | None = None
     rep_id: int | None = None
     name: str = "anonymous"
+    prefix: str | None = None
+    """The key's public prefix (logged; the secret never is)."""
 
     @property
     def actor(self) -> str:
@@ -92,7 +94,13 @@ async def authenticate(token: str) -> Principal:
     if key.revoked_at is not None:
         raise PermissionDenied("this API key was revoked", suggestion="ask an admin for a new one")
     await _touch(key)
-    return Principal(role=key.role, key_id=key.id, rep_id=key.rep_id, name=key.name)  # type: ignore[attr-defined]
+    return Principal(
+        role=key.role,
+        key_id=key.id,
+        rep_id=key.rep_id,  # type: ignore[attr-defined]
+        name=key.name,
+        prefix=key.prefix,
+    )
 
 
 async def key_is_active(key_id: int) -> bool:

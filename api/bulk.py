@@ -17,6 +17,7 @@ from api.inserts import insert_returning
 from api.locking import for_update
 from api.models import DomainEvent, Handoff, Lead, LeadStageChange, SalesRep
 from api.outcomes import OutcomePlan, plan_outcome
+from api.telemetry import BULK_LEADS
 from rules import EvaluationInput, EvaluationResult, RepData, RulesError
 
 BATCH = 200
@@ -52,8 +53,15 @@ async def evaluate_leads(
     """Evaluate and apply, batch by batch; each batch is one transaction."""
     now = now or datetime.now(UTC)
     summary = BulkSummary()
+    progress = (
+        BULK_LEADS.labels(trigger=str(trigger), state="total"),
+        BULK_LEADS.labels(trigger=str(trigger), state="done"),
+    )
+    progress[0].set(len(lead_ids))
+    progress[1].set(0)
     for start in range(0, len(lead_ids), batch_size):
         await _batch(engine, lead_ids[start : start + batch_size], trigger, now, summary)
+        progress[1].set(min(start + batch_size, len(lead_ids)))
     return summary
 
 

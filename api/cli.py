@@ -18,7 +18,11 @@ from api.settings import get_settings
 from api.webhooks.cli import app as webhooks_cli
 from rules.cli import app as rules_cli
 
-app = typer.Typer(help="Leadgate: rules-driven lead qualification.", no_args_is_help=True)
+app = typer.Typer(
+    help="Leadgate: rules-driven lead qualification.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # failures are one clear message (main), not a traceback
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 graphql_app = typer.Typer(help="The GraphQL contract.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -44,9 +48,14 @@ def serve(
     """Run the service with uvicorn."""
     import uvicorn
 
+    from api.logs import configure_logging
     from api.server import server_config
+    from rules.loader import load_rulebook
 
     settings = get_settings()
+    load_rulebook(settings.rules_dir)  # every located error, before anything starts
+    asyncio.run(_with_db(_ping()))
+    configure_logging(settings)
     config = server_config(
         settings,
         "api.app:create_app",
@@ -193,8 +202,60 @@ def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix")
     typer.echo(f"revoked {key.prefix} ({key.name}, {key.role})")
 
 
+async def _ping() -> None:
+    from tortoise import Tortoise
+
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+
 def main() -> None:
-    app()
+    """The entry point: expected failures print one clear message and exit 1."""
+    try:
+        app()
+    except Exception as exc:
+        typer.echo(failure_message(exc), err=True)
+        sys.exit(1)
+
+
+def failure_message(exc: BaseException) -> str:
+    """What an operator needs to read about a failure, without a traceback."""
+    from rules.errors import RulebookInvalid, RulesError
+
+    if isinstance(exc, RulebookInvalid):
+        folder = get_settings().rules_dir
+        lines = [str(error) for error in exc.errors]
+        return "\n".join([*lines, f"error: {len(exc.errors)} error(s) in the rulebook {folder}"])
+    if isinstance(exc, RulesError):
+        return f"error: {exc}"
+    if _is_database_failure(exc):
+        url = _redacted(get_settings().database_url)
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return f"error: cannot use the database at {url}: {reason}"
+    reason = " ".join(str(exc).split())[:200]
+    return f"error: {type(exc).__name__}: {reason} (a bug: please report it)"
+
+
+def _is_database_failure(exc: BaseException) -> bool:
+    from tortoise.exceptions import BaseORMException
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError | BaseORMException) or type(seen).__module__.startswith(
+            ("asyncpg", "sqlite3", "aiosqlite")
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _redacted(url: str) -> str:
+    """The database URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}" if ":" in credentials else url
 
 
 if __name__ == "__main__":

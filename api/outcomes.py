@@ -18,6 +18,7 @@ from api.evaluations import pack_input, pack_result
 from api.lifecycle import check_transition
 from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
 from api.stage_moves import stage_changed_event
+from api.telemetry import count_evaluation
 from rules import EvaluationInput, EvaluationResult
 
 
@@ -139,6 +140,8 @@ def plan_outcome(
             next_change_at=result.next_change_at,
         )
         evaluation.outcome["refused_transition"] = refused
+    outcome = "handoff" if reaches_handoff else "moved" if moved else "refused" if refused else ""
+    count_evaluation(str(trigger), outcome or "unchanged")
     stage_change = None
     if evaluation is not None and target is not None and target != stage_before.value:
         stage_change = LeadStageChange(

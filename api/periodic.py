@@ -11,6 +11,7 @@ from api.bulk import due_lead_ids, evaluate_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger
 from api.handoffs import expire_overdue
+from api.telemetry import SLA_BREACHES
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ async def every(interval_s: float, name: str, tick: Callable[[], Awaitable[str |
 
 async def check_sla() -> str | None:
     expired = await expire_overdue()
+    SLA_BREACHES.inc(expired)
     return f"{expired} handoffs expired" if expired else None
 
 

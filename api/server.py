@@ -78,6 +78,8 @@ def server_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Con
         "log_level": settings.log_level,
         "http": protocol_class(settings.header_timeout_s),
         "timeout_keep_alive": max(1, round(settings.keep_alive_timeout_s)),
+        "log_config": None,  # api/logs.py formats every record
+        "access_log": False,  # RequestContext logs each request with its id
         **overrides,
     }
     return uvicorn.Config(app, **options)

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,7 +25,15 @@ class Settings(BaseSettings):
     rules_dir: Path = Field(default=DEMO_RULES_DIR, description="Folder of rule files")
     host: str = "127.0.0.1"
     port: int = 8000
-    log_level: str = "info"
+    log_level: str = Field(default="info", description="debug, info, warning or error")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="Log lines: json, console (human), auto (console in dev)"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='Browser origins allowed to call the API, a JSON list: ["https://app.example"]',
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics")
     dev: bool = Field(default=False, description="Enables GraphiQL and introspection")
     dev_anonymous_admin: bool = Field(
         default=False, description="Requests without a key act as admin. Local demos only"

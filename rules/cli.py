@@ -95,7 +95,9 @@ def run_tests(directory: DirArg = None) -> None:
 
 @app.command()
 def explain(
-    lead_file: Annotated[Path, typer.Argument(help="JSON file: an EvaluationInput ('-': stdin).")],
+    lead_file: Annotated[
+        Path, typer.Argument(help="JSON file: an EvaluationInput (`now` defaults to now).")
+    ],
     rules: Annotated[Path | None, typer.Option("--rules", help="Rulebook folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     now: Annotated[

@@ -102,6 +102,14 @@ def _fault(kind: str) -> None:
             pass
 
 
+_restarts = 0
+
+
+def worker_restarts() -> int:
+    """Workers replaced in this process since it started (crash, timeout, engine error)."""
+    return _restarts
+
+
 class _Worker:
     """The parent's handle on one worker process."""
 
@@ -148,6 +156,8 @@ class _Worker:
         self.conn.close()
 
     def replace(self) -> None:
+        global _restarts
+        _restarts += 1
         self.kill()
         self._spawn()
 

@@ -32,6 +32,7 @@ from api.errors import LeadgateError
 from api.settings import Settings
 from schema.gate import Limits, check_limits
 from schema.input_guard import InputGuard
+from schema.telemetry import Telemetry
 
 INTERNAL_ERROR: Final = "Internal server error"
 
@@ -184,6 +185,7 @@ def hardening_extensions(settings: Settings) -> list[Callable[[], SchemaExtensio
     """Schema extensions, as factories: one fresh instance per request, rules built once."""
     policy = Policy.from_settings(settings)
     return [
+        Telemetry,
         functools.partial(OperationLimits, policy),
         InputGuard,
         functools.partial(MaskInternalErrors, hide_suggestions=not settings.dev),

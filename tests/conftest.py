@@ -77,7 +77,7 @@ def settings(database_url: str) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     await migrate_database(settings.database_url)
     application = create_app(settings)
-    async with LifespanManager(application, startup_timeout=60):  # engine workers spawn
+    async with LifespanManager(application, startup_timeout=120, shutdown_timeout=60):
         yield application
 
 

@@ -28,7 +28,7 @@ async def test_a_client_error_is_one_short_line(
     with caplog.at_level(logging.DEBUG):
         body = await gql(query)
     assert body["errors"]
-    records = [r for r in caplog.records if r.name.startswith(("leadgate", "strawberry"))]
+    records = [r for r in caplog.records if r.name.startswith(("leadgate.graphql", "strawberry"))]
     assert len(records) == 1, [r.getMessage()[:200] for r in records]
     (record,) = records
     assert record.levelno == logging.INFO
