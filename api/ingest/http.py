@@ -36,18 +36,21 @@ async def _principal(request: Request) -> Principal:
             "missing API key",
             suggestion="send the key as the Basic user name (Segment's write key) or as Bearer",
         )
-    principal = await authenticate(token)
-    if principal.role not in ALLOWED:
-        raise PermissionDenied(f"role {principal.role} may not ingest events")
-    return principal
+    return await authenticate(token)
 
 
 async def segment_endpoint(request: Request) -> Response:
     """One call or a batch; 200 with a result per item unless the whole request is unusable."""
     try:
-        await _principal(request)
+        principal = await _principal(request)
     except LeadgateError as exc:
         return JSONResponse({"success": False, "error": error_json(exc)}, status_code=401)
+    if principal.role not in ALLOWED:
+        refused = PermissionDenied(
+            f"role {principal.role} may not ingest events",
+            suggestion="use a key with role integration",
+        )
+        return JSONResponse({"success": False, "error": error_json(refused)}, status_code=403)
     try:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):

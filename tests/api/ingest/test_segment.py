@@ -171,7 +171,7 @@ async def test_keys_roles_and_unusable_bodies(client: httpx.AsyncClient, key: st
     assert (await client.post("/ingest/segment", json={"batch": []})).status_code == 401
     _, sales = await create_api_key(name="rep", role=Role.SALES)
     refused = await _post(client, sales, {"batch": []})
-    assert refused.status_code == 401
+    assert refused.status_code == 403
     assert "sales" in refused.json()["error"]["message"]
     bad = await client.post(
         "/ingest/segment", content=b"{nope", headers={"Authorization": f"Bearer {key}"}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -56,6 +59,49 @@ async def test_a_killed_dispatcher_loses_no_deliveries(app: Starlette) -> None:
         assert len(set(ids[3:])) == 4
         assert set(ids[:3]) < set(ids[3:])  # every lost request was sent again, same event id
         assert await WebhookDelivery.filter(status="delivered").count() == 4
+
+
+async def test_a_killed_worker_process_loses_no_deliveries(
+    app: Starlette, database_url: str
+) -> None:
+    """``leadgate webhooks run`` is killed with SIGKILL while its requests are in flight."""
+    with running_receiver() as receiver:
+        await create_endpoint(url=f"{receiver.url}/killed", filters=EndpointFilters())
+        await DomainEvent.bulk_create([_adjustment(s) for s in ("smb", "mid_market")])
+        receiver.hold = threading.Event()
+        env = {
+            **os.environ,
+            "LEADGATE_DATABASE_URL": database_url,
+            "LEADGATE_WEBHOOK_POLL_INTERVAL_S": "0.05",
+            "LEADGATE_WEBHOOK_TIMEOUT_S": "2",  # a lease of 6 s
+        }
+        worker = subprocess.Popen(  # noqa: ASYNC220  # the process under test
+            [sys.executable, "-m", "api.cli", "webhooks", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(1500):
+                if len(receiver.requests) == 2 or worker.poll() is not None:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            worker.kill()
+            worker.wait(timeout=30)
+        assert len(receiver.requests) == 2
+        assert await WebhookDelivery.filter(status="pending", attempts=0).count() == 2
+        receiver.hold.set()
+        receiver.hold = None
+        survivor = Dispatcher(policy=POLICY)
+        try:
+            await survivor.step(now=datetime.now(UTC) + timedelta(seconds=7))
+        finally:
+            await survivor.close()
+        ids = [r.headers["webhook-id"] for r in receiver.requests]
+        assert len(ids) == 4
+        assert sorted(ids[:2]) == sorted(ids[2:])
+        assert await WebhookDelivery.filter(status="delivered").count() == 2
 
 
 async def test_an_event_committed_late_is_not_skipped(app: Starlette) -> None:
