@@ -96,8 +96,8 @@ async def _batch(
     leads = await Lead.filter(id__in=list(lead_ids)).order_by("id")
     inputs = await build_inputs(leads=leads, now=now, lookback_days=engine.lookback_days)
     reps = _RepBook(next(iter(inputs.values())).reps if inputs else [], now)
-    # All leads at once, over every worker; only leads reaching the handoff stage depend on
-    # the routing state, which moves on within the batch: those are evaluated again below,
+    # All leads at once, over every worker; only leads moving into the handoff stage get an
+    # owner, and routing state moves on within the batch: those are evaluated again below,
     # one after the other, so round robin and capacity see earlier picks.
     first = await engine.evaluate_batch([inputs[lead.id] for lead in leads])
     results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
@@ -106,7 +106,8 @@ async def _batch(
         if isinstance(outcome, RulesError):
             summary.failed += 1
             continue
-        if (outcome.stage.to_stage or outcome.stage.from_stage) == engine.handoff_stage:
+        to_stage = outcome.stage.to_stage
+        if to_stage == engine.handoff_stage and to_stage != outcome.stage.from_stage:
             fact_input = fact_input.model_copy(update={"reps": reps.current()})
             try:
                 outcome = await engine.evaluate(fact_input)

@@ -123,7 +123,7 @@ def plan_outcome(
     owner_id = int(result.routing.rep_id) if reaches_handoff and result.routing.rep_id else None
     sla = result.sla
     final = result.stage.to_stage or result.stage.from_stage
-    decision = decision_digest(result, stage_before.value, refused)
+    decision = decision_digest(result, stage_before.value, refused, routed=owner_id is not None)
     evaluation = None
     if decision != lead.decision:
         evaluation = Evaluation(
@@ -206,12 +206,15 @@ def _lead_changes(
     return changes
 
 
-def decision_digest(result: EvaluationResult, stage_before: str, refused: str | None) -> str:
+def decision_digest(
+    result: EvaluationResult, stage_before: str, refused: str | None, *, routed: bool
+) -> str:
     """What an evaluation decided, as a short hash: equal digests mean nothing to record.
 
-    Rulebook version, the stage it started from, the fired set, the stage, route, rep and SLA
-    outcome, and the scores rounded to whole points (a decaying score moving by a fraction of
-    a point is not a new decision; it is updated on the lead in place).
+    Rulebook version, the stage it started from, the fired set, the stage and SLA outcome,
+    route and rep when the lead is handed off (otherwise the would-be pick only follows the
+    reps' round robin and decides nothing), and the scores rounded to whole points (a decaying
+    score moving by a fraction of a point is not a new decision; it is updated in place).
     """
     sla = result.sla
     key = [
@@ -219,7 +222,7 @@ def decision_digest(result: EvaluationResult, stage_before: str, refused: str | 
         stage_before,
         sorted(result.fired_names),
         [result.stage.to_stage, result.stage.rule, result.stage.reason, refused],
-        [result.routing.route, result.routing.rep_id],
+        [result.routing.route, result.routing.rep_id] if routed else None,
         [sla.rule, sla.priority, sla.hours] if sla else None,
         {name: round(s.value) for name, s in sorted(result.scores.items())},
     ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
-from tortoise.functions import Count, Max
+from tortoise.functions import Count
 from tortoise.models import Model
 
 from api.campaigns import first_touch_lead_counts
@@ -39,15 +39,12 @@ def by_id(model: type[M]) -> Callable[[Sequence[int]], Awaitable[list[M | None]]
 
 
 async def latest_evaluations(lead_ids: Sequence[int]) -> list[Evaluation | None]:
-    """Two queries for any number of leads: the newest id per lead, then those rows."""
-    newest = (
-        await Evaluation.filter(lead_id__in=list(lead_ids))
-        .annotate(last=Max("id"))
-        .group_by("lead_id")
-        .values_list("last", flat=True)
-    )
-    rows = {row.lead_id: row for row in await Evaluation.filter(id__in=list(newest))}  # type: ignore[attr-defined]
-    return [rows.get(lead_id) for lead_id in lead_ids]
+    """Two indexed look-ups for any number of leads: each lead's pointer to the decision in
+    force (``lead.last_evaluation_id``), then those rows; no scan of older evaluations."""
+    pointers = await Lead.filter(id__in=list(lead_ids)).values_list("id", "last_evaluation_id")
+    newest = {int(lead): int(row) for lead, row in pointers if row is not None}
+    rows = {row.id: row for row in await Evaluation.filter(id__in=list(newest.values()))}
+    return [rows.get(newest.get(lead_id, 0)) for lead_id in lead_ids]
 
 
 async def deal_histories(deal_ids: Sequence[int]) -> list[list[DealStageChange]]:

@@ -93,6 +93,11 @@ async def test_bulk_evaluation_moves_routes_round_robin_and_records(app: Starlet
     later = NOW + timedelta(minutes=5)
     await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=later)
     assert await Evaluation.all().count() == 20
+    # round robin would now pick another rep for these MQLs, but they are not handed off again:
+    # the would-be pick is not a decision
+    await SalesRep.filter(id=ana.id).update(last_assigned_at=NOW - timedelta(days=30))
+    await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=later)
+    assert await Evaluation.all().count() == 20
     assert {lead.evaluated_at for lead in await Lead.filter(id__in=ids)} == {later}
 
 

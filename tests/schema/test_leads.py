@@ -6,6 +6,7 @@ import asyncio
 import base64
 
 import pytest
+from tortoise.functions import Max
 
 from api.models import Account, Evaluation, Lead, SalesRep
 from tests.conftest import GraphQLClient, SqlCounter
@@ -183,6 +184,10 @@ async def _bulk_leads(n: int) -> None:
             for _ in range(2)
         ]
     )
+    # What the evaluation writers keep: each lead points at its decision in force.
+    newest = Evaluation.annotate(last=Max("id")).group_by("lead_id").values_list("lead_id", "last")
+    for lead_id, last in await newest:
+        await Lead.filter(id=lead_id).update(last_evaluation_id=last)
 
 
 async def test_statements_for_a_page_do_not_grow_with_its_size(
