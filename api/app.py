@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -23,13 +24,18 @@ from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
 from api.events import EventBus
+from api.live import LiveEngine
 from api.middleware import BodySizeLimit
 from api.periodic import check_sla, every, rescore
-from api.rulebooks import record_rulebook
+from api.rulebook_versions import bootstrap, load_version
+from api.runner import EngineLease, run_jobs
 from api.settings import Settings, get_settings
+from rules import Rulebook
 from schema.context import Context
 from schema.hardening import GraphQLOverHTTP
 from schema.root import build_schema
+
+log = logging.getLogger(__name__)
 
 
 class LeadgateGraphQL(GraphQLOverHTTP):
@@ -50,7 +56,9 @@ class LeadgateGraphQL(GraphQLOverHTTP):
             request=request,
             response=response if isinstance(response, Response) else None,
             settings=self.settings,
-            engine=request.app.state.engine,
+            # The engine leased for this request (EngineLease), so a live swap never changes
+            # it halfway; WebSockets take the current one.
+            engine=request.scope.get(EngineLease.KEY) or request.app.state.engine,
             events=request.app.state.events,
         )
         await self._authenticate(context, request.headers.get("authorization", ""))
@@ -116,30 +124,62 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            engine = RulesEngine.from_dir(
-                settings.rules_dir,
-                workers=settings.engine_workers,
-                timeout_s=settings.engine_timeout_s,
-            )
-            stack.push_async_callback(engine.close)
             await stack.enter_async_context(
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))
             )
-            await record_rulebook(engine.rulebook)
+            live = await _start_engine(app, settings)
+            stack.push_async_callback(live.close)
             events = EventBus(interval_s=settings.event_poll_interval_s)
             events.start()
             stack.push_async_callback(events.stop)
+            app.state.events = events
+
+            async def rescore_tick() -> str | None:
+                async with live.lease() as engine:
+                    return await rescore(engine)()
+
+            jobs = []
+            if settings.job_runner == "inline":
+                jobs.append(
+                    every(
+                        settings.job_poll_interval_s,
+                        "jobs",
+                        run_jobs(live, batch_size=settings.job_batch_size),
+                    )
+                )
             await stack.enter_async_context(
                 _background(
+                    live.follow(settings.rulebook_poll_interval_s),
                     every(settings.sla_check_interval_s, "sla", check_sla),
-                    every(settings.rescore_interval_s, "rescore", rescore(engine)),
+                    every(settings.rescore_interval_s, "rescore", rescore_tick),
+                    *jobs,
                 )
             )
-            app.state.engine, app.state.rulebook, app.state.events = engine, engine.rulebook, events
             stack.callback(setattr, app.state, "rulebook", None)
             yield
 
     return lifespan
+
+
+async def _start_engine(app: Starlette, settings: Settings) -> LiveEngine:
+    """The active version (LEADGATE_RULES_DIR only on a database that has none yet)."""
+    row, bootstrapped = await bootstrap(rules_dir=settings.rules_dir)
+    if bootstrapped:
+        log.info("no active rulebook: published %s as %s", settings.rules_dir, row.version[:12])
+
+    def factory(book: Rulebook) -> RulesEngine:
+        return RulesEngine(
+            book, workers=settings.engine_workers, timeout_s=settings.engine_timeout_s
+        )
+
+    def on_swap(engine: RulesEngine) -> None:
+        app.state.engine, app.state.rulebook = engine, engine.rulebook
+
+    engine = await asyncio.to_thread(lambda: factory(load_version(row)))
+    live = LiveEngine(engine, factory=factory, on_swap=on_swap)
+    on_swap(engine)
+    app.state.live = live
+    return live
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -152,9 +192,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),
+            Middleware(EngineLease),
+        ],
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings
     app.state.rulebook = None
+    app.state.live = None
     return app

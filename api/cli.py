@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from api import cli_rulebooks, cli_simulate
 from api.enums import Role
 from api.settings import get_settings
 from rules.cli import app as rules_cli
@@ -27,6 +28,8 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(rules_cli, name="rules")
 demo_app = typer.Typer(help="Demo data for trying Leadgate out.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+cli_rulebooks.register(rules_cli, app)
+rules_cli.command("simulate")(cli_simulate.simulate_command)
 
 
 @app.command()
@@ -84,7 +87,9 @@ def demo_seed(
     ] = True,
 ) -> None:
     """Fill the (migrated) database with ~6 months of a B2B SaaS funnel."""
+    from api.cli_rulebooks import evaluate_all
     from api.demo import seed_demo
+    from api.jobs import LeadFilter
 
     async def run() -> None:
         summary = await seed_demo(
@@ -99,44 +104,9 @@ def demo_seed(
                 typer.echo(f"  {name:<20} {count:>7}")
         if evaluate:
             typer.echo("Evaluating every lead with the rulebook (a minute for 5,000 leads)…")
-            typer.echo(await _evaluate_all(decaying=False))
+            typer.echo(await evaluate_all(LeadFilter()))
 
     asyncio.run(_with_db(run()))
-
-
-@app.command()
-def evaluate(
-    decaying: Annotated[
-        bool, typer.Option("--decaying", help="Only leads whose engagement still decays")
-    ] = False,
-) -> None:
-    """Evaluate every lead (or the decaying ones) with the rulebook in LEADGATE_RULES_DIR.
-
-    Run it after changing the rules, so stored scores and stages follow the new rulebook.
-    """
-    typer.echo(asyncio.run(_with_db(_evaluate_all(decaying=decaying))))
-
-
-async def _evaluate_all(*, decaying: bool) -> str:
-    from api.bulk import all_lead_ids, decaying_lead_ids, evaluate_leads
-    from api.engine import RulesEngine
-    from api.enums import EvaluationTrigger
-    from api.rulebooks import record_rulebook
-
-    settings = get_settings()
-    engine = RulesEngine.from_dir(settings.rules_dir, workers=settings.engine_workers)
-    try:
-        await record_rulebook(engine.rulebook, published_by="leadgate evaluate")
-        ids = await (decaying_lead_ids() if decaying else all_lead_ids())
-        trigger = EvaluationTrigger.SCHEDULE if decaying else EvaluationTrigger.BULK
-        summary = await evaluate_leads(engine=engine, lead_ids=ids, trigger=trigger)
-    finally:
-        await engine.close()
-    return (
-        f"evaluated {summary.evaluated} leads with rulebook {engine.version[:12]}: "
-        f"{summary.moved} moved, {summary.handoffs} handed off, "
-        f"{summary.skipped} skipped (changed meanwhile), {summary.failed} failed"
-    )
 
 
 @apikey_app.command("create")

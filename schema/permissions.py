@@ -30,6 +30,7 @@ INTAKE = frozenset({Role.INTEGRATION, Role.MARKETING, Role.ADMIN})
 TRIGGER = frozenset({Role.INTEGRATION, Role.MARKETING, Role.REVOPS, Role.ADMIN})
 SALES = frozenset({Role.SALES, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
+RULEBOOK = frozenset({Role.REVOPS, Role.ADMIN})
 
 POLICY: dict[str, frozenset[Role]] = {
     # queries: everyone with a key may read
@@ -66,6 +67,13 @@ POLICY: dict[str, frozenset[Role]] = {
     "updateDeal": SALES,
     "churnAccount": frozenset({Role.SALES, Role.REVOPS, Role.ADMIN}),
     "setGoal": frozenset({Role.MARKETING, Role.SALES, Role.REVOPS, Role.ADMIN}),
+    # rulebook lifecycle (issue 10)
+    "rulebookVersions": RULEBOOK,
+    "publishRulebook": RULEBOOK,
+    "activateRulebook": RULEBOOK,
+    "bulkJob": RULEBOOK,
+    "bulkJobs": RULEBOOK,
+    "simulateRulebook": RULEBOOK,
     # administration
     "createApiKey": ADMIN,
     "revokeApiKey": ADMIN,

@@ -15,6 +15,8 @@ from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rulebook import RulebookQueries
+from schema.rulebook_versions import RulebookVersionMutations, RulebookVersionQueries
+from schema.simulation import SimulationQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingQueries
 
@@ -42,11 +44,20 @@ Query = merge_types(
         AdminQueries,
         DealQueries,
         MetricQueries,
+        RulebookVersionQueries,
+        SimulationQueries,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (LeadMutations, QualificationMutations, AdminMutations, DealMutations, MetricMutations),
+    (
+        LeadMutations,
+        QualificationMutations,
+        AdminMutations,
+        DealMutations,
+        MetricMutations,
+        RulebookVersionMutations,
+    ),
 )
 
 

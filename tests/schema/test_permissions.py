@@ -14,6 +14,7 @@ MISSING_LEAD = "TGVhZDo5OTk5OTk="  # Lead:999999
 MISSING_HANDOFF = "SGFuZG9mZjo5OTk5OTk="  # Handoff:999999
 MISSING_DEAL = "RGVhbDo5OTk5OTk="  # Deal:999999
 MISSING_ACCOUNT = "QWNjb3VudDo5OTk5OTk="  # Account:999999
+MISSING_JOB = "QnVsa0pvYjo5OTk5OTk="  # BulkJob:999999
 DEAL = f'dealId: "{MISSING_DEAL}", expectedVersion: 1'
 JANUARY = 'from: "2026-01-01", to: "2026-01-31"'
 
@@ -87,6 +88,18 @@ OPERATIONS: dict[str, str] = {
     "setGoal": (
         'mutation { setGoal(input: {metric: "nope", periodKind: MONTH, periodStart: "2026-01-01",'
         ' target: "1", team: MARKETING}) { userErrors { code } } }'
+    ),
+    "rulebookVersions": "{ rulebookVersions(first: 1) { version } }",
+    "publishRulebook": (
+        'mutation { publishRulebook(input: {files: [], note: "x"}) { userErrors { code } } }'
+    ),
+    "activateRulebook": (
+        'mutation { activateRulebook(input: {version: "nope"}) { userErrors { code } } }'
+    ),
+    "bulkJob": f'{{ bulkJob(id: "{MISSING_JOB}") {{ id }} }}',
+    "bulkJobs": "{ bulkJobs(first: 1) { id } }",
+    "simulateRulebook": (
+        "{ simulateRulebook(input: {files: [], samples: 99}) { userErrors { code } } }"
     ),
 }
 
