@@ -30,6 +30,7 @@ from api.periodic import check_sla, every, rescore
 from api.rulebook_versions import bootstrap, load_version
 from api.runner import EngineLease, run_jobs
 from api.settings import Settings, get_settings
+from api.shadow import ShadowRunner
 from rules import Rulebook
 from schema.context import Context
 from schema.hardening import GraphQLOverHTTP
@@ -138,7 +139,9 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                 async with live.lease() as engine:
                     return await rescore(engine)()
 
-            jobs = []
+            shadow = ShadowRunner(timeout_s=settings.engine_timeout_s)
+            stack.push_async_callback(shadow.close)
+            jobs = [every(settings.shadow_poll_interval_s, "shadow", shadow.tick)]
             if settings.job_runner == "inline":
                 jobs.append(
                     every(

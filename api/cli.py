@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from api import cli_rulebooks, cli_simulate
+from api import cli_rulebooks, cli_shadow, cli_simulate
 from api.enums import Role
 from api.settings import get_settings
 from rules.cli import app as rules_cli
@@ -30,6 +30,7 @@ demo_app = typer.Typer(help="Demo data for trying Leadgate out.", no_args_is_hel
 app.add_typer(demo_app, name="demo")
 cli_rulebooks.register(rules_cli, app)
 rules_cli.command("simulate")(cli_simulate.simulate_command)
+rules_cli.add_typer(cli_shadow.app, name="shadow")
 
 
 @app.command()

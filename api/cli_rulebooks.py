@@ -47,7 +47,7 @@ Stages = Annotated[list[str] | None, typer.Option("--stage", help="Only leads in
 Sources = Annotated[list[str] | None, typer.Option("--source", help="Only leads from this source")]
 
 
-def _who() -> str:
+def who() -> str:
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -130,7 +130,7 @@ def publish(
     async def work() -> None:
         try:
             done = await publish_rulebook(
-                files=read_dir(directory), note=note, published_by=_who(), activate=activate
+                files=read_dir(directory), note=note, published_by=who(), activate=activate
             )
         except RulebookRejected as exc:
             report_rejected(exc, directory)
@@ -153,7 +153,7 @@ def activate(
 
     async def work() -> None:
         try:
-            row, job = await activate_rulebook(version=version, activated_by=_who())
+            row, job = await activate_rulebook(version=version, activated_by=who())
         except RulebookRejected as exc:
             report_rejected(exc, None)
             raise typer.Exit(1) from exc
@@ -244,7 +244,7 @@ async def evaluate_all(lead_filter: LeadFilter, *, wait: bool = True) -> str:
         kind="evaluate",
         version=row.version,
         lead_filter=lead_filter,
-        created_by=_who(),
+        created_by=who(),
         chunk_size=settings.job_chunk_size,
     )
     if not wait:

@@ -487,3 +487,40 @@ class BulkJobChunk(Model):
     class Meta:
         table = "bulk_job_chunk"
         indexes = (Index(fields=("job_id", "status")),)
+
+
+class ShadowRun(Model):
+    """A published candidate evaluated beside the live version, off the request path."""
+
+    id = fields.IntField(primary_key=True)
+    candidate_version = fields.CharField(max_length=64)
+    cursor = fields.BigIntField(default=0)
+    """The last domain_event id whose evaluation was compared."""
+    compared = fields.IntField(default=0)
+    failed = fields.IntField(default=0)
+    started_by = fields.CharField(max_length=200)
+    stopped_by = fields.CharField(max_length=200, null=True)
+    started_at = fields.DatetimeField(auto_now_add=True)
+    stopped_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "shadow_run"
+
+
+class ShadowDisagreement(Model):
+    """Where the candidate decided differently from the live version on the same input."""
+
+    id = fields.IntField(primary_key=True)
+    shadow: fields.ForeignKeyRelation[ShadowRun] = fields.ForeignKeyField(
+        "models.ShadowRun", related_name="disagreements", on_delete=fields.CASCADE
+    )
+    lead_id = fields.IntField()
+    evaluation_id = fields.IntField()
+    kind = fields.CharField(max_length=10)
+    live: fields.Field[dict[str, object]] = fields.JSONField()
+    candidate: fields.Field[dict[str, object]] = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "shadow_disagreement"
+        indexes = (Index(fields=("shadow_id", "kind")),)

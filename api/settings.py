@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     job_chunk_size: int = Field(
         default=2_000, gt=0, description="Leads per chunk (the unit runners claim)"
     )
+    shadow_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a running shadow rulebook catches up"
+    )
     watch_rules: bool = Field(
         default=False, description="Dev: publish LEADGATE_RULES_DIR whenever it validates"
     )

@@ -74,6 +74,9 @@ POLICY: dict[str, frozenset[Role]] = {
     "bulkJob": RULEBOOK,
     "bulkJobs": RULEBOOK,
     "simulateRulebook": RULEBOOK,
+    "shadowReport": RULEBOOK,
+    "startShadow": RULEBOOK,
+    "stopShadow": RULEBOOK,
     # administration
     "createApiKey": ADMIN,
     "revokeApiKey": ADMIN,

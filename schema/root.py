@@ -16,6 +16,7 @@ from schema.permissions import RoleGuard
 from schema.qualification import QualificationMutations, QualificationQueries
 from schema.rulebook import RulebookQueries
 from schema.rulebook_versions import RulebookVersionMutations, RulebookVersionQueries
+from schema.shadow import ShadowMutations, ShadowQueries
 from schema.simulation import SimulationQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingQueries
@@ -46,6 +47,7 @@ Query = merge_types(
         MetricQueries,
         RulebookVersionQueries,
         SimulationQueries,
+        ShadowQueries,
     ),
 )
 Mutation = merge_types(
@@ -57,6 +59,7 @@ Mutation = merge_types(
         DealMutations,
         MetricMutations,
         RulebookVersionMutations,
+        ShadowMutations,
     ),
 )
 

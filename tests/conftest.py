@@ -134,7 +134,7 @@ TABLES = (
     "domain_event", "idempotency_record", "api_key", "goal", "targeting_adjustment",
     "feedback", "deal_stage_change", "deal", "lead_stage_change", "handoff", "evaluation",
     "activity", "lead", "rulebook_version", "sales_rep", "account", "campaign",
-    "rulebook_activation", "bulk_job_chunk", "bulk_job",
+    "rulebook_activation", "bulk_job_chunk", "bulk_job", "shadow_disagreement", "shadow_run",
 )  # fmt: skip
 
 

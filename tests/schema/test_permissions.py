@@ -98,6 +98,9 @@ OPERATIONS: dict[str, str] = {
     ),
     "bulkJob": f'{{ bulkJob(id: "{MISSING_JOB}") {{ id }} }}',
     "bulkJobs": "{ bulkJobs(first: 1) { id } }",
+    "shadowReport": "{ shadowReport { counts { kind count } } }",
+    "startShadow": 'mutation { startShadow(input: {version: "nope"}) { userErrors { code } } }',
+    "stopShadow": "mutation { stopShadow { userErrors { code } } }",
     "simulateRulebook": (
         "{ simulateRulebook(input: {files: [], samples: 99}) { userErrors { code } } }"
     ),
