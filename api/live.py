@@ -15,16 +15,29 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from api.engine import RulesEngine
 from api.models import RulebookVersion
 from api.rulebook_versions import active_version, load_version
-from rules import Rulebook, RulesError
+from rules import EvaluationInput, LeadData, Rulebook, RulesError
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[Rulebook], RulesEngine]
 RETIRE_TIMEOUT_S = 300.0
+
+
+async def warmed_up(engine: RulesEngine) -> bool:
+    """Compile the rulesets in the new workers with one throw-away lead before any request
+    depends on them: a version the engine cannot run is never swapped in."""
+    probe = EvaluationInput(lead=LeadData(email="warm-up@leadgate.invalid"), now=datetime.now(UTC))
+    try:
+        await engine.evaluate(probe)
+    except RulesError:
+        log.exception("rulebook %s does not run: not swapped in", engine.version[:12])
+        return False
+    return True
 
 
 class LiveEngine:
@@ -81,8 +94,12 @@ class LiveEngine:
             started = time.perf_counter()
             try:
                 engine = await asyncio.to_thread(self._build, row)
-            except (RulesError, Exception):  # keep serving the running version, say why
+            except Exception:  # keep serving the running version, say why
                 log.exception("cannot load rulebook %s: keeping %s", wanted[:12], self.version)
+                self._failed = wanted
+                return False
+            if not await warmed_up(engine):
+                await engine.close()
                 self._failed = wanted
                 return False
             self._failed = None
