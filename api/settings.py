@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     )
     job_runner: str = Field(
         default="inline",
-        pattern="^(inline|procrastinate|off)$",
-        description="Who runs bulk jobs: the server (inline), `leadgate worker`, or nobody",
+        pattern="^(inline|off)$",
+        description="Who runs bulk jobs: each server process (inline), or only the CLI (off)",
     )
     job_poll_interval_s: float = Field(default=2.0, gt=0, description="Job runner poll interval")
     job_batch_size: int = Field(
@@ -59,9 +59,6 @@ class Settings(BaseSettings):
     )
     shadow_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often a running shadow rulebook catches up"
-    )
-    watch_rules: bool = Field(
-        default=False, description="Dev: publish LEADGATE_RULES_DIR whenever it validates"
     )
     max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")

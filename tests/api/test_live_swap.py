@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api.settings import DEMO_RULES_DIR
+from rules import content_version, read_rulebook_files
 from tests.api.rulebook_data import demo_files, write_rulebook
 from tests.conftest import ON_POSTGRES
 
@@ -55,7 +57,8 @@ def free_port() -> int:
 @pytest.fixture
 async def servers(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
     url = fresh_database_url
-    base = write_rulebook(tmp_path / "base", demo_files())
+    # Not the files of LEADGATE_RULES_DIR: start-up must serve the active version, not them.
+    base = write_rulebook(tmp_path / "base", demo_files(engagement=22))
     await leadgate(url, "rules", "publish", str(base), "--note", "baseline", "--no-wait")
     env = {
         **os.environ,
@@ -132,6 +135,10 @@ async def test_publish_rollback_swap_under_load_fail_no_request(
             ).json()
             leads.append(body["data"]["upsertLead"]["lead"]["id"])
         v1 = await served(http, servers[0])
+        assert v1 == content_version(
+            {p.name: p.read_bytes() for p in (tmp_path / "base").iterdir()}
+        )
+        assert v1 != content_version(read_rulebook_files(DEMO_RULES_DIR))
 
         stop = asyncio.Event()
         failures: list[Any] = []
@@ -179,6 +186,8 @@ async def test_publish_rollback_swap_under_load_fail_no_request(
         finally:
             stop.set()
             await asyncio.gather(*load)
+    print(f"converged idle in {idle:.2f}s, under load in {[round(w, 2) for w in waits]}s; "
+          f"{sum(seen.values())} requests, {len(failures)} failed")  # fmt: skip
     assert failures == [], failures[:3]
     assert sum(seen.values()) > 3 * CONCURRENCY
     assert {v1, v2, v3} <= set(seen)
