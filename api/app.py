@@ -32,14 +32,18 @@ from api.events import EventBus
 from api.idempotency import SCOPE
 from api.ingest.http import ROUTES as INGEST_ROUTES
 from api.ingest.segment import event_types as segment_event_types
+from api.live import LiveEngine
 from api.middleware import BodyReadTimeout, BodySizeLimit, RequestContext
 from api.periodic import check_sla, every, rescore
 from api.routing import Router
-from api.rulebooks import record_rulebook
+from api.rulebook_versions import bootstrap, load_version
+from api.runner import EngineLease, run_jobs
 from api.settings import Settings, get_settings
+from api.shadow import ShadowRunner
 from api.targeting import rescore_adjusted
 from api.telemetry import metrics
 from api.webhooks.dispatcher import DeliveryPolicy, Dispatcher
+from rules import Rulebook
 from schema.context import Context
 from schema.graphiql import GRAPHIQL_ASSETS, GRAPHIQL_PATH, local_graphiql
 from schema.http import GraphQLOverHTTP
@@ -72,7 +76,9 @@ class LeadgateGraphQL(GraphQLOverHTTP):
             request=request,
             response=response if isinstance(response, Response) else None,
             settings=self.settings,
-            engine=request.app.state.engine,
+            # The engine leased for this request (EngineLease), so a live swap never changes
+            # it halfway; WebSockets take the current one.
+            engine=request.scope.get(EngineLease.KEY) or request.app.state.engine,
             events=request.app.state.events,
             jobs=request.app.state.jobs,
             router=request.app.state.router,
@@ -182,30 +188,35 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            engine = RulesEngine.from_dir(
-                settings.rules_dir,
-                workers=settings.engine_workers,
-                timeout_s=settings.engine_timeout_s,
-            )
-            stack.push_async_callback(engine.close)
             await stack.enter_async_context(
                 RegisterTortoise(app, config=tortoise_config(settings.database_url))
             )
-            await record_rulebook(engine.rulebook)
+            live = await _start_engine(app, settings)
+            stack.push_async_callback(live.close)
             events = EventBus(interval_s=settings.event_poll_interval_s)
             events.start()
             stack.push_async_callback(events.stop)
+            app.state.events = events
             jobs: Jobs = app.state.jobs
             router: Router = app.state.router
             stack.push_async_callback(jobs.close)
 
+            async def rescore_tick() -> str | None:
+                async with live.lease() as engine:
+                    return await rescore(engine)()
+
             async def route_waiting() -> str | None:
-                return await router.retry(engine)
+                async with live.lease() as engine:
+                    return await router.retry(engine)
 
             async def retarget() -> str | None:
-                return await rescore_adjusted(engine=engine)
+                async with live.lease() as engine:
+                    return await rescore_adjusted(engine=engine)
 
+            shadow = ShadowRunner(timeout_s=settings.engine_timeout_s)
+            stack.push_async_callback(shadow.close)
             tasks = [
+                live.follow(settings.rulebook_poll_interval_s),
                 every(settings.sla_check_interval_s, "sla", check_sla),
                 _later(
                     settings.sla_check_interval_s,
@@ -215,8 +226,17 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                     settings.sla_check_interval_s,
                     every(settings.sla_check_interval_s, "retarget", retarget),
                 ),
-                every(settings.rescore_interval_s, "rescore", rescore(engine)),
+                every(settings.rescore_interval_s, "rescore", rescore_tick),
+                every(settings.shadow_poll_interval_s, "shadow", shadow.tick),
             ]
+            if settings.job_runner == "inline":  # issue 10: bulk jobs
+                tasks.append(
+                    every(
+                        settings.job_poll_interval_s,
+                        "jobs",
+                        run_jobs(live, batch_size=settings.job_batch_size),
+                    )
+                )
             if settings.webhook_dispatch:  # issue 15: webhooks from the outbox
                 dispatcher = Dispatcher(
                     policy=DeliveryPolicy.from_settings(settings),
@@ -225,7 +245,6 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                 stack.push_async_callback(dispatcher.close)
                 tasks.append(dispatcher.run())
             await stack.enter_async_context(_background(*tasks))
-            app.state.engine, app.state.rulebook, app.state.events = engine, engine.rulebook, events
             stack.callback(setattr, app.state, "rulebook", None)
             yield
 
@@ -252,6 +271,27 @@ def _middleware(settings: Settings) -> list[Middleware]:
     return stack
 
 
+async def _start_engine(app: Starlette, settings: Settings) -> LiveEngine:
+    """The active version (LEADGATE_RULES_DIR only on a database that has none yet)."""
+    row, bootstrapped = await bootstrap(rules_dir=settings.rules_dir)
+    if bootstrapped:
+        logger.info("no active rulebook: published %s as %s", settings.rules_dir, row.version[:12])
+
+    def factory(book: Rulebook) -> RulesEngine:
+        return RulesEngine(
+            book, workers=settings.engine_workers, timeout_s=settings.engine_timeout_s
+        )
+
+    def on_swap(engine: RulesEngine) -> None:
+        app.state.engine, app.state.rulebook = engine, engine.rulebook
+
+    engine = await asyncio.to_thread(lambda: factory(load_version(row)))
+    live = LiveEngine(engine, factory=factory, on_swap=on_swap)
+    on_swap(engine)
+    app.state.live = live
+    return live
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     graphql = LeadgateGraphQL(settings)
@@ -269,11 +309,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 else []
             ),
         ],
-        middleware=_middleware(settings),
+        middleware=[*_middleware(settings), Middleware(EngineLease)],
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings
     app.state.segment_event_types = segment_event_types(settings.segment_events)
     app.state.rulebook = None
     app.state.jobs, app.state.router = Jobs(), Router()  # follow-up work of mutations
+    app.state.live = None
     return app

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from api import cli_rulebooks, cli_shadow, cli_simulate
 from api.admin_cli import campaigns_app, lead_app, reps_app
 from api.cli_support import with_db as _with_db
 from api.csv_cli import evaluations_app, leads_app
@@ -38,6 +39,9 @@ app.add_typer(evaluations_app, name="evaluations")
 app.add_typer(reps_app, name="reps")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(lead_app, name="lead")
+cli_rulebooks.register(rules_cli, app)
+rules_cli.command("simulate")(cli_simulate.simulate_command)
+rules_cli.add_typer(cli_shadow.app, name="shadow")
 
 
 @app.command()
@@ -103,7 +107,9 @@ def demo_seed(
     ] = True,
 ) -> None:
     """Fill the (migrated) database with ~6 months of a B2B SaaS funnel."""
+    from api.cli_rulebooks import evaluate_all
     from api.demo import seed_demo
+    from api.jobs import LeadFilter
 
     async def run() -> None:
         summary = await seed_demo(
@@ -118,56 +124,9 @@ def demo_seed(
                 typer.echo(f"  {name:<20} {count:>7}")
         if evaluate:
             typer.echo("Evaluating every lead with the rulebook (a minute for 5,000 leads)…")
-            typer.echo(await _evaluate_all(decaying=False))
+            typer.echo(await evaluate_all(LeadFilter()))
 
     asyncio.run(_with_db(run()))
-
-
-@app.command()
-def evaluate(
-    decaying: Annotated[
-        bool,
-        typer.Option(
-            "--due",
-            "--decaying",
-            help="Only leads whose outcome can have changed by itself since their last "
-            "evaluation (what the server's scheduler does)",
-        ),
-    ] = False,
-) -> None:
-    """Evaluate every lead (or the due ones) with the rulebook in LEADGATE_RULES_DIR.
-
-    A lead whose decision does not change gets no new evaluation row, only fresh scores.
-
-    Run it after changing the rules, so stored scores and stages follow the new rulebook.
-    """
-    typer.echo(asyncio.run(_with_db(_evaluate_all(decaying=decaying))))
-
-
-async def _evaluate_all(*, decaying: bool) -> str:
-    from datetime import UTC, datetime
-
-    from api.bulk import all_lead_ids, due_lead_ids, evaluate_leads
-    from api.engine import RulesEngine
-    from api.enums import EvaluationTrigger
-    from api.rulebooks import record_rulebook
-
-    settings = get_settings()
-    engine = RulesEngine.from_dir(settings.rules_dir, workers=settings.engine_workers)
-    try:
-        await record_rulebook(engine.rulebook, published_by="leadgate evaluate")
-        now = datetime.now(UTC)
-        ids = await (due_lead_ids(now) if decaying else all_lead_ids())
-        trigger = EvaluationTrigger.SCHEDULE if decaying else EvaluationTrigger.BULK
-        summary = await evaluate_leads(engine=engine, lead_ids=ids, trigger=trigger, now=now)
-    finally:
-        await engine.close()
-    return (
-        f"evaluated {summary.evaluated} leads with rulebook {engine.version[:12]}: "
-        f"{summary.recorded} new decisions recorded, {summary.moved} moved, "
-        f"{summary.handoffs} handed off, "
-        f"{summary.skipped} skipped (changed meanwhile), {summary.failed} failed"
-    )
 
 
 @apikey_app.command("create")

@@ -68,3 +68,12 @@ class Role(StrEnum):
     REVOPS = "revops"
     ADMIN = "admin"
     VIEWER = "viewer"
+
+
+# issue 10: rulebook lifecycle
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

@@ -16,6 +16,7 @@ from api.enums import (
     EvaluationTrigger,
     FeedbackKind,
     HandoffStatus,
+    JobStatus,
     LifecycleStage,
     PeriodKind,
     Role,
@@ -592,3 +593,104 @@ class ErasureTombstone(Model):
 
     class Meta:
         table = "erasure_tombstone"
+
+
+# --- issue 10: rulebook lifecycle (activations, bulk re-evaluation jobs) ---------------------
+
+
+class RulebookActivation(Model):
+    """Every switch of the active rulebook: which version, from which, who, when."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.CharField(max_length=64)
+    previous_version = fields.CharField(max_length=64, null=True)
+    activated_by = fields.CharField(max_length=200)
+    activated_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rulebook_activation"
+        indexes = (Index(fields=("activated_at",)),)
+
+
+class BulkJob(Model):
+    """A re-evaluation of many leads with one rulebook version, split into resumable chunks."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=20)
+    rulebook_version = fields.CharField(max_length=64)
+    lead_filter: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    status = fields.CharEnumField(JobStatus, max_length=20, default=JobStatus.PENDING)
+    total = fields.IntField(default=0)
+    created_by = fields.CharField(max_length=200)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "bulk_job"
+        indexes = (Index(fields=("status", "id")),)
+
+
+class BulkJobChunk(Model):
+    """A range of lead ids of a job. ``cursor`` is the last lead id whose batch committed."""
+
+    id = fields.IntField(primary_key=True)
+    job: fields.ForeignKeyRelation[BulkJob] = fields.ForeignKeyField(
+        "models.BulkJob", related_name="chunks", on_delete=fields.CASCADE
+    )
+    first_lead_id = fields.IntField()
+    last_lead_id = fields.IntField()
+    cursor = fields.IntField()
+    total = fields.IntField()
+    processed = fields.IntField(default=0)
+    attempted = fields.IntField(default=0)
+    evaluated = fields.IntField(default=0)
+    moved = fields.IntField(default=0)
+    handoffs = fields.IntField(default=0)
+    skipped = fields.IntField(default=0)
+    failed = fields.IntField(default=0)
+    status = fields.CharEnumField(JobStatus, max_length=20, default=JobStatus.PENDING)
+    claimed_by = fields.CharField(max_length=200, null=True)
+    heartbeat_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "bulk_job_chunk"
+        indexes = (Index(fields=("job_id", "status")),)
+
+
+class ShadowRun(Model):
+    """A published candidate evaluated beside the live version, off the request path."""
+
+    id = fields.IntField(primary_key=True)
+    candidate_version = fields.CharField(max_length=64)
+    cursor = fields.BigIntField(default=0)
+    """The last domain_event id whose evaluation was compared."""
+    compared = fields.IntField(default=0)
+    failed = fields.IntField(default=0)
+    started_by = fields.CharField(max_length=200)
+    stopped_by = fields.CharField(max_length=200, null=True)
+    started_at = fields.DatetimeField(auto_now_add=True)
+    stopped_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "shadow_run"
+
+
+class ShadowDisagreement(Model):
+    """Where the candidate decided differently from the live version on the same input."""
+
+    id = fields.IntField(primary_key=True)
+    shadow: fields.ForeignKeyRelation[ShadowRun] = fields.ForeignKeyField(
+        "models.ShadowRun", related_name="disagreements", on_delete=fields.CASCADE
+    )
+    lead_id = fields.IntField()
+    evaluation_id = fields.IntField()
+    kind = fields.CharField(max_length=10)
+    live: fields.Field[dict[str, object]] = fields.JSONField()
+    candidate: fields.Field[dict[str, object]] = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "shadow_disagreement"
+        indexes = (Index(fields=("shadow_id", "kind")),)

@@ -89,6 +89,24 @@ class Settings(BaseSettings):
         default=True,
         description="eraseLead keeps a hash of the email so intake refuses to re-create it",
     )
+    rulebook_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often each process checks the active rulebook"
+    )
+    job_runner: str = Field(
+        default="inline",
+        pattern="^(inline|off)$",
+        description="Who runs bulk jobs: each server process (inline), or only the CLI (off)",
+    )
+    job_poll_interval_s: float = Field(default=2.0, gt=0, description="Job runner poll interval")
+    job_batch_size: int = Field(
+        default=100, gt=0, description="Leads per committed batch of a bulk job"
+    )
+    job_chunk_size: int = Field(
+        default=2_000, gt=0, description="Leads per chunk (the unit runners claim)"
+    )
+    shadow_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a running shadow rulebook catches up"
+    )
     max_depth: int = Field(default=12, gt=0, description="Deepest field nesting per operation")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
     max_directives: int = Field(default=50, ge=0, description="Directives per operation")

@@ -37,7 +37,7 @@ from api.demo import seed_demo  # noqa: E402
 from api.engine import RulesEngine, cpu_count  # noqa: E402
 from api.migrate import migrate_database  # noqa: E402
 from api.models import Evaluation, Lead  # noqa: E402
-from api.rulebooks import record_rulebook  # noqa: E402
+from api.rulebook_versions import bootstrap  # noqa: E402
 from api.settings import DEMO_RULES_DIR  # noqa: E402
 
 ANCHOR = date(2026, 11, 27)
@@ -91,7 +91,7 @@ async def run(args: argparse.Namespace) -> str:
         await seed_demo(leads=args.leads, anchor=ANCHOR)
         engine = RulesEngine.from_dir(DEMO_RULES_DIR, workers=args.workers)
         try:
-            await record_rulebook(engine.rulebook)
+            await bootstrap(rules_dir=Path(engine.rulebook.root))
             ids = await all_lead_ids()
             now = datetime.combine(ANCHOR, datetime.min.time(), tzinfo=UTC)
             for _ in range(3):  # the seed's leads move, hand off: settle before measuring

@@ -40,7 +40,7 @@ from api.engine import RulesEngine  # noqa: E402
 from api.enums import Role  # noqa: E402
 from api.migrate import migrate_database  # noqa: E402
 from api.models import Lead  # noqa: E402
-from api.rulebooks import record_rulebook  # noqa: E402
+from api.rulebook_versions import bootstrap  # noqa: E402
 from api.settings import DEMO_RULES_DIR  # noqa: E402
 
 TYPENAME = "{ __typename }"
@@ -99,7 +99,7 @@ async def _prepare(url: str, leads: int) -> tuple[str, str]:
     await seed_demo(leads=leads, anchor=ANCHOR)
     engine = RulesEngine.from_dir(DEMO_RULES_DIR)
     try:
-        await record_rulebook(engine.rulebook)
+        await bootstrap(rules_dir=Path(engine.rulebook.root))
         await evaluate_leads(engine=engine, lead_ids=await all_lead_ids())
     finally:
         await engine.close()

@@ -33,6 +33,7 @@ ADMIN = frozenset({Role.ADMIN})
 WEBHOOKS = frozenset({Role.ADMIN, Role.REVOPS})
 REP_ADMIN = frozenset({Role.REVOPS, Role.ADMIN})
 CAMPAIGN_ADMIN = frozenset({Role.MARKETING, Role.REVOPS, Role.ADMIN})
+RULEBOOK = frozenset({Role.REVOPS, Role.ADMIN})
 
 POLICY: dict[str, frozenset[Role]] = {
     # queries: everyone with a key may read
@@ -72,6 +73,16 @@ POLICY: dict[str, frozenset[Role]] = {
     "setGoal": frozenset({Role.MARKETING, Role.SALES, Role.REVOPS, Role.ADMIN}),
     # feedback → targeting (issue 11)
     "revokeTargetingAdjustment": frozenset({Role.REVOPS, Role.ADMIN}),
+    # rulebook lifecycle (issue 10)
+    "rulebookVersions": RULEBOOK,
+    "publishRulebook": RULEBOOK,
+    "activateRulebook": RULEBOOK,
+    "bulkJob": RULEBOOK,
+    "bulkJobs": RULEBOOK,
+    "simulateRulebook": RULEBOOK,
+    "shadowReport": RULEBOOK,
+    "startShadow": RULEBOOK,
+    "stopShadow": RULEBOOK,
     # administration
     "createApiKey": ADMIN,
     "revokeApiKey": ADMIN,

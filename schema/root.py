@@ -23,6 +23,9 @@ from schema.rep_binding import RepBinding
 from schema.reps import RepMutations, RepQueries
 from schema.routing import RoutingQueries
 from schema.rulebook import RulebookQueries
+from schema.rulebook_versions import RulebookVersionMutations, RulebookVersionQueries
+from schema.shadow import ShadowMutations, ShadowQueries
+from schema.simulation import SimulationQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingMutations, TargetingQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
@@ -57,6 +60,9 @@ Query = merge_types(
         AccountQueries,
         AuditQueries,
         RoutingQueries,
+        RulebookVersionQueries,
+        SimulationQueries,
+        ShadowQueries,
     ),
 )
 Mutation = merge_types(
@@ -72,6 +78,8 @@ Mutation = merge_types(
         CampaignMutations,
         PrivacyMutations,
         TargetingMutations,
+        RulebookVersionMutations,
+        ShadowMutations,
     ),
 )
 

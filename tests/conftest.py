@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,8 +21,11 @@ from tortoise import Tortoise
 
 from api.app import create_app
 from api.auth import create_api_key
-from api.enums import Role
+from api.engine import RulesEngine
+from api.enums import JobStatus, Role
+from api.live import LiveEngine
 from api.migrate import migrate_database
+from api.models import BulkJob, RulebookActivation, RulebookVersion
 from api.settings import Settings
 
 ADMIN_URL = os.environ.get("LEADGATE_TEST_DATABASE_URL", "")
@@ -82,6 +87,52 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 
 @pytest.fixture
+async def fresh_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated database of its own (SQLite file or PostgreSQL database), for tests whose
+    subprocesses must not share the session app's rulebook pointer or job runner."""
+    if not ON_POSTGRES:
+        url = f"sqlite://{tmp_path / 'own.sqlite3'}"
+    else:
+        name = f"leadgate_own_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL))
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = f"{ADMIN_URL.rpartition('/')[0]}/{name}"
+    migrated = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        "db",
+        "migrate",
+        env={**os.environ, "LEADGATE_DATABASE_URL": url},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await migrated.communicate()
+    assert migrated.returncode == 0, err.decode()
+    yield url
+    if ON_POSTGRES:
+        admin = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def live_restored(app: Starlette) -> AsyncIterator[LiveEngine]:
+    """The session app's live engine, put back on the demo rulebook after the test."""
+    live: LiveEngine = app.state.live
+    demo = live.current.rulebook
+    await RulebookVersion.all().delete()  # the first test of a run sees startup's rows
+    await RulebookActivation.all().delete()
+    yield live
+    await RulebookVersion.filter(active=True).update(active=False)  # stop the pointer first
+    await BulkJob.all().update(status=JobStatus.CANCELLED)
+    if live.version != demo.version:
+        live.install(RulesEngine(demo, workers=1))
+
+
+@pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://leadgate.test") as c:
@@ -95,6 +146,7 @@ TABLES = (
     "domain_event", "idempotency_record", "api_key", "goal", "targeting_adjustment",
     "feedback", "deal_stage_change", "deal", "lead_stage_change", "handoff", "evaluation",
     "activity", "lead", "rulebook_version", "sales_rep", "account", "campaign",
+    "rulebook_activation", "bulk_job_chunk", "bulk_job", "shadow_disagreement", "shadow_run",
 )  # fmt: skip
 
 
@@ -155,6 +207,8 @@ class SqlCounter(logging.Handler):
     """Counts the SQL statements tortoise sends, from its debug log."""
 
     VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+    # The app's background pollers (active rulebook pointer, bulk job runner) run meanwhile.
+    BACKGROUND = ('FROM "rulebook_version"', 'FROM "bulk_job"', 'FROM "bulk_job_chunk"')
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -162,7 +216,9 @@ class SqlCounter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage().lstrip()
-        if message.upper().startswith(self.VERBS):
+        if message.upper().startswith(self.VERBS) and not any(
+            table in message for table in self.BACKGROUND
+        ):
             self.statements.append(message)
 
     def reset(self) -> None:

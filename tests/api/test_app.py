@@ -7,7 +7,7 @@ import pytest
 from starlette.applications import Starlette
 
 from api.models import ApiKey, RulebookVersion
-from api.rulebooks import record_rulebook
+from api.rulebook_versions import bootstrap
 
 
 async def test_healthz_answers(client: httpx.AsyncClient) -> None:
@@ -38,14 +38,22 @@ async def test_readyz_is_503_without_a_rulebook(client: httpx.AsyncClient, app: 
     assert response.json()["checks"]["rulebook"] == "not loaded"
 
 
-async def test_startup_stores_the_active_rulebook_version(app: Starlette) -> None:
-    # Tables are emptied between tests, so store it again the way startup does.
-    row = await record_rulebook(app.state.rulebook)
-    again = await record_rulebook(app.state.rulebook)
+async def test_startup_uses_the_active_version_and_bootstraps_only_an_empty_database(
+    app: Starlette,
+) -> None:
+    # Tables are emptied between tests: bootstrap again the way startup does.
+    settings = app.state.settings
+    row, bootstrapped = await bootstrap(rules_dir=settings.rules_dir)
+    again, twice = await bootstrap(rules_dir=settings.rules_dir)
+    assert (bootstrapped, twice) == (True, False)
     assert row.id == again.id
     assert row.active
+    assert row.published_by == "startup"
     assert await RulebookVersion.filter(active=True).count() == 1
     assert "scores.yaml" in row.files
+    # A database with an active version ignores the configured folder entirely.
+    other, from_dir = await bootstrap(rules_dir=settings.rules_dir / "missing")
+    assert (other.id, from_dir) == (row.id, False)
 
 
 async def test_database_down_answers_503_graphql_json(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,7 @@ from api.demo import seed_demo
 from api.engine import RulesEngine
 from api.evaluations import pack_input, pack_result, stored_result, unpack_input, why_not
 from api.models import Activity, Evaluation, Lead, RulebookVersion
-from api.rulebooks import record_rulebook
+from api.rulebook_versions import bootstrap
 from rules import EvaluationInput, Evaluator, RepData, WhyNot, load_rulebook_files
 from tests.api.test_bulk import hot_leads
 from tests.conftest import GraphQLClient
@@ -101,7 +102,7 @@ async def test_demo_records_are_small_and_explain_on_demand(app: Starlette) -> N
     """On the demo data an evaluation row stays under 2 KB, and the GraphQL-facing replay
     gives each stored record its failed conditions."""
     engine: RulesEngine = app.state.engine
-    await record_rulebook(engine.rulebook)
+    await bootstrap(rules_dir=Path(engine.rulebook.root))
     await seed_demo(leads=150, anchor=datetime(2026, 11, 27, tzinfo=UTC).date())
     summary = await evaluate_leads(engine=engine, lead_ids=await all_lead_ids())
     assert summary.recorded == 150
@@ -173,7 +174,7 @@ async def test_graphql_report_explains_stored_records_like_a_dry_run(
 ) -> None:
     """The stored record's `report { headline notFired }` (replayed on demand) equals what the
     dry run computed at evaluation time, and a same-decision re-evaluation appends no row."""
-    await record_rulebook(app.state.engine.rulebook)
+    await bootstrap(rules_dir=Path(app.state.engine.rulebook.root))
     lead = await create_vp(gql)  # upsert evaluates and records the first decision
     stored = await Lead.get(email="vp@bigcorp.com")
     assert await Evaluation.filter(lead_id=stored.id).count() == 1

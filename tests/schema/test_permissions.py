@@ -18,6 +18,7 @@ MISSING_ENDPOINT = "V2ViaG9va0VuZHBvaW50Ojk5OTk5OQ=="  # WebhookEndpoint:999999
 MISSING_DELIVERY = "V2ViaG9va0RlbGl2ZXJ5Ojk5OTk5OQ=="  # WebhookDelivery:999999
 MISSING_REP = "U2FsZXNSZXA6OTk5OTk5"  # SalesRep:999999
 MISSING_CAMPAIGN = "Q2FtcGFpZ246OTk5OTk5"  # Campaign:999999
+MISSING_JOB = "QnVsa0pvYjo5OTk5OTk="  # BulkJob:999999
 DEAL = f'dealId: "{MISSING_DEAL}", expectedVersion: 1'
 JANUARY = 'from: "2026-01-01", to: "2026-01-31"'
 
@@ -158,6 +159,21 @@ OPERATIONS: dict[str, str] = {
     "redeliverWebhook": (
         f'mutation {{ redeliverWebhook(deliveryId: "{MISSING_DELIVERY}") '
         "{ userErrors { code } } }"
+    ),
+    "rulebookVersions": "{ rulebookVersions(first: 1) { version } }",
+    "publishRulebook": (
+        'mutation { publishRulebook(input: {files: [], note: "x"}) { userErrors { code } } }'
+    ),
+    "activateRulebook": (
+        'mutation { activateRulebook(input: {version: "nope"}) { userErrors { code } } }'
+    ),
+    "bulkJob": f'{{ bulkJob(id: "{MISSING_JOB}") {{ id }} }}',
+    "bulkJobs": "{ bulkJobs(first: 1) { id } }",
+    "shadowReport": "{ shadowReport { counts { kind count } } }",
+    "startShadow": 'mutation { startShadow(input: {version: "nope"}) { userErrors { code } } }',
+    "stopShadow": "mutation { stopShadow { userErrors { code } } }",
+    "simulateRulebook": (
+        "{ simulateRulebook(input: {files: [], samples: 99}) { userErrors { code } } }"
     ),
 }
 

@@ -1,0 +1,48 @@
+"""Rulebooks for lifecycle tests: the demo, with one threshold changed or one error added."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.settings import DEMO_RULES_DIR
+
+ENGAGEMENT_GATE = "- {field: scores.engagement, gte: 30}"
+FIT_GATE = "- {field: scores.fit, gte: 50}"
+
+
+DEMO_REQUEST_MQL = "        - activity: {type: demo_request, within_days: 30}\n"
+
+
+def demo_files(
+    *, engagement: int = 30, fit: int = 50, typo: bool = False, demo_request_mql: bool = True
+) -> dict[str, str]:
+    """The demo rulebook's files; ``engagement`` and ``fit`` are the gates of the rule
+    mql_fit_and_engagement; without ``demo_request_mql``, mql_demo_request needs a trial."""
+    files = {p.name: p.read_text("utf-8") for p in sorted(DEMO_RULES_DIR.glob("*.yaml"))}
+    lifecycle = files["lifecycle.yaml"]
+    assert ENGAGEMENT_GATE in lifecycle
+    lifecycle = lifecycle.replace(
+        ENGAGEMENT_GATE, f"- {{field: scores.engagement, gte: {engagement}}}"
+    ).replace(FIT_GATE, f"- {{field: scores.fit, gte: {fit}}}", 1)
+    if not demo_request_mql:
+        assert lifecycle.count(DEMO_REQUEST_MQL) == 1
+        lifecycle = lifecycle.replace(
+            DEMO_REQUEST_MQL, "        - activity: {type: trial_signup, within_days: 30}\n"
+        )
+    if typo:
+        lifecycle = lifecycle.replace("    to: mql\n", "    to: mqlx\n", 1)
+    files["lifecycle.yaml"] = lifecycle
+    return files
+
+
+def write_rulebook(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def typo_line() -> int:
+    """1-based line of the rule that gets the typo (errors point at the rule)."""
+    lines = demo_files()["lifecycle.yaml"].splitlines()
+    return next(i for i, line in enumerate(lines, 1) if "name: mql_fit_and_engagement" in line)

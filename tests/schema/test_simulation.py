@@ -1,0 +1,115 @@
+"""simulateRulebook through HTTP: its predicted moves are what publishing then does, and
+simulating a rollback says which leads and handoffs would stay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from api.bulk import all_lead_ids, evaluate_leads
+from api.demo import seed_demo
+from api.enums import Role
+from api.live import LiveEngine
+from api.models import Evaluation, Handoff, LeadStageChange
+from tests.api.rulebook_data import demo_files
+from tests.conftest import GqlFactory, GraphQLClient
+from tests.schema.test_rulebook_versions import PUBLISH, files_input
+
+SIMULATE = """
+query($input: SimulateRulebookInput!) {
+  simulateRulebook(input: $input) {
+    report {
+      currentVersion candidateVersion leads failed moved refused handoffs scoresChanged
+      moves { fromStage toStage leads }
+      owners { rep { email } gained lost }
+      histograms { score edges before after }
+      fireChanges { rule before after }
+      stayLeads stayHandoffs
+      samples { kind stageBefore stageAfter lead { email stage }
+                before { headline } after { headline fired { name } } }
+    }
+    userErrors { code message field }
+  }
+}"""
+
+JOB = "query($id: ID!) { bulkJob(id: $id) { status total processed moved handoffs progress } }"
+
+
+async def simulate(gql: GraphQLClient, files: dict[str, str]) -> dict[str, Any]:
+    body = await gql(SIMULATE, input={"files": files_input(files), "samples": 2})
+    payload = body["data"]["simulateRulebook"]
+    assert payload["userErrors"] == [], payload
+    report: dict[str, Any] = payload["report"]
+    return report
+
+
+async def finished(gql: GraphQLClient, job_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        job: dict[str, Any] = (await gql(JOB, id=job_id))["data"]["bulkJob"]
+        if job["status"] == "DONE":
+            return job
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"job never finished: {job}")
+
+
+async def test_predicted_moves_are_the_moves_publishing_makes(
+    gql_as: GqlFactory, live_restored: LiveEngine
+) -> None:
+    await seed_demo(leads=150)
+    await evaluate_leads(engine=live_restored.current, lead_ids=await all_lead_ids())
+    revops = await gql_as(Role.REVOPS)
+    baseline = await revops(PUBLISH, input={"files": files_input(demo_files()), "note": "base"})
+    assert baseline["data"]["publishRulebook"]["rulebookVersion"]["active"]
+    await finished(revops, baseline["data"]["publishRulebook"]["job"]["id"])
+    evaluations_before = await Evaluation.all().count()
+
+    candidate = demo_files(engagement=10, fit=35)
+    report = await simulate(revops, candidate)
+    assert await Evaluation.all().count() == evaluations_before  # nothing written
+    predicted = {(m["fromStage"], m["toStage"]): m["leads"] for m in report["moves"]}
+    assert report["moved"] == sum(predicted.values()) > 0
+    assert report["leads"] == 150
+    assert report["failed"] == 0
+    assert {s["kind"] for s in report["samples"]} >= {"move", "handoff"}
+    mover = next(s for s in report["samples"] if s["kind"] == "move")
+    assert mover["after"]["headline"].startswith(f"Moved {mover['stageBefore']} → ")
+    assert mover["lead"]["stage"].lower() == mover["stageBefore"]
+    changed = {f["rule"] for f in report["fireChanges"]}
+    assert "mql_fit_and_engagement" in changed
+    for hist in report["histograms"]:
+        assert sum(hist["before"]) == sum(hist["after"]) == 150
+
+    published = await revops(PUBLISH, input={"files": files_input(candidate), "note": "lower"})
+    payload = published["data"]["publishRulebook"]
+    version = payload["rulebookVersion"]["version"]
+    assert version == report["candidateVersion"]
+    job = await finished(revops, payload["job"]["id"])
+    applied = await LeadStageChange.filter(
+        applied=True, evaluation__rulebook_version=version
+    ).values_list("from_stage", "to_stage")
+    actual = Counter((str(f), str(t)) for f, t in applied)
+    assert dict(actual) == predicted
+    assert job["moved"] == report["moved"]
+    created = await Handoff.filter(evaluation__rulebook_version=version).count()
+    assert created == job["handoffs"] == report["handoffs"]
+
+    # Rolling back moves nobody back: the leads the candidate qualified, and their open
+    # handoffs, stay — and simulate says so before anyone activates it.
+    rollback = await simulate(revops, demo_files())
+    assert rollback["moves"] == []
+    to_mql = sum(n for (_, to), n in predicted.items() if to == "mql")
+    assert rollback["stayLeads"] >= to_mql
+    assert rollback["stayHandoffs"] >= created
+
+
+async def test_a_bad_candidate_or_argument_is_a_user_error(gql: GraphQLClient) -> None:
+    bad = await gql(SIMULATE, input={"files": files_input(demo_files(typo=True))})
+    errors = bad["data"]["simulateRulebook"]["userErrors"]
+    assert errors[0]["code"] == "invalid_rulebook"
+    assert errors[0]["field"] == ["input", "files", "lifecycle.yaml"]
+    stage = await gql(
+        SIMULATE, input={"files": files_input(demo_files()), "filter": {"stages": ["nope"]}}
+    )
+    [error] = stage["data"]["simulateRulebook"]["userErrors"]
+    assert error["field"] == ["input", "filter", "stages"]
