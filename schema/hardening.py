@@ -176,7 +176,7 @@ class MaskInternalErrors(MaskErrors):
                 if isinstance(original, LeadgateError) and original.field:
                     extensions["field"] = original.field.split(".")
                 error.extensions = extensions
-            if self.hide_suggestions:
+            if self.hide_suggestions and "Did you mean" in error.message:
                 error.message = _SUGGESTION.sub("", error.message)
         return processed
 
