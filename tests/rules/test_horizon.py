@@ -47,9 +47,8 @@ def test_a_decaying_score_crossing_a_threshold_is_the_next_change() -> None:
         assert abs(result.next_change_at - crossing) < timedelta(minutes=1)
         before = evaluator.evaluate(inp.model_copy(update={"now": crossing - timedelta(minutes=5)}))
         assert before.stage.to_stage == "mql"
-        # Following the stated times (as the scheduler does) reaches the change in a few steps
-        # of seconds: a step may land where `gt` would change but `gte` still holds, and ages
-        # are whole seconds.
+        # Following the stated times (as the scheduler does) reaches the change in a few steps:
+        # a step may land where `gt` would change but `gte` still holds.
         at, steps = result.next_change_at, 0
         while evaluator.evaluate(inp.model_copy(update={"now": at})).stage.to_stage == "mql":
             following = evaluator.evaluate(inp.model_copy(update={"now": at})).next_change_at
@@ -70,6 +69,20 @@ def test_an_activity_leaving_its_window_is_the_next_change() -> None:
         gone = evaluator.evaluate(inp.model_copy(update={"now": result.next_change_at}))
         assert result.fired_names == ["viewed"]
         assert gone.fired_names == []
+
+
+def test_window_edges_are_exact_to_the_microsecond() -> None:
+    """Ages are integer microseconds and windows inclusive: the activity still counts 1 µs
+    before the stated time and has left at it (a whole-seconds horizon was 1 s off, or years)."""
+    with _evaluator() as evaluator:
+        inp = lead_input(activities=[("page_view", 6.5)])
+        occurred = inp.activities[0].occurred_at
+        result = evaluator.evaluate(inp)
+        assert result.next_change_at == occurred + timedelta(days=7, microseconds=1)
+        edge = inp.model_copy(update={"now": result.next_change_at - timedelta(microseconds=1)})
+        assert evaluator.evaluate(edge).fired_names == ["viewed"]
+        future = lead_input(activities=[("page_view", -0.25)])  # dated 6 h after now
+        assert evaluator.evaluate(future).next_change_at == future.activities[0].occurred_at
 
 
 def test_nothing_changes_by_itself_without_time_dependent_facts() -> None:
