@@ -92,6 +92,8 @@ class Horizon:
             # earlier too, in case the float limit rounds down to a whole microsecond.
             born = inp.lead.created_at
             for days in self._age_limits:
+                if days * MICROS_PER_DAY > _MAX_DELAY:  # never reached: not a change
+                    break
                 edge = born + timedelta(microseconds=round(days * MICROS_PER_DAY))
                 later = [edge + timedelta(microseconds=d) for d in (-1, 0, 1)]
                 after = [at for at in later if at > now]

@@ -107,3 +107,34 @@ def test_the_outcome_holds_until_the_next_change(inp: EvaluationInput) -> None:
         later = evaluator.evaluate(inp.model_copy(update={"now": moment}), explain=False)
         assert later.fired_names == first.fired_names, moment
         assert later.stage == first.stage
+
+
+AGE_BOOK = b"""
+scores:
+  fit: {cap: 100}
+stages:
+  order: [new, mql]
+  initial: new
+  manual: [mql]
+qualification:
+  - name: old
+    to: mql
+    when: {any: [{field: lead.age_days, gte: 1.5}, {field: lead.age_days, gt: 1e12}]}
+"""
+
+
+def test_the_lead_age_crossing_is_reached_exactly_and_an_unreachable_one_is_none() -> None:
+    """`lead.age_days` is compared without rounding: following the stated times reaches
+    created_at + 1.5 days exactly; a limit no lead can reach is not a change (no overflow)."""
+    with Evaluator(load_rulebook_files({"b.yaml": AGE_BOOK})) as evaluator:
+        created = NOW - timedelta(days=1)
+        inp = lead_input(lead={"created_at": created})
+        at = evaluator.evaluate(inp).next_change_at
+        while at is not None and at < created + timedelta(days=1.5):
+            assert evaluator.evaluate(inp.model_copy(update={"now": at})).stage.to_stage is None
+            at = evaluator.evaluate(inp.model_copy(update={"now": at})).next_change_at
+        assert at == created + timedelta(days=1.5)
+        reached = evaluator.evaluate(inp.model_copy(update={"now": at}))
+        assert reached.stage.to_stage == "mql"
+        later = inp.model_copy(update={"now": at + timedelta(days=1)})
+        assert evaluator.evaluate(later).next_change_at is None
