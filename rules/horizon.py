@@ -5,6 +5,9 @@ in, a decaying score crosses a threshold a condition tests, the lead's age cross
 or a targeting adjustment expires. The earliest of those times is stored with the evaluation so
 the scheduler re-evaluates a lead then, and not on a blind schedule (DESIGN.md §6).
 The answer is conservative: it may name a time at which nothing changes, never a time too late.
+Activity ages and windows are integer microseconds (rules.facts), so window times are computed
+in exact integer microseconds too: an activity counts while ``age ≤ window`` and leaves the
+window 1 µs later; an activity dated in the future enters the facts at its own time.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rules import conditions as c
-from rules.compiler import CompiledRulebook, seconds
+from rules.compiler import MICROS_PER_DAY, CompiledRulebook, micros
 from rules.models import EvaluationInput
 
 _HALF_STEP = 5e-5
@@ -24,20 +27,25 @@ _HALF_STEP = 5e-5
 ``gt x`` once it is below x + half a step. Both moments are candidates."""
 
 
+_MICROSECOND = timedelta(microseconds=1)
+_MAX_DELAY = 1_000 * 365 * MICROS_PER_DAY
+"""Crossings further away than this (a millennium) are never due: not a change."""
+
+
 class Horizon:
     """Precomputed per rulebook: windows per activity type and thresholds per field."""
 
     def __init__(self, compiled: CompiledRulebook) -> None:
         book = compiled.book
-        windows: dict[str, set[int]] = {}
+        windows: dict[str, set[int]] = {}  # µs, like the facts' ages
         score_limits: dict[str, set[float]] = {}
         age_limits: set[float] = set()
         for cond in compiled.conditions.values():
             for node in c.walk(cond):
                 if isinstance(node, c.ActivityCount):
-                    windows.setdefault(node.type, set()).add(seconds(node.within_days))
+                    windows.setdefault(node.type, set()).add(micros(node.within_days))
                 elif isinstance(node, c.Sequence):
-                    windows.setdefault(node.first, set()).add(seconds(node.in_last_days))
+                    windows.setdefault(node.first, set()).add(micros(node.in_last_days))
                 elif isinstance(node, c.Compare):
                     values = _numbers(node.value)
                     if node.field.startswith("scores."):
@@ -63,43 +71,48 @@ class Horizon:
     ) -> datetime | None:
         """The earliest time after ``inp.now`` at which re-evaluating may give another outcome."""
         now = inp.now
-        now_ts = now.timestamp()
-        times: list[float] = []
+        times: list[datetime] = []
         for act in inp.activities:
             windows = self._windows.get(act.type)
             if not windows:
                 continue
-            t = act.occurred_at.timestamp()
-            age = now_ts - t
-            if age < 0:  # dated in the future: it enters the facts then
-                times.append(t)
+            age = (now - act.occurred_at) // _MICROSECOND
+            if age < 0:  # dated in the future: it enters the facts then (age 0 counts)
+                times.append(act.occurred_at)
                 continue
-            i = bisect.bisect_left(windows, math.floor(age))
-            if i < len(windows):  # facts use whole-second ages: out once age ≥ window + 1
-                times.append(t + windows[i] + 1)
+            i = bisect.bisect_left(windows, age)
+            if i < len(windows):  # inclusive edge: in while age ≤ window, out 1 µs later
+                times.append(act.occurred_at + timedelta(microseconds=windows[i] + 1))
         for adj in inp.adjustments:
             if adj.expires_at > now:
-                times.append(adj.expires_at.timestamp())
+                times.append(adj.expires_at)
         if inp.lead.created_at is not None:
-            born = inp.lead.created_at.timestamp()
+            # ``lead.age_days`` is (now - created_at) / 1 day, compared without rounding: the
+            # limit is crossed at created_at + days (``gte``) or 1 µs later (``gt``); 1 µs
+            # earlier too, in case the float limit rounds down to a whole microsecond.
+            born = inp.lead.created_at
             for days in self._age_limits:
-                at = born + days * 86400 + 1
-                if at > now_ts:
-                    times.append(at)
+                if days * MICROS_PER_DAY > _MAX_DELAY:  # never reached: not a change
                     break
-        times.extend(self._score_crossings(now_ts, contributions, scores))
-        future = [t for t in times if t > now_ts]
-        if not future:
-            return None
-        return datetime.fromtimestamp(min(future), UTC)
+                edge = born + timedelta(microseconds=round(days * MICROS_PER_DAY))
+                later = [edge + timedelta(microseconds=d) for d in (-1, 0, 1)]
+                after = [at for at in later if at > now]
+                if after:
+                    times.append(after[0])
+                    break
+        times.extend(self._score_crossings(now, contributions, scores))
+        future = [t for t in times if t > now]
+        return min(future) if future else None
 
     def _score_crossings(
         self,
-        now_ts: float,
+        now: datetime,
         contributions: Iterable[Mapping[str, Any]],
         scores: Mapping[str, Mapping[str, Any]],
-    ) -> list[float]:
-        """value(t) = D·2^(-Δt/half-life) + K between window changes; when does it pass a limit?"""
+    ) -> list[datetime]:
+        """value(t) = D·2^(-Δt/half-life) + K between window changes; when does it pass a limit?
+
+        Rounded down to a whole microsecond: never later than the crossing."""
         decaying: dict[str, float] = {}
         for part in contributions:
             if part["score"] in self._score_limits and part["activity_age_days"] is not None:
@@ -110,12 +123,14 @@ class Horizon:
                 continue
             score = scores[name]
             k = score["raw"] + score["adjustment"] - d
-            half_life = self._half_lives[name] * 86400
+            half_life = self._half_lives[name] * MICROS_PER_DAY
             for limit in self._score_limits[name]:
                 for target in (limit - _HALF_STEP, limit + _HALF_STEP):
                     ratio = (target - k) / d
                     if 0 < ratio < 1:
-                        out.append(now_ts - half_life * math.log2(ratio))
+                        delay = math.floor(-half_life * math.log2(ratio))
+                        if delay < _MAX_DELAY:
+                            out.append(now + timedelta(microseconds=max(delay, 1)))
         return out
 
 

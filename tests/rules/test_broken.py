@@ -112,12 +112,6 @@ EXPECTED: dict[str, tuple[int, int, str, str | None]] = {
     "route_shadowed_by_anyone.yaml": (13, 7, "`anyone` always wins", "move `na_smb` above"),
     "route_shadowed_narrower.yaml": (13, 7, "`north_america` always wins", "move `na_enterprise`"),
     # (#12) limits, located at the rule or value that crosses them
-    "activity_windows_limit.yaml": (
-        248,
-        5,
-        "64 distinct engine patterns can match one `page_view`",
-        "reuse the same window",
-    ),
     "deep_nesting.yaml": (49, 81, "nested deeper than 40 levels", "flatten"),
     "in_list_too_long.yaml": (11, 33, "`in` list of 600 values", "split the list"),
     "in_list_block.yaml": (

@@ -47,9 +47,8 @@ def test_a_decaying_score_crossing_a_threshold_is_the_next_change() -> None:
         assert abs(result.next_change_at - crossing) < timedelta(minutes=1)
         before = evaluator.evaluate(inp.model_copy(update={"now": crossing - timedelta(minutes=5)}))
         assert before.stage.to_stage == "mql"
-        # Following the stated times (as the scheduler does) reaches the change in a few steps
-        # of seconds: a step may land where `gt` would change but `gte` still holds, and ages
-        # are whole seconds.
+        # Following the stated times (as the scheduler does) reaches the change in a few steps:
+        # a step may land where `gt` would change but `gte` still holds.
         at, steps = result.next_change_at, 0
         while evaluator.evaluate(inp.model_copy(update={"now": at})).stage.to_stage == "mql":
             following = evaluator.evaluate(inp.model_copy(update={"now": at})).next_change_at
@@ -70,6 +69,20 @@ def test_an_activity_leaving_its_window_is_the_next_change() -> None:
         gone = evaluator.evaluate(inp.model_copy(update={"now": result.next_change_at}))
         assert result.fired_names == ["viewed"]
         assert gone.fired_names == []
+
+
+def test_window_edges_are_exact_to_the_microsecond() -> None:
+    """Ages are integer microseconds and windows inclusive: the activity still counts 1 µs
+    before the stated time and has left at it (a whole-seconds horizon was 1 s off, or years)."""
+    with _evaluator() as evaluator:
+        inp = lead_input(activities=[("page_view", 6.5)])
+        occurred = inp.activities[0].occurred_at
+        result = evaluator.evaluate(inp)
+        assert result.next_change_at == occurred + timedelta(days=7, microseconds=1)
+        edge = inp.model_copy(update={"now": result.next_change_at - timedelta(microseconds=1)})
+        assert evaluator.evaluate(edge).fired_names == ["viewed"]
+        future = lead_input(activities=[("page_view", -0.25)])  # dated 6 h after now
+        assert evaluator.evaluate(future).next_change_at == future.activities[0].occurred_at
 
 
 def test_nothing_changes_by_itself_without_time_dependent_facts() -> None:
@@ -94,3 +107,34 @@ def test_the_outcome_holds_until_the_next_change(inp: EvaluationInput) -> None:
         later = evaluator.evaluate(inp.model_copy(update={"now": moment}), explain=False)
         assert later.fired_names == first.fired_names, moment
         assert later.stage == first.stage
+
+
+AGE_BOOK = b"""
+scores:
+  fit: {cap: 100}
+stages:
+  order: [new, mql]
+  initial: new
+  manual: [mql]
+qualification:
+  - name: old
+    to: mql
+    when: {any: [{field: lead.age_days, gte: 1.5}, {field: lead.age_days, gt: 1e12}]}
+"""
+
+
+def test_the_lead_age_crossing_is_reached_exactly_and_an_unreachable_one_is_none() -> None:
+    """`lead.age_days` is compared without rounding: following the stated times reaches
+    created_at + 1.5 days exactly; a limit no lead can reach is not a change (no overflow)."""
+    with Evaluator(load_rulebook_files({"b.yaml": AGE_BOOK})) as evaluator:
+        created = NOW - timedelta(days=1)
+        inp = lead_input(lead={"created_at": created})
+        at = evaluator.evaluate(inp).next_change_at
+        while at is not None and at < created + timedelta(days=1.5):
+            assert evaluator.evaluate(inp.model_copy(update={"now": at})).stage.to_stage is None
+            at = evaluator.evaluate(inp.model_copy(update={"now": at})).next_change_at
+        assert at == created + timedelta(days=1.5)
+        reached = evaluator.evaluate(inp.model_copy(update={"now": at}))
+        assert reached.stage.to_stage == "mql"
+        later = inp.model_copy(update={"now": at + timedelta(days=1)})
+        assert evaluator.evaluate(later).next_change_at is None

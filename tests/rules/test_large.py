@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rules import Evaluator, RulebookInvalid, load_rulebook_files, run_examples
@@ -72,6 +74,24 @@ def test_the_former_error_303_shape_passes_check_and_evaluates_correctly() -> No
         fired = _agrees(evaluator, [("page_view", d) for d in (1, 5, 10, 40)])
         assert fired
         assert len(fired) < 20
+
+
+def test_64_signals_over_distinct_page_view_windows_evaluate_correctly() -> None:
+    """#12 listed this file as broken (64 distinct page-view windows: error 303 in one engine
+    ruleset). With #9's packing no single rule crosses the per-fact limit, so `rules check`
+    accepts it and the packed rulesets fire exactly the signals whose window holds a view."""
+    path = Path(__file__).parent / "large" / "page_view_64_windows.yaml"
+    book = load_rulebook_files({path.name: path.read_bytes()})  # `rules check` passes
+    with Evaluator(book) as evaluator:
+        assert len(evaluator.rulesets) >= 2
+        assert _agrees(evaluator, [("page_view", 10.5)]) == {f"pv_{i}" for i in range(10, 64)}
+        assert _agrees(evaluator, [("page_view", 64)]) == {"pv_63"}  # inclusive edge
+        assert _agrees(evaluator, [("page_view", 0.5), ("page_view", 30.5)]) == {
+            f"pv_{i}" for i in range(64)
+        }
+        result = evaluator.evaluate(lead_input(activities=[("page_view", 10.5)]))
+        assert result.scores["fit"].value == 54
+        assert not _agrees(evaluator, [("page_view", 64.5)])
 
 
 def test_same_activity_counted_over_two_windows_fires_like_the_explainer_says() -> None:
