@@ -22,7 +22,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from api import audit
+from api import audit, evaluations
 from api.errors import Conflict, InvalidInput, NotFound
 from api.locking import for_update, on_postgres
 from api.models import (
@@ -223,23 +223,36 @@ async def _scrub_activities(activities: list[Activity], scrub: _Scrubber) -> int
 
 
 async def _scrub_evaluations(lead_id: int, scrub: _Scrubber, placeholder: str) -> int:
-    """Every stored input and explanation, a batch at a time: a lead can have thousands."""
+    """Every stored input and explanation, a batch at a time: a lead can have thousands.
+
+    Records are lean (#9): the input is stored packed (see api.evaluations.pack_input), which
+    leaves out empty lead fields, so the person's fields are dropped there rather than nulled;
+    rows written before the packed form still hold them as nulls."""
     total, last = 0, 0
-    columns = ("input", "fired", "failed", "outcome", "contributions")
+    columns = ("input", "fired", "contributions", "outcome")
     while (
         batch := await Evaluation.filter(lead_id=lead_id, id__gt=last).order_by("id").limit(BATCH)
     ):
         for e in batch:
-            person = dict(e.input.get("lead") or {})  # type: ignore[call-overload]
-            person.update({"email": placeholder, "first_name": None, "last_name": None,
-                           "title": None})  # fmt: skip
-            e.input = scrub.json({**e.input, "lead": person})
+            e.input = scrub.json({**e.input, "lead": _erased_person(e.input, placeholder)})
             for column in columns[1:]:
                 setattr(e, column, scrub.json(getattr(e, column)))
         await Evaluation.bulk_update(batch, fields=list(columns))
         total += len(batch)
         last = batch[-1].id
     return total
+
+
+def _erased_person(stored: dict[str, Any], placeholder: str) -> dict[str, Any]:
+    """The lead part of a stored input with the person's fields gone, in the row's own format."""
+    person = dict(stored.get("lead") or {})
+    gone = ("first_name", "last_name", "title")
+    if stored.get("v") == evaluations.FORMAT:
+        person = {k: v for k, v in person.items() if k not in gone}
+    else:
+        person.update(dict.fromkeys(gone))
+    person["email"] = placeholder
+    return person
 
 
 async def _scrub_notes(lead_id: int, scrub: _Scrubber) -> int:

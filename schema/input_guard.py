@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -42,6 +43,8 @@ MAX_DB_ID: Final = 2**31 - 1
 """Ids are 32-bit integer columns on PostgreSQL."""
 EARLIEST: Final = date(1900, 1, 1)
 LATEST: Final = date(2999, 12, 31)
+STRING_KEYS: Final = {"Rulebook": re.compile(r"[0-9a-f]{64}")}
+"""Node types whose id is not a database integer: a rulebook is its version (a sha256)."""
 
 
 class BadInput(InvalidInput):
@@ -83,12 +86,18 @@ def _problems(
 
 
 def _global_id(value: str, path: list[str]) -> Iterator[BadInput]:
-    """A global id whose database id is a positive 32-bit integer (every id column is)."""
+    """A global id whose database id is a positive 32-bit integer (every id column is), or,
+    for the few nodes keyed by a string (STRING_KEYS), a key of that shape."""
     try:
-        node_id = relay.GlobalID.from_id(value).node_id
+        global_id = relay.GlobalID.from_id(value)
+        type_name, node_id = global_id.type_name, global_id.node_id
     except Exception:  # strawberry raises GlobalIDValueError, binascii.Error or ValueError
-        node_id = ""
-    if not (node_id.isascii() and node_id.isdigit() and 1 <= int(node_id) <= MAX_DB_ID):
+        type_name, node_id = "", ""
+    if (key := STRING_KEYS.get(type_name)) is not None:
+        valid = key.fullmatch(node_id) is not None
+    else:
+        valid = node_id.isascii() and node_id.isdigit() and 1 <= int(node_id) <= MAX_DB_ID
+    if not valid:
         yield BadInput(f"malformed id in {path[-1]}", path, "pass an id the API returned")
 
 

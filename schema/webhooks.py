@@ -81,11 +81,30 @@ class WebhookEndpoint(relay.Node):
 
 
 @strawberry.type(description="One HTTP attempt of a delivery.")
-class WebhookAttempt:
+class WebhookAttempt(relay.Node):
+    id: relay.NodeID[int]
     status_code: int | None = strawberry.field(description="HTTP status, null on network errors")
     error: str | None = strawberry.field(description="What went wrong, if anything")
     duration_ms: float = strawberry.field(description="Request time")
     attempted_at: datetime = strawberry.field(description="When")
+
+    @classmethod
+    def from_row(cls, row: AttemptRow) -> Self:
+        return cls(
+            id=row.id,
+            status_code=row.status_code,
+            error=row.error,
+            duration_ms=row.duration_ms,
+            attempted_at=row.attempted_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = [int(i) for i in node_ids]
+        rows = {r.id: r for r in await AttemptRow.filter(id__in=ids)} if _may_manage(info) else {}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
 
 
 @strawberry.type(description="One event for one endpoint: its status and attempt log.")
@@ -117,15 +136,7 @@ class WebhookDelivery(relay.Node):
             delivered_at=row.delivered_at,
             created_at=row.created_at,
             payload=cast(JSON, row.payload),
-            attempt_log=[
-                WebhookAttempt(
-                    status_code=a.status_code,
-                    error=a.error,
-                    duration_ms=a.duration_ms,
-                    attempted_at=a.attempted_at,
-                )
-                for a in attempts
-            ],
+            attempt_log=[WebhookAttempt.from_row(a) for a in attempts],
         )
 
     @classmethod

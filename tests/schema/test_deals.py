@@ -262,8 +262,11 @@ async def test_lost_deals_for_accounts_count_for_their_segment(gql: GraphQLClien
         )  # fmt: skip
         assert body["data"]["closeDeal"]["userErrors"] == []
     assert {f.segment for f in await Feedback.all()} == {"mid_market"}
-    body = await gql("{ targetingAdjustments { rule scopeKind scopeValue causedBy } }")
-    [adjustment] = body["data"]["targetingAdjustments"]
+    body = await gql(
+        "{ targetingAdjustments { edges { node { rule scopeKind scopeValue causedBy } } } }"
+    )
+    [edge] = body["data"]["targetingAdjustments"]["edges"]
+    adjustment = edge["node"]
     assert adjustment["rule"] == "fb_lost_no_budget"
     assert (adjustment["scopeKind"], adjustment["scopeValue"]) == ("segment", "mid_market")
     assert len(adjustment["causedBy"]) == 3
@@ -287,6 +290,9 @@ async def test_churn_is_feedback_the_rules_react_to(gql: GraphQLClient) -> None:
     churns = await Feedback.filter(kind="churned").order_by("id")
     assert [(f.segment, f.note) for f in churns] == [("smb", "moved to a rival")] * 2
     assert all(f.deal_id is not None for f in churns)  # type: ignore[attr-defined]
-    body = await gql("{ targetingAdjustments { rule scopeKind scopeValue delta } }")
+    body = await gql(
+        "{ targetingAdjustments { edges { node { rule scopeKind scopeValue delta } } } }"
+    )
+    nodes = [e["node"] for e in body["data"]["targetingAdjustments"]["edges"]]
     assert {"rule": "fb_churn_segment", "scopeKind": "segment", "scopeValue": "smb",
-            "delta": -10.0} in body["data"]["targetingAdjustments"]  # fmt: skip
+            "delta": -10.0} in nodes  # fmt: skip

@@ -150,6 +150,8 @@ async def test_revoke_api_key_with_a_long_prefix_is_a_user_error(post: Any) -> N
         f'{{ lead(id: "{gid("Lead", "2147483648")}") {{ id }} }}',
         f'{{ evaluation(id: "{gid("Evaluation", "abc")}") {{ id }} }}',
         f'{{ deal(id: "{gid("Deal", "99999999999999999999")}") {{ id }} }}',
+        f'{{ node(id: "{gid("Rulebook", "not-a-sha256")}") {{ id }} }}',
+        f'{{ node(id: "{gid("Rulebook", "1")}") {{ id }} }}',
         f'{{ leads(after: "{encode_cursor("lead", "newest:2147483648")}") {{ edges {{ cursor }} }} }}',  # noqa: E501
         f'{{ deals(after: "{encode_cursor("deal", 2**31)}") {{ edges {{ cursor }} }} }}',
         f'{{ handoffs(after: "{encode_cursor("handoff", 2**40)}") {{ edges {{ cursor }} }} }}',

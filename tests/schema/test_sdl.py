@@ -47,8 +47,12 @@ def _object_types(sdl: str) -> dict[str, GraphQLObjectType]:
     }
 
 
-# Stored rows that are not entities of the API: an outbox, replay records, erasure hashes.
-INTERNAL = {"DomainEvent", "IdempotencyRecord", "ErasureTombstone"}
+# Stored rows that are not entities of the API: an outbox, replay records, erasure hashes,
+# the webhook fan-out's resume point (one bookkeeping row, #15) and Segment messageId replay
+# records (#15: like IdempotencyRecord, they answer a replayed call, nobody browses them).
+INTERNAL = {
+    "DomainEvent", "IdempotencyRecord", "ErasureTombstone", "WebhookCursor", "IngestedMessage"
+}  # fmt: skip
 # Where the GraphQL name differs from the model's.
 RENAMED = {"RulebookVersion": "Rulebook"}
 

@@ -96,7 +96,9 @@ mutation($input: RevokeTargetingAdjustmentInput!) {
     userErrors { code field message }
   }
 }"""
-ADJUSTMENT_IDS = "{ targetingAdjustments(activeOnly: false) { id rule revokedAt } }"
+ADJUSTMENT_IDS = """
+{ targetingAdjustments(activeOnly: false) { edges { node { id rule revokedAt } } } }
+"""
 FIT = "query($id: ID!) { lead(id: $id) { fitScore } }"
 
 
@@ -132,7 +134,8 @@ async def test_adjustments_rescore_their_open_leads_when_they_appear_and_are_rev
     await app.state.jobs.idle()  # re-scoring runs in the background, batched
     assert await fit_of(gql, bystander["id"]) == before - 15
 
-    [adjustment] = (await gql(ADJUSTMENT_IDS))["data"]["targetingAdjustments"]
+    [edge] = (await gql(ADJUSTMENT_IDS))["data"]["targetingAdjustments"]["edges"]
+    adjustment = edge["node"]
     marketing = await gql_as(Role.MARKETING)
     refused = await marketing(REVOKE, input={"id": adjustment["id"], "reason": "test"})
     assert refused["errors"][0]["extensions"]["code"] == "permission_denied"
@@ -150,7 +153,7 @@ async def test_adjustments_rescore_their_open_leads_when_they_appear_and_are_rev
     assert payload["adjustment"]["revokeReason"] == "SMB pricing changed in October"
     again = await revops(REVOKE, input={"id": adjustment["id"], "reason": "twice"})
     assert again["data"]["revokeTargetingAdjustment"]["userErrors"][0]["code"] == "conflict"
-    assert (await gql(ADJUSTMENTS))["data"]["targetingAdjustments"] == []
+    assert (await gql(ADJUSTMENTS))["data"]["targetingAdjustments"]["totalCount"] == 0
     await app.state.jobs.idle()
     assert await fit_of(gql, bystander["id"]) == before
 
@@ -178,5 +181,5 @@ async def test_expiry_rescores_and_spent_evidence_never_recreates_the_adjustment
     }"""
     assert (await gql(recycle, id=bystander["id"]))["data"]["recycleLead"]["userErrors"] == []
     await app.state.jobs.idle()
-    rows = (await gql(ADJUSTMENT_IDS))["data"]["targetingAdjustments"]
-    assert [r["rule"] for r in rows] == ["fb_too_small_smb"]  # still only the expired one
+    edges = (await gql(ADJUSTMENT_IDS))["data"]["targetingAdjustments"]["edges"]
+    assert [e["node"]["rule"] for e in edges] == ["fb_too_small_smb"]  # still only the expired one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from api.auth import create_api_key
 from api.enums import Role
+from api.evaluations import unpack_input
 from api.ingest.segment import event_types
 from api.ingest.service import ingest
 from api.models import Account, Activity, Evaluation, IngestedMessage, Lead
@@ -127,8 +128,8 @@ async def test_a_batch_stores_good_calls_and_reports_bad_ones(
     evaluations = await Evaluation.filter(lead_id=lead.id)
     assert len(evaluations) == 1
     assert body["evaluated"] == 1
-    facts = cast(list[dict[str, Any]], evaluations[0].input["activities"])
-    assert any(a["type"] == "demo_request" for a in facts)
+    facts = unpack_input(evaluations[0].input).activities  # stored packed since #9
+    assert any(a.type == "demo_request" for a in facts)
 
 
 async def test_a_replayed_message_id_is_a_duplicate(client: httpx.AsyncClient, key: str) -> None:
