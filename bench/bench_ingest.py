@@ -5,7 +5,7 @@ the leads with ``identify`` batches, then times batches of 100 ``track`` calls (
 spread over the leads) sent one after the other: each batch is stored and its affected leads
 evaluated before the answer, as in production.
 
-    .venv/bin/python bench/bench_ingest.py            # 1,000 leads, 5 runs of 30 batches
+    .venv/bin/python bench/bench_ingest.py            # 1,000 leads, 5 runs of 20 batches
     .venv/bin/python bench/bench_ingest.py --smoke    # 100 leads, one run of 2 batches, for CI
 """
 
@@ -150,7 +150,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     parser.add_argument("--leads", type=int, default=1000)
-    parser.add_argument("--batches", type=int, default=30, help="batches of 100 per run")
+    parser.add_argument("--batches", type=int, default=20, help="batches of 100 per run")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if args.smoke:
