@@ -207,8 +207,13 @@ class SqlCounter(logging.Handler):
     """Counts the SQL statements tortoise sends, from its debug log."""
 
     VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE")
-    # The app's background pollers (active rulebook pointer, bulk job runner) run meanwhile.
-    BACKGROUND = ('FROM "rulebook_version"', 'FROM "bulk_job"', 'FROM "bulk_job_chunk"')
+    # The app's background pollers (rulebook pointer, bulk jobs, shadow) run meanwhile.
+    BACKGROUND = (
+        'FROM "rulebook_version"',
+        'FROM "bulk_job"',
+        'FROM "bulk_job_chunk"',
+        'FROM "shadow_run"',
+    )
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)

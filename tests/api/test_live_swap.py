@@ -66,6 +66,9 @@ async def servers(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[list
         "LEADGATE_RULEBOOK_POLL_INTERVAL_S": "0.2",
         "LEADGATE_JOB_POLL_INTERVAL_S": "0.5",
         "LEADGATE_LOG_LEVEL": "warning",
+        # SQLite takes one writing process at a time: there the servers only read, and the
+        # CLI is the one writer (the re-evaluation jobs are not this test's subject).
+        "LEADGATE_JOB_RUNNER": "inline" if ON_POSTGRES else "off",
     }
     ports = [free_port(), free_port()]
     procs = [
