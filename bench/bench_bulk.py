@@ -47,11 +47,14 @@ async def _database() -> tuple[str, Any]:
     admin_url = os.environ.get("LEADGATE_TEST_DATABASE_URL", "")
     if admin_url.startswith(("postgres://", "postgresql://")):
         name = f"leadgate_bench_{uuid.uuid4().hex[:10]}"
-        admin = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+        dsn = admin_url.replace("postgres://", "postgresql://", 1)
+        admin = await asyncpg.connect(dsn)
         await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
 
-        async def drop() -> None:
+        async def drop() -> None:  # may run on another event loop (bench_http)
             await Tortoise.close_connections()
+            admin = await asyncpg.connect(dsn)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
 

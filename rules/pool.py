@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -27,6 +28,9 @@ from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, Targe
 from rules.rulebook import Rulebook
 
 _START_TIMEOUT = 60.0
+_LOAD_TIMEOUT = 60.0
+"""Extra time for a job that first loads and compiles a rulebook in the worker (a 1,000-rule
+rulebook takes seconds): loading is not an evaluation, and must not count as a hang."""
 
 
 def _worker_main(conn: Connection, progress: Any = None) -> None:
@@ -171,12 +175,15 @@ class _Worker:
         crashed = False
         try:
             self.conn.send(job)
-            last = -2
+            last, since = -1, time.monotonic()
             while not self.conn.poll(timeout):
-                now = self.progress.value
-                if now == last:
+                now, at = self.progress.value, time.monotonic()
+                if now != last:
+                    last, since = now, at
+                    continue
+                # Before the first lead the worker may be loading the rulebook: not a hang.
+                if at - since >= timeout + (_LOAD_TIMEOUT if now < 0 else 0):
                     break
-                last = now
             else:
                 _, items, retire = self.conn.recv()
                 self.loaded = job[1]
@@ -266,7 +273,8 @@ class EnginePool:
                 worker.replace()
             sources = None if worker.loaded == book.version else book.sources
             job = (kind, book.version, sources, payload, extra)
-            result = worker.call(job, self.timeout if timeout is None else timeout)
+            limit = self.timeout if timeout is None else timeout
+            result = worker.call(job, limit + (_LOAD_TIMEOUT if sources is not None else 0))
             worker.loaded = book.version
             return result
         except (EngineCrashed, EngineTimeout):
