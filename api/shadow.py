@@ -77,7 +77,9 @@ def compare(
     found = []
     for kind, pick in (("stage", _stage), ("route", _route), ("sla", _sla)):
         a, b = pick(live), pick(candidate)
-        if a != b:
+        # The stage decision is the target stage; the rule is only its reason.
+        differs = a["to_stage"] != b["to_stage"] if kind == "stage" else a != b
+        if differs:
             found.append((kind, a, b))
     return found
 

@@ -10,25 +10,24 @@ ENGAGEMENT_GATE = "- {field: scores.engagement, gte: 30}"
 FIT_GATE = "- {field: scores.fit, gte: 50}"
 
 
-DEMO_REQUEST_MQL = "        - activity: {type: demo_request, within_days: 30}\n"
-
-
 def demo_files(
-    *, engagement: int = 30, fit: int = 50, typo: bool = False, demo_request_mql: bool = True
+    *,
+    engagement: int = 30,
+    fit: int = 50,
+    typo: bool = False,
+    competitors: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """The demo rulebook's files; ``engagement`` and ``fit`` are the gates of the rule
-    mql_fit_and_engagement; without ``demo_request_mql``, mql_demo_request needs a trial."""
+    mql_fit_and_engagement; ``competitors`` are email domains that dq_competitor adds."""
     files = {p.name: p.read_text("utf-8") for p in sorted(DEMO_RULES_DIR.glob("*.yaml"))}
     lifecycle = files["lifecycle.yaml"]
     assert ENGAGEMENT_GATE in lifecycle
     lifecycle = lifecycle.replace(
         ENGAGEMENT_GATE, f"- {{field: scores.engagement, gte: {engagement}}}"
     ).replace(FIT_GATE, f"- {{field: scores.fit, gte: {fit}}}", 1)
-    if not demo_request_mql:
-        assert lifecycle.count(DEMO_REQUEST_MQL) == 1
-        lifecycle = lifecycle.replace(
-            DEMO_REQUEST_MQL, "        - activity: {type: trial_signup, within_days: 30}\n"
-        )
+    if competitors:
+        assert lifecycle.count("pardot.com]") == 1
+        lifecycle = lifecycle.replace("pardot.com]", f"pardot.com, {', '.join(competitors)}]")
     if typo:
         lifecycle = lifecycle.replace("    to: mql\n", "    to: mqlx\n", 1)
     files["lifecycle.yaml"] = lifecycle

@@ -18,6 +18,7 @@ from tests.api.test_bulk import hot_leads
 from tests.conftest import GqlFactory, GraphQLClient
 from tests.schema.test_rulebook_versions import PUBLISH, files_input
 
+HOT_DOMAINS = ("big0.com", "big1.com", "big2.com")
 REPORT = """
 { shadowReport(samples: 50) {
     shadow { candidateVersion compared failed stoppedAt }
@@ -56,8 +57,8 @@ async def test_shadow_reports_exactly_the_leads_the_candidate_decides_differentl
     candidate = await revops(
         PUBLISH,
         input={
-            "files": files_input(demo_files(demo_request_mql=False)),
-            "note": "demo requests alone no longer qualify",
+            "files": files_input(demo_files(competitors=HOT_DOMAINS)),
+            "note": "the hot leads' companies are competitors now",
             "activate": False,
         },
     )
@@ -68,7 +69,7 @@ async def test_shadow_reports_exactly_the_leads_the_candidate_decides_differentl
     assert again == [{"code": "conflict", "field": ["input", "version"]}]
 
     await SalesRep.create(email="ana@x.test", name="Ana", territory="NA", segments=["enterprise"])
-    hot = await hot_leads(3)  # MQL through mql_demo_request: the candidate disagrees
+    hot = await hot_leads(3)  # MQL live; the candidate disqualifies them as competitors
     account = await Account.create(domain="small.com", employee_count=3)
     cold = [
         (await Lead.create(email=f"intern{i}@small.com", account_id=account.id)).id
@@ -87,8 +88,8 @@ async def test_shadow_reports_exactly_the_leads_the_candidate_decides_differentl
     counts = {c["kind"]: c["count"] for c in report["counts"]}
     assert counts["stage"] == 3
     stage = next(s for s in report["samples"] if s["kind"] == "stage")
-    assert stage["live"] == {"to_stage": "mql", "rule": "mql_demo_request"}
-    assert stage["candidate"]["to_stage"] != "mql"
+    assert stage["live"]["to_stage"] == "mql"
+    assert stage["candidate"] == {"to_stage": "disqualified", "rule": "dq_competitor"}
     assert stage["lead"]["stage"] == "MQL"  # the candidate's decision was not applied
 
     stopped = await revops("mutation { stopShadow { shadow { stoppedAt } userErrors { code } } }")
@@ -107,7 +108,7 @@ async def test_shadow_from_the_cli(
         files=encoded(demo_files()), note="live", published_by="test", activate=True
     )
     candidate = await publish_rulebook(
-        files=encoded(demo_files(demo_request_mql=False)),
+        files=encoded(demo_files(competitors=HOT_DOMAINS)),
         note="candidate",
         published_by="test",
         activate=False,
