@@ -23,6 +23,12 @@ async def with_db(work: Coroutine[Any, Any, T]) -> T:
     try:
         return await work
     except LeadgateError as exc:
+        located = getattr(exc, "errors", None)  # a rejected rulebook: every located error
+        if located:
+            for error in located:
+                typer.echo(str(error), err=True)
+            typer.echo(f"error: {len(located)} error(s) in the rulebook", err=True)
+            raise typer.Exit(1) from exc
         hint = f" ({exc.suggestion})" if exc.suggestion else ""
         typer.echo(f"error: {exc.message}{hint}", err=True)
         raise typer.Exit(1) from exc

@@ -20,10 +20,10 @@ from tortoise.transactions import in_transaction
 
 from api.engine import RulesEngine
 from api.errors import Conflict, NotFound
-from api.evaluations import stored_result
+from api.evaluations import stored_result, unpack_input
 from api.models import DomainEvent, Evaluation, RulebookVersion, ShadowDisagreement, ShadowRun
 from api.rulebook_versions import find_version, load_version
-from rules import EvaluationInput, EvaluationResult, RulesError
+from rules import EvaluationResult, RulesError
 
 BATCH = 200
 KINDS = ("stage", "route", "sla")
@@ -145,7 +145,7 @@ class ShadowRunner:
                 continue
             try:
                 live = _live(row)
-                shadow = await engine.evaluate(EvaluationInput.model_validate(row.input))
+                shadow = await engine.evaluate(unpack_input(row.input))
             except (RulesError, ValueError):
                 failed += 1
                 continue

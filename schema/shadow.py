@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Self, cast
 
 import strawberry
+from strawberry import relay
 from strawberry.scalars import JSON
 
 from api import shadow as service
@@ -45,7 +46,7 @@ class ShadowDisagreement:
     kind: str = strawberry.field(description="stage, route or sla")
     live: JSON = strawberry.field(description="What the live version decided")
     candidate: JSON = strawberry.field(description="What the candidate would have decided")
-    evaluation_id: int = strawberry.field(description="Database id of the live evaluation")
+    evaluation_id: relay.GlobalID = strawberry.field(description="Global id of the live evaluation")
     created_at: datetime = strawberry.field(description="Recorded at")
     lead_id: strawberry.Private[int]
 
@@ -60,7 +61,7 @@ class ShadowDisagreement:
             kind=row.kind,
             live=cast(JSON, row.live),
             candidate=cast(JSON, row.candidate),
-            evaluation_id=row.evaluation_id,
+            evaluation_id=relay.GlobalID("Evaluation", str(row.evaluation_id)),
             created_at=row.created_at,
             lead_id=row.lead_id,
         )

@@ -93,7 +93,7 @@ def test_rules_explain_defaults_now_to_the_current_time(tmp_path: Path) -> None:
     path.write_text(json.dumps(lead))
     result = leadgate("rules", "explain", str(path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("rulebook ")
+    assert result.stdout.startswith("Not mql yet: ")
 
 
 def _free_port() -> int:

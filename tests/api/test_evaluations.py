@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -102,7 +101,7 @@ async def test_demo_records_are_small_and_explain_on_demand(app: Starlette) -> N
     """On the demo data an evaluation row stays under 2 KB, and the GraphQL-facing replay
     gives each stored record its failed conditions."""
     engine: RulesEngine = app.state.engine
-    await bootstrap(rules_dir=Path(engine.rulebook.root))
+    await bootstrap(rules_dir=app.state.settings.rules_dir)
     await seed_demo(leads=150, anchor=datetime(2026, 11, 27, tzinfo=UTC).date())
     summary = await evaluate_leads(engine=engine, lead_ids=await all_lead_ids())
     assert summary.recorded == 150
@@ -174,7 +173,7 @@ async def test_graphql_report_explains_stored_records_like_a_dry_run(
 ) -> None:
     """The stored record's `report { headline notFired }` (replayed on demand) equals what the
     dry run computed at evaluation time, and a same-decision re-evaluation appends no row."""
-    await bootstrap(rules_dir=Path(app.state.engine.rulebook.root))
+    await bootstrap(rules_dir=app.state.settings.rules_dir)
     lead = await create_vp(gql)  # upsert evaluates and records the first decision
     stored = await Lead.get(email="vp@bigcorp.com")
     assert await Evaluation.filter(lead_id=stored.id).count() == 1

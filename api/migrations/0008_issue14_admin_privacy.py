@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_lead_score_order_indexes')]
+    dependencies = [('models', '0007_issue13_idempotency_scope')]
 
     initial = False
 

@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_issue10_rulebook_lifecycle')]
+    dependencies = [('models', '0010_issue10_rulebook_lifecycle')]
 
     initial = False
 

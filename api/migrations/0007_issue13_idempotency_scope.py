@@ -35,7 +35,7 @@ async def _drop_old_unique(apps, editor) -> None:  # type: ignore[no-untyped-def
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0004_lead_score_order_indexes")]
+    dependencies = [('models', '0006_issue11_adjustment_revoke_rescore')]
 
     initial = False
 

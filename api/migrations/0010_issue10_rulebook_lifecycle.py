@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_lead_score_order_indexes')]
+    dependencies = [('models', '0009_issue15_integrations')]
 
     initial = False
 

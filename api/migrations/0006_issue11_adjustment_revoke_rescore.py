@@ -4,7 +4,7 @@ from api.enums import FeedbackKind
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_lead_score_order_indexes')]
+    dependencies = [('models', '0005_issue9_lean_evaluations')]
 
     initial = False
 
