@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from api.enums import LifecycleStage
 from api.errors import InvalidInput, NotFound
 from api.jobs import LeadFilter, cancel_superseded, create_job
-from api.models import BulkJob, RulebookActivation, RulebookVersion
+from api.models import BulkJob, DomainEvent, RulebookActivation, RulebookVersion
 from api.settings import get_settings
 from rules import (
     Rulebook,
@@ -146,6 +146,11 @@ async def _activate(row: RulebookVersion, *, by: str, lead_filter: LeadFilter) -
     await RulebookVersion.filter(id=row.id).update(active=True)
     row.active = True
     await RulebookActivation.create(version=row.version, previous_version=previous, activated_by=by)
+    # The outbox row webhooks send as `rulebook.published` (api/webhooks/catalogue.py).
+    await DomainEvent.create(
+        kind="rulebook_published",
+        payload={"version": row.version, "previous": previous, "published_by": by},
+    )
     await cancel_superseded(row.version)
     return await create_job(
         kind="activate",
