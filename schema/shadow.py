@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Self, cast
 
@@ -10,6 +11,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from api import shadow as service
+from api.enums import Role
 from api.errors import LeadgateError
 from api.models import ShadowDisagreement as DisagreementRow
 from api.models import ShadowRun as ShadowRunRow
@@ -18,10 +20,18 @@ from schema.errors import UserError, user_error
 from schema.leads import Lead
 
 MAX_SAMPLES = 100
+READERS = frozenset({Role.REVOPS, Role.ADMIN})
+"""Who may read shadows, also through ``node(id:)`` (like ``shadowReport``)."""
+
+
+def _may_read(info: Info) -> bool:
+    principal = info.context.principal
+    return principal is not None and principal.role in READERS
 
 
 @strawberry.type(description="A candidate rulebook running in shadow.")
-class ShadowRun:
+class ShadowRun(relay.Node):
+    id: relay.NodeID[int]
     candidate_version: str = strawberry.field(description="The candidate's version")
     compared: int = strawberry.field(description="Live evaluations compared so far")
     failed: int = strawberry.field(description="Evaluations the candidate failed on")
@@ -32,6 +42,7 @@ class ShadowRun:
     @classmethod
     def from_row(cls, row: ShadowRunRow) -> Self:
         return cls(
+            id=row.id,
             candidate_version=row.candidate_version,
             compared=row.compared,
             failed=row.failed,
@@ -40,9 +51,18 @@ class ShadowRun:
             stopped_at=row.stopped_at,
         )
 
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = [int(i) for i in node_ids]
+        rows = {r.id: r for r in await ShadowRunRow.filter(id__in=ids)} if _may_read(info) else {}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
+
 
 @strawberry.type(description="A decision where the candidate differs from the live version.")
-class ShadowDisagreement:
+class ShadowDisagreement(relay.Node):
+    id: relay.NodeID[int]
     kind: str = strawberry.field(description="stage, route or sla")
     live: JSON = strawberry.field(description="What the live version decided")
     candidate: JSON = strawberry.field(description="What the candidate would have decided")
@@ -58,6 +78,7 @@ class ShadowDisagreement:
     @classmethod
     def from_row(cls, row: DisagreementRow) -> Self:
         return cls(
+            id=row.id,
             kind=row.kind,
             live=cast(JSON, row.live),
             candidate=cast(JSON, row.candidate),
@@ -65,6 +86,15 @@ class ShadowDisagreement:
             created_at=row.created_at,
             lead_id=row.lead_id,
         )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Self | None]:
+        ids = [int(i) for i in node_ids]
+        found = await DisagreementRow.filter(id__in=ids) if _may_read(info) else []
+        rows = {r.id: r for r in found}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
 
 
 @strawberry.type(description="Disagreement counts by kind.")
