@@ -54,6 +54,13 @@ def free_port() -> int:
         return port
 
 
+_QUIET_SQLITE = {
+    "LEADGATE_WEBHOOK_DISPATCH": "false",
+    "LEADGATE_SLA_CHECK_INTERVAL_S": "3600",
+    "LEADGATE_RESCORE_INTERVAL_S": "3600",
+}
+
+
 @pytest.fixture
 async def servers(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
     url = fresh_database_url
@@ -66,9 +73,11 @@ async def servers(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[list
         "LEADGATE_RULEBOOK_POLL_INTERVAL_S": "0.2",
         "LEADGATE_JOB_POLL_INTERVAL_S": "0.5",
         "LEADGATE_LOG_LEVEL": "warning",
-        # SQLite takes one writing process at a time: there the servers only read, and the
-        # CLI is the one writer (the re-evaluation jobs are not this test's subject).
+        # SQLite takes one writing process at a time: there the servers write only what the
+        # test asks them to, and the CLI is the other writer (the re-evaluation jobs, webhook
+        # fan-out and the clocks are not this test's subject).
         "LEADGATE_JOB_RUNNER": "inline" if ON_POSTGRES else "off",
+        **({} if ON_POSTGRES else _QUIET_SQLITE),
     }
     ports = [free_port(), free_port()]
     procs = [
