@@ -95,7 +95,7 @@ async def _batch(
 ) -> None:
     leads = await Lead.filter(id__in=list(lead_ids)).order_by("id")
     inputs = await build_inputs(leads=leads, now=now, lookback_days=engine.lookback_days)
-    reps = _RepBook(next(iter(inputs.values())).reps if inputs else [], now)
+    reps = RepBook(next(iter(inputs.values())).reps if inputs else [], now)
     # All leads at once, over every worker; only leads moving into the handoff stage get an
     # owner, and routing state moves on within the batch: those are evaluated again below,
     # one after the other, so round robin and capacity see earlier picks.
@@ -136,7 +136,7 @@ async def _write(
     trigger: EvaluationTrigger,
     now: datetime,
     summary: BulkSummary,
-    reps: _RepBook,
+    reps: RepBook,
 ) -> None:
     read_versions = {lead.id: lead.version for lead in leads}
     locked = await for_update(Lead.filter(id__in=list(results))).order_by("id")
@@ -183,7 +183,7 @@ async def _write(
     summary.handoffs += len(handoffs)
 
 
-async def _touch_reps(rep_ids: set[int], reps: _RepBook, now: datetime) -> None:
+async def _touch_reps(rep_ids: set[int], reps: RepBook, now: datetime) -> None:
     """One UPDATE per rep that got work (reps are few; leads are many)."""
     for rep_id in sorted(rep_ids):
         stamp = reps.last_assigned(rep_id) or now
@@ -201,7 +201,7 @@ async def _update_leads(plans: list[OutcomePlan]) -> None:
         await Lead.bulk_update(leads, fields=[*fields, "updated_at"], batch_size=BATCH)
 
 
-class _RepBook:
+class RepBook:
     """The reps' routing state as it evolves through one batch.
 
     Each assignment gets a distinct, increasing time (1 µs apart) so that round robin sees the

@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import cast
 
+from api.bulk import RepBook
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
 from api.facts import build_inputs
 from api.jobs import LeadFilter
 from api.models import Handoff, Lead, LeadStageChange
 from api.outcomes import OutcomePlan, plan_outcome
-from rules import EvaluationInput, EvaluationResult, RepData, RulesError
+from rules import EvaluationInput, EvaluationResult, RulesError
 
 BATCH = 200
 BUCKETS = 10
@@ -104,7 +105,7 @@ async def simulate(
             before=[0] * BUCKETS,
             after=[0] * BUCKETS,
         )
-    reps: _Reps | None = None
+    reps: RepBook | None = None
     cursor = 0
     while limit is None or impact.leads + impact.failed < limit:
         size = BATCH if limit is None else min(BATCH, limit - impact.leads - impact.failed)
@@ -114,7 +115,7 @@ async def simulate(
         cursor = leads[-1].id
         inputs = await build_inputs(leads=leads, now=now, lookback_days=candidate.lookback_days)
         if reps is None:  # the job carries routing state across batches: so does this
-            reps = _Reps(next(iter(inputs.values())).reps, now)
+            reps = RepBook(next(iter(inputs.values())).reps, now)
         await _batch(impact, leads, inputs, reps, current, candidate, now, samples)
         if on_progress is not None:
             said = on_progress(len(leads))
@@ -127,7 +128,7 @@ async def _batch(
     impact: Impact,
     leads: list[Lead],
     inputs: dict[int, EvaluationInput],
-    reps: _Reps,
+    reps: RepBook,
     current: RulesEngine,
     candidate: RulesEngine,
     now: datetime,
@@ -239,23 +240,3 @@ async def _entered_handoff_from(leads: list[Lead], handoff_stage: str) -> dict[i
     )
     came_from = {int(lead_id): str(stage) for lead_id, stage in rows}  # the latest one wins
     return {lead_id: came_from.get(lead_id, LifecycleStage.NEW.value) for lead_id in at}
-
-
-class _Reps:
-    """Routing state as the bulk job sees it: each pick adds an open handoff and a later time."""
-
-    def __init__(self, reps: list[RepData], now: datetime) -> None:
-        self._reps = {r.rep_id: r for r in reps}
-        stamps = [r.last_assigned_at for r in reps if r.last_assigned_at is not None]
-        self._clock = max([now, *stamps])
-
-    def current(self) -> list[RepData]:
-        return list(self._reps.values())
-
-    def assigned(self, rep_id: str) -> None:
-        rep = self._reps.get(rep_id)
-        if rep is not None:
-            self._clock += timedelta(microseconds=1)
-            self._reps[rep_id] = rep.model_copy(
-                update={"open_handoffs": rep.open_handoffs + 1, "last_assigned_at": self._clock}
-            )
