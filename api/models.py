@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from tortoise import fields
 from tortoise.indexes import Index
-from tortoise.models import Model
 
 from api.enums import (
     DealStage,
@@ -22,6 +21,7 @@ from api.enums import (
     Role,
     Team,
 )
+from api.model_base import Model
 
 
 class Campaign(Model):

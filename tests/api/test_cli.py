@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from api.settings import DEMO_RULES_DIR
+from tests.conftest import copy_sqlite
 
 
 def leadgate(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -31,11 +32,9 @@ def leadgate(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "cli.sqlite3"
-    migrated = leadgate("db", "migrate", db=path)
-    assert migrated.returncode == 0, migrated.stderr
-    return path
+def db(tmp_path: Path, migrated_sqlite: Path) -> Path:
+    """A copy of the file `leadgate db migrate` made once (tests/conftest.py)."""
+    return copy_sqlite(migrated_sqlite, tmp_path / "cli.sqlite3")
 
 
 def test_apikey_create_prints_a_token_once_and_revoke_takes_its_prefix(db: Path) -> None:
