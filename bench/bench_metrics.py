@@ -305,12 +305,15 @@ async def main() -> int:
     n_leads = args.leads or (10_000 if args.smoke else 1_000_000)
     base = os.environ.get("LEADGATE_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
     server, _, _ = base.rpartition("/")
-    url = f"{server}/{DB_NAME}"
+    # A run that neither keeps nor reuses the database gets its own: parallel runs (CI jobs)
+    # would otherwise drop each other's.
+    db_name = DB_NAME if args.keep or args.reuse else f"{DB_NAME}_{os.getpid()}"
+    url = f"{server}/{db_name}"
     admin = await asyncpg.connect(_dsn(base))
     try:
         if not args.reuse:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{db_name}"')
         version = await admin.fetchval("SHOW server_version")
     finally:
         await admin.close()
@@ -331,7 +334,7 @@ async def main() -> int:
         if not args.keep:
             admin = await asyncpg.connect(_dsn(base))
             try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+                await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
             finally:
                 await admin.close()
     slow = [t for t in timings if t.warm_ms > TARGET_MS]

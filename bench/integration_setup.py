@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,7 +23,8 @@ def _dsn(url: str) -> str:
 
 @asynccontextmanager
 async def fresh_database(kind: str, name: str) -> AsyncIterator[str]:
-    """A migrated, empty database (``postgres`` or ``sqlite``), dropped afterwards."""
+    """A migrated, empty database (``postgres`` or ``sqlite``), dropped afterwards. ``name``
+    gets a random suffix: two runs at once (CI jobs, developers) must not drop each other's."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite://{Path(folder) / 'bench.sqlite3'}"
@@ -30,6 +32,7 @@ async def fresh_database(kind: str, name: str) -> AsyncIterator[str]:
             yield url
         return
     server, _, _ = BASE.rpartition("/")
+    name = f"{name}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(_dsn(BASE))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
