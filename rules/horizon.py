@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,21 +68,34 @@ class Horizon:
         inp: EvaluationInput,
         contributions: Iterable[Mapping[str, Any]],
         scores: Mapping[str, Mapping[str, Any]],
+        ages: Sequence[int] | None = None,
     ) -> datetime | None:
-        """The earliest time after ``inp.now`` at which re-evaluating may give another outcome."""
+        """The earliest time after ``inp.now`` at which re-evaluating may give another outcome.
+
+        ``ages``: every activity's age in µs, in input order (``Facts.ages``), if known."""
         now = inp.now
         times: list[datetime] = []
-        for act in inp.activities:
-            windows = self._windows.get(act.type)
+        if ages is None:
+            ages = [(now - act.occurred_at) // _MICROSECOND for act in inp.activities]
+        # Every activity time is ``now - age`` exactly (integer µs), so the next window edge
+        # is ``now + delay`` with an integer delay; the smallest one is converted once.
+        soonest: int | None = None
+        windows_of = self._windows
+        for age, act in zip(ages, inp.activities, strict=True):
+            windows = windows_of.get(act.type)
             if not windows:
                 continue
-            age = (now - act.occurred_at) // _MICROSECOND
             if age < 0:  # dated in the future: it enters the facts then (age 0 counts)
-                times.append(act.occurred_at)
-                continue
-            i = bisect.bisect_left(windows, age)
-            if i < len(windows):  # inclusive edge: in while age ≤ window, out 1 µs later
-                times.append(act.occurred_at + timedelta(microseconds=windows[i] + 1))
+                delay = -age
+            else:
+                i = bisect.bisect_left(windows, age)
+                if i == len(windows):
+                    continue
+                delay = windows[i] + 1 - age  # inclusive edge: in while age ≤ window
+            if soonest is None or delay < soonest:
+                soonest = delay
+        if soonest is not None:
+            times.append(now + timedelta(microseconds=soonest))
         for adj in inp.adjustments:
             if adj.expires_at > now:
                 times.append(adj.expires_at)
