@@ -88,8 +88,9 @@ class Evaluator:
             fact_field(f) for cond in self.compiled.conditions.values() for f in fields_used(cond)
         )
         self.horizon = Horizon(self.compiled)
+        compiled = self.compiled
         self._facts = FactBuilder(
-            book, self._lookback, self.compiled.regexes, self._fields, self.compiled.activity_windows
+            book, self._lookback, compiled.regexes, self._fields, compiled.activity_windows
         )
         self._plan = _SignalPlan(book)
         # Per engine ruleset: the subject fields its own rules test (round 1, round 2).
@@ -184,9 +185,9 @@ class Evaluator:
             quoted = type_json.get(kind)
             if quoted is None:
                 quoted = type_json[kind] = json.dumps(kind, ensure_ascii=False)
-            age = act["age"]
+            old = act["age"]
             texts.append(
-                f'{{"k":"{ACTIVITY}","type":{quoted},"age":{age},"t":{-age},'
+                f'{{"k":"{ACTIVITY}","type":{quoted},"age":{old},"t":{-old},'
                 f'"rank":{act["rank"]},"n":{i},"sid":"{sid}"}}'
             )
         subject = facts.subject
@@ -204,7 +205,8 @@ class Evaluator:
             if single:
                 sent = texts
             else:
-                sent = [t for t, a in zip(texts, facts.activities, strict=True) if a["type"] in types]
+                acts = facts.activities
+                sent = [t for t, a in zip(texts, acts, strict=True) if a["type"] in types]
             fact = {k: subject[k] for k in keys if k in subject}
             fact["k"], fact["n"], fact["sid"] = SUBJECT_1, -2, sid
             sent.append(json.dumps(fact, ensure_ascii=False))

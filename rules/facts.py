@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from rules.catalogue import ACCOUNT_FIELDS, LEAD_FIELDS
 from rules import limits
+from rules.catalogue import ACCOUNT_FIELDS, LEAD_FIELDS
 from rules.compiler import ACTIVITY, micros, number
 from rules.models import AdjustmentData, EvaluationInput
 from rules.regex import Regex, fullmatcher
@@ -86,7 +86,7 @@ class FactBuilder:
         self._lead = [(k, a) for k in keys if (a := _attr(k, "lead__")) is not None]
         self._account = [(k, a) for k in keys if (a := _attr(k, "account__")) is not None]
         self._regexes = [
-            (key, source, fullmatcher(pattern)) for key, (source, pattern) in (regexes or {}).items()
+            (key, source, fullmatcher(regex)) for key, (source, regex) in (regexes or {}).items()
         ]
         self._zero = {f"adjustments__{name}": 0 for name in book.scores}
         self._no_adjustments = {name: 0.0 for name in book.scores}
