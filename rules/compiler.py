@@ -60,12 +60,19 @@ def number(x: float) -> float | int:
     """A number the engine accepts: no exponent form (error 204), integral values as int."""
     if x != x:  # NaN
         return 0
-    x = max(-limits.MAX_ABS_NUMBER, min(limits.MAX_ABS_NUMBER, x))
-    if float(x).is_integer():
+    if x > _MAX:
+        x = _MAX
+    elif x < -_MAX:
+        x = -_MAX
+    as_float = float(x)
+    if as_float.is_integer():
         return int(x)
-    if abs(x) < limits.MIN_ABS_FRACTION:
+    if -_MIN < x < _MIN:
         return 0
-    return float(x)  # repr() has no exponent in [1e-4, 1e16): exact, never rounded
+    return as_float  # repr() has no exponent in [1e-4, 1e16): exact, never rounded
+
+
+_MAX, _MIN = limits.MAX_ABS_NUMBER, limits.MIN_ABS_FRACTION
 
 
 MICROS_PER_DAY = 86_400_000_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
@@ -45,6 +45,11 @@ _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
 _AGE = re.compile(r'"age":\s*(\d+)')
 _TYPE = re.compile(r'"type":\s*"([^"]*)"')
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is reused."""
+_encode_result = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=datetime.isoformat
+).encode
 
 
 class Evaluator:
@@ -129,6 +134,16 @@ class Evaluator:
 
         ``explain=False`` skips the failed-condition report of rules that did not fire.
         """
+        return EvaluationResult.model_validate(self.decide(inp, explain=explain))
+
+    def evaluate_json(self, inp: EvaluationInput, *, explain: bool = True) -> str:
+        """:meth:`decide` as the JSON of an :class:`EvaluationResult`, without building the
+        model: what a worker sends to its parent, which validates it there (the boundary)."""
+        return _encode_result(self.decide(inp, explain=explain))
+
+    def decide(self, inp: EvaluationInput, *, explain: bool = True) -> dict[str, Any]:
+        """The evaluation as plain data with the fields of :class:`EvaluationResult`, built by
+        this module's own code (so not validated again per lead: validate at the boundaries)."""
         started = time.perf_counter()
         book = self.book
         if inp.lead.stage not in book.stages.all:
@@ -157,7 +172,7 @@ class Evaluator:
         stage = self._stage(inp, fired_names)
         final_stage = stage["to_stage"] or stage["from_stage"]
         routing, sla = self._route_and_sla(inp, fired_names, final_stage)
-        payload = {
+        return {
             "rulebook_version": book.version,
             "fired": self._fired_list(
                 fired_names, contributions, stage, routing, sla, _rep_label(inp, routing["rep_id"])
@@ -171,7 +186,6 @@ class Evaluator:
             "next_change_at": self.horizon.next_change(inp, contributions, scores, facts.ages),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
-        return EvaluationResult.model_validate(payload)  # one validation, in Rust
 
     def _match_signals(self, sid: str, facts: Facts) -> dict[str, list[float | None]]:
         """Round 1: activities, then the subject. Signal name → ages (days) of its matches.
@@ -209,7 +223,7 @@ class Evaluator:
                 sent = [t for t, a in zip(texts, acts, strict=True) if a["type"] in types]
             fact = {k: subject[k] for k in keys if k in subject}
             fact["k"], fact["n"], fact["sid"] = SUBJECT_1, -2, sid
-            sent.append(json.dumps(fact, ensure_ascii=False))
+            sent.append(_encode(fact))
             frame = "[" + ",".join(sent) + "]"
             for engine_name, message in ruleset.assert_facts(frame):
                 rule = rules.get(engine_name)
@@ -235,9 +249,7 @@ class Evaluator:
                 continue
             fact = {k: subject_2[k] for k in keys if k in subject_2}
             fact["k"], fact["n"], fact["sid"] = SUBJECT_2, -4, sid
-            for engine_name, _ in ruleset.assert_facts(
-                "[" + json.dumps(fact, ensure_ascii=False) + "]"
-            ):
+            for engine_name, _ in ruleset.assert_facts("[" + _encode(fact) + "]"):
                 rule = rules.get(engine_name)
                 if rule is not None:
                     fired.add(rule.rule)
