@@ -427,6 +427,8 @@ class Evaluator:
 
 def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:
     """How texts name a rep: the email people read (the id when the input has no email)."""
+    if rep_id is None:  # no rep chosen: nothing to look up (most leads)
+        return None
     rep = next((r for r in inp.reps if r.rep_id == rep_id), None)
     return (rep.email or rep.rep_id) if rep is not None else rep_id
 
