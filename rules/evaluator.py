@@ -265,14 +265,25 @@ class Evaluator:
         plan = self._plan
         for name in sorted(hits, key=plan.order.__getitem__):
             ages = hits[name]
-            score, points, half_life, per_activity = plan.signals[name]
+            score, points, half_life, per_activity, flat = plan.signals[name]
             known = [a for a in ages if a is not None]
+            if not half_life:  # no decay: one full-value contribution (as below, precomputed)
+                age = round(min(known), 4) if known else None
+                out.append(
+                    {
+                        "signal": name,
+                        "score": score,
+                        "points": points,
+                        "matches": 1,
+                        "decay_factor": 1.0,
+                        "value": flat,
+                        "activity_age_days": age,
+                    }
+                )
+                continue
             if not per_activity:
                 known = [min(known)] if known else []
-            if not half_life or not known:
-                factors = [1.0]
-            else:
-                factors = [0.5 ** (age / half_life) for age in known]
+            factors = [1.0] if not known else [0.5 ** (age / half_life) for age in known]
             total = sum(factors)
             count = len(factors)
             out.append(
@@ -461,6 +472,7 @@ class _SignalPlan:
                 s.points,
                 book.scores[s.score].half_life_days,
                 s.per_activity,
+                round(s.points * 1.0, 4),
             )
             for s in book.signals
         }
