@@ -57,18 +57,25 @@ class EngineRuleset:
     def assert_facts(self, facts_json: str) -> list[FiredAction]:
         """Assert a JSON array of facts (all with the same sid) and walk what fired."""
         handle = self.handle
-        result = _engine_call("assert_facts", _dre.assert_facts, handle, facts_json)
+        try:
+            result = _dre.assert_facts(handle, facts_json)
+        except _dre.error as exc:
+            raise EngineError(f"durable_rules assert_facts failed: {exc}") from exc
         if result[0] == 2:
             raise EngineError("a fact was asserted twice (MessageObservedException)")
         state = result[1]
         fired: list[FiredAction] = []
-        started = _engine_call("start_action", _dre.start_action_for_state, handle, state)
-        if not started:
-            return fired
-        message: str = started[1]
-        while message:
-            fired.append((message[2 : message.index('"', 2)], message))
-            message = _engine_call("complete_action", _dre.complete_and_start_action, handle, state)
+        try:
+            started = _dre.start_action_for_state(handle, state)
+            if not started:
+                return fired
+            message: str = started[1]
+            complete = _dre.complete_and_start_action
+            while message:
+                fired.append((message[2 : message.index('"', 2)], message))
+                message = complete(handle, state)
+        except _dre.error as exc:
+            raise EngineError(f"durable_rules action walk failed: {exc}") from exc
         return fired
 
     def delete(self, sid: str) -> None:

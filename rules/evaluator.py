@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
 from rules import explainer
 from rules.compiler import (
+    ACTIVITY,
     MICROS_PER_DAY,
     SUBJECT_1,
     SUBJECT_2,
@@ -28,7 +29,7 @@ from rules.compiler import (
 from rules.conditions import fields_used
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
-from rules.facts import Facts, build_facts
+from rules.facts import FactBuilder, Facts
 from rules.horizon import Horizon
 from rules.loader import load_rulebook
 from rules.models import (
@@ -44,6 +45,11 @@ _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
 _AGE = re.compile(r'"age":\s*(\d+)')
 _TYPE = re.compile(r'"type":\s*"([^"]*)"')
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is reused."""
+_encode_result = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=datetime.isoformat
+).encode
 
 
 class Evaluator:
@@ -86,10 +92,19 @@ class Evaluator:
         self._fields = frozenset(
             fact_field(f) for cond in self.compiled.conditions.values() for f in fields_used(cond)
         )
-        # Each round asserts only the subject fields its rules test: less JSON, less matching.
-        self._keys_1 = subject_keys(self.compiled, 1)
-        self._keys_2 = subject_keys(self.compiled, 2)
         self.horizon = Horizon(self.compiled)
+        compiled = self.compiled
+        self._facts = FactBuilder(
+            book, self._lookback, compiled.regexes, self._fields, compiled.activity_windows
+        )
+        self._plan = _SignalPlan(book)
+        # Per engine ruleset: the subject fields its own rules test (round 1, round 2).
+        self._part_keys = [
+            (_part_keys(self.compiled, part, 1), _part_keys(self.compiled, part, 2))
+            for part in self.compiled.parts
+        ]
+        self._type_json: dict[str, str] = {}
+        self._score_keys = {name: fact_field(f"scores.{name}") for name in book.scores}
 
     def _signal(self, name: str) -> Any:
         return next(s for s in self.book.signals if s.name == name)
@@ -119,15 +134,22 @@ class Evaluator:
 
         ``explain=False`` skips the failed-condition report of rules that did not fire.
         """
+        return EvaluationResult.model_validate(self.decide(inp, explain=explain))
+
+    def evaluate_json(self, inp: EvaluationInput, *, explain: bool = True) -> str:
+        """:meth:`decide` as the JSON of an :class:`EvaluationResult`, without building the
+        model: what a worker sends to its parent, which validates it there (the boundary)."""
+        return _encode_result(self.decide(inp, explain=explain))
+
+    def decide(self, inp: EvaluationInput, *, explain: bool = True) -> dict[str, Any]:
+        """The evaluation as plain data with the fields of :class:`EvaluationResult`, built by
+        this module's own code (so not validated again per lead: validate at the boundaries)."""
         started = time.perf_counter()
         book = self.book
         if inp.lead.stage not in book.stages.all:
             valid = ", ".join(book.stages.all)
             raise InvalidInput(f"unknown stage `{inp.lead.stage}` (valid: {valid})")
-        compiled = self.compiled
-        facts = build_facts(
-            book, inp, self._lookback, compiled.regexes, self._fields, compiled.activity_windows
-        )
+        facts = self._facts.build(inp)
         sid = self.ruleset.new_sid()
         try:
             hits = self._match_signals(sid, facts)
@@ -135,7 +157,7 @@ class Evaluator:
             scores = self._scores(contributions, facts)
             subject_2 = dict(facts.subject)
             for name, score in scores.items():
-                subject_2[fact_field(f"scores.{name}")] = number(score["value"])
+                subject_2[self._score_keys[name]] = number(score["value"])
             fired_names = set(hits) | self._match_decisions(sid, subject_2, facts)
         except EngineError:
             # Deleting a session whose assert failed frees invalid memory and aborts the
@@ -150,7 +172,7 @@ class Evaluator:
         stage = self._stage(inp, fired_names)
         final_stage = stage["to_stage"] or stage["from_stage"]
         routing, sla = self._route_and_sla(inp, fired_names, final_stage)
-        payload = {
+        return {
             "rulebook_version": book.version,
             "fired": self._fired_list(
                 fired_names, contributions, stage, routing, sla, _rep_label(inp, routing["rep_id"])
@@ -161,33 +183,56 @@ class Evaluator:
             "routing": routing,
             "sla": sla,
             "not_fired": self._explain(fired_names, subject_2, facts) if explain else [],
-            "next_change_at": self.horizon.next_change(inp, contributions, scores),
+            "next_change_at": self.horizon.next_change(inp, contributions, scores, facts.ages),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
-        return EvaluationResult.model_validate(payload)  # one validation, in Rust
 
     def _match_signals(self, sid: str, facts: Facts) -> dict[str, list[float | None]]:
-        """Round 1: activities, then the subject. Signal name → ages (days) of its matches."""
-        activities = [{**act, "n": i, "sid": sid} for i, act in enumerate(facts.activities)]
-        subject = {k: v for k, v in facts.subject.items() if k in self._keys_1}
-        subject_fact = {**subject, "k": SUBJECT_1, "n": -2, "sid": sid}
+        """Round 1: activities, then the subject. Signal name → ages (days) of its matches.
+
+        The frame is written as JSON text directly (activity facts are flat and their values
+        are integers and known type names), not built as dicts and encoded."""
+        type_json = self._type_json
+        texts = []
+        for i, act in enumerate(facts.activities):
+            kind = act["type"]
+            quoted = type_json.get(kind)
+            if quoted is None:
+                quoted = type_json[kind] = json.dumps(kind, ensure_ascii=False)
+            old = act["age"]
+            texts.append(
+                f'{{"k":"{ACTIVITY}","type":{quoted},"age":{old},"t":{-old},'
+                f'"rank":{act["rank"]},"n":{i},"sid":"{sid}"}}'
+            )
+        subject = facts.subject
         hits: dict[str, list[float | None]] = {}
         rules = self.compiled.rules
+        from_newest, needs_message = self._from_newest, self._needs_message
         newest: dict[str, int] = {}
-        for act in reversed(facts.activities):  # sorted by age: the first of a type is newest
-            newest[act["type"]] = act["age"]
+        if needs_message:
+            for act in reversed(facts.activities):  # sorted by age: the first of a type is newest
+                newest[act["type"]] = act["age"]
         single = len(self.rulesets) == 1
-        for ruleset, types in zip(self.rulesets, self._activity_types, strict=True):
-            sent = activities if single else [a for a in activities if a["type"] in types]
-            frame = json.dumps([*sent, subject_fact], ensure_ascii=False)
+        for ruleset, types, (keys, _) in zip(
+            self.rulesets, self._activity_types, self._part_keys, strict=True
+        ):
+            if single:
+                sent = texts
+            else:
+                acts = facts.activities
+                sent = [t for t, a in zip(texts, acts, strict=True) if a["type"] in types]
+            fact = {k: subject[k] for k in keys if k in subject}
+            fact["k"], fact["n"], fact["sid"] = SUBJECT_1, -2, sid
+            sent.append(_encode(fact))
+            frame = "[" + ",".join(sent) + "]"
             for engine_name, message in ruleset.assert_facts(frame):
                 rule = rules.get(engine_name)
                 if rule is None:
                     continue
                 age: float | None = None
-                if engine_name in self._from_newest:
+                if engine_name in from_newest:
                     age = min(newest[t] for t in _TYPE.findall(message)) / _DAY
-                elif engine_name in self._needs_message:
+                elif engine_name in needs_message:
                     # Only activity facts have an "age" key; no JSON parse of the whole frame.
                     age = min(map(int, _AGE.findall(message))) / _DAY
                 hits.setdefault(rule.rule, []).append(age)
@@ -195,14 +240,16 @@ class Evaluator:
 
     def _match_decisions(self, sid: str, subject_2: dict[str, Any], facts: Facts) -> set[str]:
         """Round 2: the subject with scores; names of fired stage/routing/SLA rules."""
-        subject = {k: v for k, v in subject_2.items() if k in self._keys_2}
-        frame = json.dumps([{**subject, "k": SUBJECT_2, "n": -4, "sid": sid}], ensure_ascii=False)
         rules = self.compiled.rules
         fired = set()
-        for ruleset, decides in zip(self.rulesets, self._decides, strict=True):
+        for ruleset, decides, (_, keys) in zip(
+            self.rulesets, self._decides, self._part_keys, strict=True
+        ):
             if not decides:
                 continue
-            for engine_name, _ in ruleset.assert_facts(frame):
+            fact = {k: subject_2[k] for k in keys if k in subject_2}
+            fact["k"], fact["n"], fact["sid"] = SUBJECT_2, -4, sid
+            for engine_name, _ in ruleset.assert_facts("[" + _encode(fact) + "]"):
                 rule = rules.get(engine_name)
                 if rule is not None:
                     fired.add(rule.rule)
@@ -215,28 +262,38 @@ class Evaluator:
     def _contributions(self, hits: dict[str, list[float | None]]) -> list[dict[str, Any]]:
         """One contribution per fired signal; per-activity signals sum their decayed matches."""
         out: list[dict[str, Any]] = []
-        for signal in self.book.signals:
-            ages = hits.get(signal.name)
-            if ages is None:
-                continue
-            half_life = self.book.scores[signal.score].half_life_days
+        plan = self._plan
+        for name in sorted(hits, key=plan.order.__getitem__):
+            ages = hits[name]
+            score, points, half_life, per_activity, flat = plan.signals[name]
             known = [a for a in ages if a is not None]
-            if not signal.per_activity:
+            if not half_life:  # no decay: one full-value contribution (as below, precomputed)
+                age = round(min(known), 4) if known else None
+                out.append(
+                    {
+                        "signal": name,
+                        "score": score,
+                        "points": points,
+                        "matches": 1,
+                        "decay_factor": 1.0,
+                        "value": flat,
+                        "activity_age_days": age,
+                    }
+                )
+                continue
+            if not per_activity:
                 known = [min(known)] if known else []
-            if not half_life or not known:
-                factors = [1.0]
-            else:
-                factors = [0.5 ** (age / half_life) for age in known]
+            factors = [1.0] if not known else [0.5 ** (age / half_life) for age in known]
             total = sum(factors)
             count = len(factors)
             out.append(
                 {
-                    "signal": signal.name,
-                    "score": signal.score,
-                    "points": signal.points,
+                    "signal": name,
+                    "score": score,
+                    "points": points,
                     "matches": count,
                     "decay_factor": round(total / count, 6),
-                    "value": round(signal.points * total, 4),
+                    "value": round(points * total, 4),
                     "activity_age_days": round(min(known), 4) if known else None,
                 }
             )
@@ -245,19 +302,20 @@ class Evaluator:
     def _scores(
         self, contributions: list[dict[str, Any]], facts: Facts
     ) -> dict[str, dict[str, Any]]:
-        raw = {name: 0.0 for name in self.book.scores}
+        raw = dict.fromkeys(self.book.scores, 0.0)
         for contribution in contributions:
             raw[contribution["score"]] += contribution["value"]
         out = {}
-        for name, definition in self.book.scores.items():
-            adjustment = facts.adjustments.get(name, 0.0)
-            value = max(definition.floor, min(definition.cap, raw[name] + adjustment))
+        adjustments = facts.adjustments
+        for name, floor, cap in self._plan.scores:
+            adjustment = adjustments.get(name, 0.0)
+            value = max(floor, min(cap, raw[name] + adjustment))
             out[name] = {
                 "name": name,
                 "raw": round(raw[name], 4),
                 "adjustment": adjustment,
                 "value": round(value, 4),
-                "cap": definition.cap,
+                "cap": cap,
             }
         return out
 
@@ -380,6 +438,8 @@ class Evaluator:
 
 def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:
     """How texts name a rep: the email people read (the id when the input has no email)."""
+    if rep_id is None:  # no rep chosen: nothing to look up (most leads)
+        return None
     rep = next((r for r in inp.reps if r.rep_id == rep_id), None)
     return (rep.email or rep.rep_id) if rep is not None else rep_id
 
@@ -399,3 +459,28 @@ def _round_robin_key(rep: RepData) -> tuple[float, str]:
     """Oldest last assignment first (never assigned = oldest), ties by rep id."""
     last = rep.last_assigned_at.timestamp() if rep.last_assigned_at else float("-inf")
     return (last, rep.rep_id)
+
+
+class _SignalPlan:
+    """What the outcome code reads per signal and score, looked up once per rulebook."""
+
+    def __init__(self, book: Rulebook) -> None:
+        self.order = {s.name: i for i, s in enumerate(book.signals)}
+        self.signals = {
+            s.name: (
+                s.score,
+                s.points,
+                book.scores[s.score].half_life_days,
+                s.per_activity,
+                round(s.points * 1.0, 4),
+            )
+            for s in book.signals
+        }
+        self.scores = [(name, d.floor, d.cap) for name, d in book.scores.items()]
+
+
+def _part_keys(compiled: CompiledRulebook, part: dict[str, Any], phase: int) -> tuple[str, ...]:
+    """Subject fact keys the rules of one engine ruleset test in ``phase`` (sorted)."""
+    names = {n for n in part if n in compiled.rules and compiled.rules[n].phase == phase}
+    keys = subject_keys(compiled, phase, names)
+    return tuple(sorted(keys))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,21 +68,37 @@ class Horizon:
         inp: EvaluationInput,
         contributions: Iterable[Mapping[str, Any]],
         scores: Mapping[str, Mapping[str, Any]],
+        ages: Sequence[int] | None = None,
     ) -> datetime | None:
-        """The earliest time after ``inp.now`` at which re-evaluating may give another outcome."""
+        """The earliest time after ``inp.now`` at which re-evaluating may give another outcome.
+
+        ``ages``: every activity's age in µs, in input order (``Facts.ages``), if known."""
         now = inp.now
         times: list[datetime] = []
-        for act in inp.activities:
-            windows = self._windows.get(act.type)
+        if ages is None:
+            ages = [(now - act.occurred_at) // _MICROSECOND for act in inp.activities]
+        # Every activity time is ``now - age`` exactly (integer µs), so the next window edge
+        # is ``now + delay`` with an integer delay; the smallest one is converted once.
+        soonest: int | None = None
+        windows_of = self._windows
+        for age, act in zip(ages, inp.activities, strict=True):
+            windows = windows_of.get(act.type)
             if not windows:
                 continue
-            age = (now - act.occurred_at) // _MICROSECOND
             if age < 0:  # dated in the future: it enters the facts then (age 0 counts)
-                times.append(act.occurred_at)
-                continue
-            i = bisect.bisect_left(windows, age)
-            if i < len(windows):  # inclusive edge: in while age ≤ window, out 1 µs later
-                times.append(act.occurred_at + timedelta(microseconds=windows[i] + 1))
+                delay = -age
+            else:
+                i = bisect.bisect_left(windows, age)
+                if i == len(windows):
+                    continue
+                delay = windows[i] + 1 - age  # inclusive edge: in while age ≤ window
+            if soonest is None or delay < soonest:
+                soonest = delay
+        crossing = self._score_delay(contributions, scores)
+        if crossing is not None and (soonest is None or crossing < soonest):
+            soonest = crossing
+        if soonest is not None:
+            times.append(now + timedelta(microseconds=soonest))
         for adj in inp.adjustments:
             if adj.expires_at > now:
                 times.append(adj.expires_at)
@@ -100,38 +116,40 @@ class Horizon:
                 if after:
                     times.append(after[0])
                     break
-        times.extend(self._score_crossings(now, contributions, scores))
         future = [t for t in times if t > now]
         return min(future) if future else None
 
-    def _score_crossings(
+    def _score_delay(
         self,
-        now: datetime,
         contributions: Iterable[Mapping[str, Any]],
         scores: Mapping[str, Mapping[str, Any]],
-    ) -> list[datetime]:
+    ) -> int | None:
         """value(t) = D·2^(-Δt/half-life) + K between window changes; when does it pass a limit?
 
-        Rounded down to a whole microsecond: never later than the crossing."""
+        The soonest crossing as µs from now, rounded down: never later than the crossing."""
+        limits = self._score_limits
+        if not limits:
+            return None
         decaying: dict[str, float] = {}
         for part in contributions:
-            if part["score"] in self._score_limits and part["activity_age_days"] is not None:
+            if part["score"] in limits and part["activity_age_days"] is not None:
                 decaying[part["score"]] = decaying.get(part["score"], 0.0) + part["value"]
-        out = []
+        soonest: int | None = None
         for name, d in decaying.items():
             if d == 0:
                 continue
             score = scores[name]
             k = score["raw"] + score["adjustment"] - d
             half_life = self._half_lives[name] * MICROS_PER_DAY
-            for limit in self._score_limits[name]:
+            for limit in limits[name]:
                 for target in (limit - _HALF_STEP, limit + _HALF_STEP):
                     ratio = (target - k) / d
                     if 0 < ratio < 1:
                         delay = math.floor(-half_life * math.log2(ratio))
-                        if delay < _MAX_DELAY:
-                            out.append(now + timedelta(microseconds=max(delay, 1)))
-        return out
+                        delay = max(delay, 1)
+                        if delay < _MAX_DELAY and (soonest is None or delay < soonest):
+                            soonest = delay
+        return soonest
 
 
 def _numbers(value: c.Scalar | tuple[c.Scalar, ...] | None) -> list[float]:

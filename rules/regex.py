@@ -8,10 +8,12 @@ those with the RE2 message. A regex always matches the whole value (``fullmatch`
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from functools import cache, lru_cache
 from typing import Protocol, cast
 
 import re2
+from re2 import _re2
 
 
 class Regex(Protocol):
@@ -50,3 +52,28 @@ def regex_problem(pattern: str) -> str | None:
     except RegexError as exc:
         return f"regex does not compile (RE2 syntax): {exc}"
     return None
+
+
+def fullmatcher(pattern: Regex) -> Callable[[str], bool]:
+    """``text → pattern.fullmatch(text) is not None``, without building a match object.
+
+    The re2 wrapper's ``fullmatch`` maps byte offsets back to characters for every call; the
+    evaluator only needs yes/no, so it calls RE2 anchored at both ends on the UTF-8 bytes
+    (same answer: one RE2 match, no offsets). Falls back to ``fullmatch`` for other objects.
+    Answers are cached per text (lead titles repeat a lot; bounded)."""
+    raw = getattr(pattern, "_regexp", None)
+    anchor = getattr(getattr(_re2, "RE2", None), "ANCHOR_BOTH", None)
+    if raw is None or anchor is None:
+
+        def slow(text: str) -> bool:
+            return pattern.fullmatch(text) is not None
+
+        return lru_cache(maxsize=4096)(slow)
+    match = raw.Match
+    miss = (-1, -1)
+
+    def fast(text: str) -> bool:
+        data = text.encode("utf-8")
+        return bool(match(anchor, data, 0, len(data))[0] != miss)
+
+    return lru_cache(maxsize=4096)(fast)
