@@ -214,7 +214,7 @@ async def run(args: argparse.Namespace) -> str:
             ids = (await all_lead_ids())[: args.leads]
             activities = await Activity.all().count()
             now = datetime.combine(ANCHOR, datetime.min.time(), tzinfo=UTC)
-            for _ in range(3):  # the seed's leads move, hand off: settle before measuring
+            for _ in range(args.settle):  # the seed's leads move, hand off: settle first
                 summary = await evaluate_leads(
                     engine=engine, lead_ids=ids, now=now, batch_size=args.batch
                 )
@@ -278,6 +278,7 @@ async def run(args: argparse.Namespace) -> str:
             f"{rss[0][i]:.0f} / {rss[-1][i]:.0f} / {max(r[i] for r in rss):.0f}" for i in (0, 1)
         )
         lines.append(f"| {labels[mode]} ({len(rates)} runs) | {stats(rates)} | {cpu} | {memory} |")
+        print(mode, "leads/s per run:", ", ".join(f"{r:,.0f}" for r in rates), file=sys.stderr)
     lines += [
         "",
         f"Evaluation rows: {rows:,}, {row_bytes:,.0f} bytes each on average; database size "
@@ -295,6 +296,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=BATCH, help="leads per batch")
     parser.add_argument("--only", choices=("recording", "unchanged"), default=None)
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=3,
+        help="passes before measuring",
+    )
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     args = parser.parse_args()
     if args.smoke:
