@@ -16,8 +16,8 @@ from api.bulk_write import lock_versions, open_handoff_leads, update_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.facts import _active_adjustments, _reps
-from api.inserts import insert_returning
-from api.models import DomainEvent, Lead, LeadStageChange, SalesRep
+from api.inserts import copy_rows, insert_returning
+from api.models import Lead, SalesRep
 from api.outcomes import OutcomePlan, plan_outcome
 from api.telemetry import BULK_LEADS
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RulesError
@@ -211,21 +211,22 @@ async def _write(
     if not plans:
         return
     recorded = [p for p in plans if p.evaluation is not None]
-    # One multi-row INSERT … RETURNING per table: the new ids come back with the rows.
-    await insert_returning([p.evaluation for p in recorded if p.evaluation], key="lead_id")
+    # COPY per table on PostgreSQL (ids drawn from the sequence first), multi-row INSERT …
+    # RETURNING on SQLite: the new ids come with the rows, never looked up afterwards.
+    await copy_rows([p.evaluation for p in recorded if p.evaluation], key="lead_id")
     for plan in recorded:
         plan.link()
     changes = [p.stage_change for p in plans if p.stage_change is not None]
     handoffs = [p.handoff for p in plans if p.handoff is not None]
     if changes:
-        await LeadStageChange.bulk_create(changes)
+        await copy_rows(changes)
     if handoffs:
         await insert_returning(handoffs, key="lead_id")
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
     await update_leads([(p.lead.id, p.lead_changes) for p in plans], datetime.now(UTC))
     events = [e for p in plans for e in p.final_events()]
     if events:
-        await DomainEvent.bulk_create(events)
+        await copy_rows(events)
     summary.evaluated += len(plans)
     summary.recorded += len(recorded)
     summary.moved += sum(1 for c in changes if c.applied)
