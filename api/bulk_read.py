@@ -3,8 +3,9 @@
 Hydrating tortoise models (``_init_from_db``, per-field conversions, pypika query building)
 cost more than the database for a batch of leads and their activities. Here a batch is three
 raw statements (leads, accounts, activities) whose rows go straight into the engine's input
-models. The inputs equal what :func:`api.facts.build_inputs` builds from the same rows (test
-``tests/api/test_bulk_read.py``), which stays the reference for the single-lead path.
+models. The inputs equal what :func:`api.facts.build_inputs` builds from the same rows, except
+activity properties, which no rule reads and no record keeps (test
+``tests/api/test_bulk_read.py``); ``build_inputs`` stays the reference for the single-lead path.
 """
 
 from __future__ import annotations
@@ -78,8 +79,6 @@ def _at(value: Any) -> datetime:
 
 
 def _json(value: Any) -> Any:
-    if value == "{}":  # most activities carry no properties: skip the decoder
-        return {}
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
@@ -118,17 +117,16 @@ async def read_batch(
             else "occurred_at >= ? AND occurred_at <= ?"
         )
         _, rows = await db.execute_query(
-            f"SELECT lead_id, type, occurred_at, properties FROM activity WHERE {where} "
+            f"SELECT lead_id, type, occurred_at FROM activity WHERE {where} "
             f"AND {window} ORDER BY occurred_at, id",
             [*id_params(db, ids), since, now],
         )
-        for lead_id, kind, occurred_at, properties in rows:
+        for lead_id, kind, occurred_at in rows:
             # Rows the ORM wrote, validated again by the worker that parses the input: the
-            # most numerous model is not validated twice.
+            # most numerous model is not validated twice. Properties are left out: no rule
+            # reads them, and stored records (what "why not" replays) do not keep them.
             activities[lead_id].append(
-                ActivityData.model_construct(
-                    type=kind, occurred_at=_at(occurred_at), properties=_json(properties)
-                )
+                ActivityData.model_construct(type=kind, occurred_at=_at(occurred_at))
             )
     states: list[LeadState] = []
     inputs: dict[int, EvaluationInput] = {}
