@@ -60,6 +60,7 @@ async def evaluate_leads(
     :class:`RepBook`, so round robin and capacity see every earlier pick of the run.
     """
     now = now or datetime.now(UTC)
+    lead_ids = list(dict.fromkeys(lead_ids))  # a lead twice would be read before its write
     summary = BulkSummary()
     progress = (
         BULK_LEADS.labels(trigger=str(trigger), state="total"),
@@ -144,14 +145,16 @@ class _Run:
                 except RulesError:
                     summary.failed += 1
                     continue
-                stage = outcome.stage.to_stage or outcome.stage.from_stage
-                # Waiting leads (at the handoff stage with no owner) are routed too (#11).
-                if (
-                    outcome.routing.rep_id is not None
-                    and stage == engine.handoff_stage
-                    and state.owner_id is None
-                ):
-                    self.reps.assigned(outcome.routing.rep_id)
+            stage = outcome.stage.to_stage or outcome.stage.from_stage
+            # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
+            # pick is counted here, before the next batch is read, since that batch no longer
+            # re-reads the reps from the database.
+            if (
+                outcome.routing.rep_id is not None
+                and stage == engine.handoff_stage
+                and state.owner_id is None
+            ):
+                self.reps.assigned(outcome.routing.rep_id)
             results[state.id] = (fact_input, outcome)
         return results
 
