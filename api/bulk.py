@@ -3,6 +3,7 @@ over seeded data. Reads and writes go in batches, a fixed number of queries per 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,15 +11,16 @@ from typing import cast
 
 from tortoise.transactions import in_transaction
 
+from api.bulk_read import LeadState, campaign_keys, read_batch
+from api.bulk_write import lock_versions, open_handoff_leads, update_leads
 from api.engine import RulesEngine
-from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
-from api.facts import build_inputs
-from api.inserts import insert_returning
-from api.locking import for_update
-from api.models import DomainEvent, Handoff, Lead, LeadStageChange, SalesRep
+from api.enums import EvaluationTrigger, LifecycleStage
+from api.facts import _active_adjustments, _reps
+from api.inserts import copy_rows, insert_returning
+from api.models import Lead, SalesRep
 from api.outcomes import OutcomePlan, plan_outcome
 from api.telemetry import BULK_LEADS
-from rules import EvaluationInput, EvaluationResult, RepData, RulesError
+from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RulesError
 
 BATCH = 200
 # Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
@@ -50,8 +52,15 @@ async def evaluate_leads(
     now: datetime | None = None,
     batch_size: int = BATCH,
 ) -> BulkSummary:
-    """Evaluate and apply, batch by batch; each batch is one transaction."""
+    """Evaluate and apply, batch by batch; each batch is one transaction.
+
+    Pipelined: while batch N is written, the engine workers already evaluate batch N+1 (read
+    before N's writes: its leads are others, and the version check at write time skips any
+    lead that changed meanwhile). Routing state is carried from batch to batch in one
+    :class:`RepBook`, so round robin and capacity see every earlier pick of the run.
+    """
     now = now or datetime.now(UTC)
+    lead_ids = list(dict.fromkeys(lead_ids))  # a lead twice would be read before its write
     summary = BulkSummary()
     progress = (
         BULK_LEADS.labels(trigger=str(trigger), state="total"),
@@ -59,10 +68,95 @@ async def evaluate_leads(
     )
     progress[0].set(len(lead_ids))
     progress[1].set(0)
-    for start in range(0, len(lead_ids), batch_size):
-        await _batch(engine, lead_ids[start : start + batch_size], trigger, now, summary)
+    if not lead_ids:
+        return summary
+    run = _Run(engine, now, await campaign_keys(), await _active_adjustments(now),
+               RepBook(await _reps(), now))  # fmt: skip
+    starts = range(0, len(lead_ids), batch_size)
+    batch = await run.start(lead_ids[starts[0] : starts[0] + batch_size])
+    for start in starts:
+        following = None
+        try:
+            results = await run.finish_evaluation(batch, summary)
+            if start + batch_size < len(lead_ids):
+                following = await run.start(lead_ids[start + batch_size : start + 2 * batch_size])
+            if results:
+                async with in_transaction():
+                    await _write(engine, batch.states, results, trigger, now, summary, run.reps)
+        except BaseException:
+            if following is not None:  # let the workers' thread finish before unwinding
+                await asyncio.gather(following.first, return_exceptions=True)
+            raise
         progress[1].set(min(start + batch_size, len(lead_ids)))
+        if following is not None:
+            batch = following
     return summary
+
+
+@dataclass(slots=True)
+class _Batch:
+    states: list[LeadState]
+    inputs: dict[int, EvaluationInput]
+    first: asyncio.Task[list[EvaluationResult | RulesError]]
+
+
+@dataclass(slots=True)
+class _Run:
+    """What every batch of one bulk run shares: read once, evolved in memory."""
+
+    engine: RulesEngine
+    now: datetime
+    campaigns: dict[int, str]
+    adjustments: list[AdjustmentData]
+    reps: RepBook
+
+    async def start(self, lead_ids: Sequence[int]) -> _Batch:
+        """Read the batch (lean columns) and hand it to the engine workers, without waiting."""
+        states, inputs = await read_batch(
+            lead_ids,
+            now=self.now,
+            lookback_days=self.engine.lookback_days,
+            campaigns=self.campaigns,
+            adjustments=self.adjustments,
+            reps=self.reps.current(),
+        )
+        # All leads at once, over every worker (one round trip per worker).
+        first = asyncio.ensure_future(self.engine.evaluate_batch([inputs[s.id] for s in states]))
+        return _Batch(states, inputs, first)
+
+    async def finish_evaluation(
+        self, batch: _Batch, summary: BulkSummary
+    ) -> dict[int, tuple[EvaluationInput, EvaluationResult]]:
+        """Only leads moving into the handoff stage get an owner, and routing state moves on
+        within the run: those are evaluated again, one after the other, so round robin and
+        capacity see earlier picks."""
+        engine = self.engine
+        results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
+        for state, outcome in zip(batch.states, await batch.first, strict=True):
+            fact_input = batch.inputs[state.id]
+            if isinstance(outcome, RulesError):
+                summary.failed += 1
+                continue
+            to_stage = outcome.stage.to_stage
+            if to_stage == engine.handoff_stage and to_stage != outcome.stage.from_stage:
+                fact_input = fact_input.model_copy(update={"reps": self.reps.current()})
+                try:  # no "why not": records replay it on demand
+                    outcome = await engine.pool.evaluate(fact_input, explain=False)
+                except RulesError:
+                    summary.failed += 1
+                    continue
+            stage = outcome.stage.to_stage or outcome.stage.from_stage
+            # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
+            # pick is counted here, before the next batch is read, since that batch no longer
+            # re-reads the reps from the database.
+            if (
+                outcome.routing.rep_id is not None
+                and stage == engine.handoff_stage
+                and state.owner_id is None
+            ):
+                self.reps.assigned(outcome.routing.rep_id)
+            results[state.id] = (fact_input, outcome)
+        return results
 
 
 async def decaying_lead_ids() -> list[int]:
@@ -86,97 +180,56 @@ async def all_lead_ids() -> list[int]:
     return sorted(cast(list[int], await Lead.all().values_list("id", flat=True)))
 
 
-async def _batch(
-    engine: RulesEngine,
-    lead_ids: Sequence[int],
-    trigger: EvaluationTrigger,
-    now: datetime,
-    summary: BulkSummary,
-) -> None:
-    leads = await Lead.filter(id__in=list(lead_ids)).order_by("id")
-    inputs = await build_inputs(leads=leads, now=now, lookback_days=engine.lookback_days)
-    reps = RepBook(next(iter(inputs.values())).reps if inputs else [], now)
-    # All leads at once, over every worker; only leads moving into the handoff stage get an
-    # owner, and routing state moves on within the batch: those are evaluated again below,
-    # one after the other, so round robin and capacity see earlier picks.
-    first = await engine.evaluate_batch([inputs[lead.id] for lead in leads])
-    results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
-    for lead, outcome in zip(leads, first, strict=True):
-        fact_input = inputs[lead.id]
-        if isinstance(outcome, RulesError):
-            summary.failed += 1
-            continue
-        to_stage = outcome.stage.to_stage
-        if to_stage == engine.handoff_stage and to_stage != outcome.stage.from_stage:
-            fact_input = fact_input.model_copy(update={"reps": reps.current()})
-            try:
-                outcome = await engine.evaluate(fact_input)
-            except RulesError:
-                summary.failed += 1
-                continue
-            stage = outcome.stage.to_stage or outcome.stage.from_stage
-            # Waiting leads (at the handoff stage with no owner) are routed too (#11).
-            if (
-                outcome.routing.rep_id is not None
-                and stage == engine.handoff_stage
-                and lead.owner_id is None  # type: ignore[attr-defined]
-            ):
-                reps.assigned(outcome.routing.rep_id)
-        results[lead.id] = (fact_input, outcome)
-    if not results:
-        return
-    async with in_transaction():
-        await _write(engine, leads, results, trigger, now, summary, reps)
-
-
 async def _write(
     engine: RulesEngine,
-    leads: list[Lead],
+    states: list[LeadState],
     results: dict[int, tuple[EvaluationInput, EvaluationResult]],
     trigger: EvaluationTrigger,
     now: datetime,
     summary: BulkSummary,
     reps: RepBook,
 ) -> None:
-    read_versions = {lead.id: lead.version for lead in leads}
-    locked = await for_update(Lead.filter(id__in=list(results))).order_by("id")
-    pending = Handoff.filter(lead_id__in=list(results), status=HandoffStatus.PENDING)
-    open_handoffs = set(cast(list[int], await pending.values_list("lead_id", flat=True)))
+    ids = sorted(results)
+    locked = await lock_versions(ids)
+    open_handoffs = await open_handoff_leads(ids)
     plans: list[OutcomePlan] = []
-    for lead in locked:
-        if lead.version != read_versions[lead.id]:
+    for state in states:
+        if state.id not in results or state.id not in locked:
+            continue  # failed, or deleted meanwhile
+        if locked[state.id] != state.version:
             summary.skipped += 1
             continue
-        fact_input, result = results[lead.id]
+        fact_input, result = results[state.id]
         plans.append(
             plan_outcome(
                 handoff_stage=engine.handoff_stage,
-                lead=lead,
+                lead=cast(Lead, state),  # LeadState has every attribute the planner reads
                 fact_input=fact_input,
                 result=result,
                 trigger=trigger,
                 now=now,
-                has_open_handoff=lead.id in open_handoffs,
+                has_open_handoff=state.id in open_handoffs,
             )
         )
     if not plans:
         return
     recorded = [p for p in plans if p.evaluation is not None]
-    # One multi-row INSERT … RETURNING per table: the new ids come back with the rows.
-    await insert_returning([p.evaluation for p in recorded if p.evaluation], key="lead_id")
+    # COPY per table on PostgreSQL (ids drawn from the sequence first), multi-row INSERT …
+    # RETURNING on SQLite: the new ids come with the rows, never looked up afterwards.
+    await copy_rows([p.evaluation for p in recorded if p.evaluation], key="lead_id")
     for plan in recorded:
         plan.link()
     changes = [p.stage_change for p in plans if p.stage_change is not None]
     handoffs = [p.handoff for p in plans if p.handoff is not None]
     if changes:
-        await LeadStageChange.bulk_create(changes)
+        await copy_rows(changes)
     if handoffs:
         await insert_returning(handoffs, key="lead_id")
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
-    await _update_leads(plans)
+    await update_leads([(p.lead.id, p.lead_changes) for p in plans], datetime.now(UTC))
     events = [e for p in plans for e in p.final_events()]
     if events:
-        await DomainEvent.bulk_create(events)
+        await copy_rows(events)
     summary.evaluated += len(plans)
     summary.recorded += len(recorded)
     summary.moved += sum(1 for c in changes if c.applied)
@@ -188,17 +241,6 @@ async def _touch_reps(rep_ids: set[int], reps: RepBook, now: datetime) -> None:
     for rep_id in sorted(rep_ids):
         stamp = reps.last_assigned(rep_id) or now
         await SalesRep.filter(id=rep_id).update(last_assigned_at=stamp)
-
-
-async def _update_leads(plans: list[OutcomePlan]) -> None:
-    """One bulk update per set of changed columns (scores only, scores and stage, …)."""
-    by_fields: dict[tuple[str, ...], list[Lead]] = {}
-    for plan in plans:
-        if plan.lead_changes:
-            plan.lead.update_from_dict({**plan.lead_changes, "updated_at": datetime.now(UTC)})
-            by_fields.setdefault(tuple(sorted(plan.lead_changes)), []).append(plan.lead)
-    for fields, leads in by_fields.items():
-        await Lead.bulk_update(leads, fields=[*fields, "updated_at"], batch_size=BATCH)
 
 
 class RepBook:

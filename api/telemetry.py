@@ -10,6 +10,7 @@ name, or beyond the first ``MAX_OPERATIONS`` distinct names, is counted as ``oth
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator
@@ -79,7 +80,13 @@ def operation_label(name: str | None) -> str:
 
 
 def count_evaluation(trigger: str, outcome: str) -> None:
-    EVALUATIONS.labels(trigger=trigger, outcome=outcome).inc()
+    _evaluations(trigger, outcome).inc()
+
+
+@functools.cache
+def _evaluations(trigger: str, outcome: str) -> Counter:
+    """The labelled counter, looked up once per label pair (bulk runs count every lead)."""
+    return EVALUATIONS.labels(trigger=trigger, outcome=outcome)
 
 
 class _ScrapeTime(Collector):

@@ -1,0 +1,200 @@
+"""Lean reads for bulk evaluation: the columns an evaluation needs, as tuples, not models.
+
+Hydrating tortoise models (``_init_from_db``, per-field conversions, pypika query building)
+cost more than the database for a batch of leads and their activities. Here a batch is three
+raw statements (leads, accounts, activities) whose rows go straight into the engine's input
+models. The inputs equal what :func:`api.facts.build_inputs` builds from the same rows, except
+activity properties, which no rule reads and no record keeps (test
+``tests/api/test_bulk_read.py``); ``build_inputs`` stays the reference for the single-lead path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from api.enums import LifecycleStage
+from api.models import Lead
+from rules import AccountData, ActivityData, AdjustmentData, EvaluationInput, LeadData, RepData
+
+_LEAD_COLUMNS = (
+    "id, email, first_name, last_name, title, seniority, department, country, source, "
+    "account_id, first_campaign_id, owner_id, stage, stage_entered_at, created_at, scores, "
+    "version, decision"
+)
+_ACCOUNT_COLUMNS = "id, domain, name, industry, employee_count, annual_revenue, country, segment"
+
+
+@dataclass(slots=True)
+class LeadState:
+    """What planning an outcome reads of a lead (``api.outcomes.plan_outcome``)."""
+
+    id: int
+    stage: LifecycleStage
+    owner_id: int | None
+    decision: str | None
+    scores: dict[str, float]
+    version: int
+    stage_entered_at: datetime | None
+    created_at: datetime
+
+
+def connection() -> BaseDBAsyncClient:
+    """The connection tortoise would use here (the transaction's, inside one)."""
+    return Lead._choose_db(for_write=True)
+
+
+def is_postgres(db: BaseDBAsyncClient) -> bool:
+    return db.capabilities.dialect == "postgres"
+
+
+def id_filter(db: BaseDBAsyncClient, column: str, ids: Sequence[int], first: int = 1) -> str:
+    """``column = ANY($n)`` on PostgreSQL (one array parameter), ``IN (?, …)`` on SQLite."""
+    if is_postgres(db):
+        return f"{column} = ANY(${first}::int[])"
+    return f"{column} IN ({', '.join('?' * len(ids))})"
+
+
+def id_params(db: BaseDBAsyncClient, ids: Sequence[int]) -> list[Any]:
+    return [list(ids)] if is_postgres(db) else list(ids)
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else _at(value)
+
+
+def _at(value: Any) -> datetime:
+    """asyncpg gives aware datetimes; SQLite gives the ISO text tortoise wrote."""
+    at: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+async def read_batch(
+    lead_ids: Sequence[int],
+    *,
+    now: datetime,
+    lookback_days: float,
+    campaigns: dict[int, str],
+    adjustments: list[AdjustmentData],
+    reps: list[RepData],
+) -> tuple[list[LeadState], dict[int, EvaluationInput]]:
+    """The leads' state (ordered by id) and their inputs, in three statements."""
+    db = connection()
+    pg = is_postgres(db)
+    where = id_filter(db, "id", lead_ids)
+    _, leads = await db.execute_query(
+        f"SELECT {_LEAD_COLUMNS} FROM lead WHERE {where} ORDER BY id", id_params(db, lead_ids)
+    )
+    ids = [row[0] for row in leads]
+    account_ids = sorted({row[9] for row in leads if row[9] is not None})
+    accounts: dict[int, AccountData] = {}
+    if account_ids:
+        where = id_filter(db, "id", account_ids)
+        _, rows = await db.execute_query(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM account WHERE {where}", id_params(db, account_ids)
+        )
+        accounts = {row[0]: _account(row) for row in rows}
+    since = now - timedelta(days=lookback_days)
+    activities: dict[int, list[ActivityData]] = defaultdict(list)
+    if ids:
+        where = id_filter(db, "lead_id", ids, first=1)
+        window = (
+            "occurred_at >= $2 AND occurred_at <= $3"
+            if pg
+            else "occurred_at >= ? AND occurred_at <= ?"
+        )
+        _, rows = await db.execute_query(
+            f"SELECT lead_id, type, occurred_at FROM activity WHERE {where} "
+            f"AND {window} ORDER BY occurred_at, id",
+            [*id_params(db, ids), since, now],
+        )
+        for lead_id, kind, occurred_at in rows:
+            # Rows the ORM wrote, validated again by the worker that parses the input: the
+            # most numerous model is not validated twice. Properties are left out: no rule
+            # reads them, and stored records (what "why not" replays) do not keep them.
+            activities[lead_id].append(
+                ActivityData.model_construct(type=kind, occurred_at=_at(occurred_at))
+            )
+    states: list[LeadState] = []
+    inputs: dict[int, EvaluationInput] = {}
+    segments = {account_id: a.segment for account_id, a in accounts.items()}
+    no_account = AccountData()
+    for row in leads:
+        (lead_id, email, first, last, title, seniority, department, country, source,
+         account_id, campaign_id, owner_id, stage, entered, created, scores, version,
+         decision) = row  # fmt: skip
+        created_at = _at(created)
+        states.append(
+            LeadState(
+                id=lead_id,
+                stage=LifecycleStage(stage),
+                owner_id=owner_id,
+                decision=decision,
+                scores=_json(scores),
+                version=version,
+                stage_entered_at=_time(entered),
+                created_at=created_at,
+            )
+        )
+        campaign = campaigns.get(campaign_id) if campaign_id is not None else None
+        segment = segments.get(account_id) if account_id is not None else None
+        inputs[lead_id] = EvaluationInput(
+            lead=LeadData(
+                email=email,
+                first_name=first,
+                last_name=last,
+                title=title,
+                seniority=seniority,
+                department=department,
+                country=country,
+                source=source,
+                campaign=campaign,
+                stage=stage,
+                created_at=created_at,
+            ),
+            account=accounts.get(account_id, no_account) if account_id is not None else no_account,
+            activities=activities.get(lead_id, []),
+            adjustments=[
+                a
+                for a in adjustments
+                if (a.scope == "segment" and segment and a.scope_value == segment)
+                or (a.scope == "campaign" and campaign is not None and a.scope_value == campaign)
+            ],
+            reps=reps,
+            now=now,
+        )
+    return states, inputs
+
+
+def _account(row: Any) -> AccountData:
+    _, domain, name, industry, employees, revenue, country, segment = row
+    if isinstance(revenue, Decimal | str):
+        revenue = float(Decimal(revenue))
+    return AccountData(
+        domain=domain,
+        name=name,
+        industry=industry,
+        employee_count=employees,
+        annual_revenue=float(revenue) if revenue is not None else None,
+        country=country,
+        segment=segment,
+    )
+
+
+async def campaign_keys() -> dict[int, str]:
+    """Campaign id → key, for every campaign (few: read once per bulk run)."""
+    _, rows = await connection().execute_query('SELECT id, "key" FROM campaign')
+    return {int(row[0]): str(row[1]) for row in rows}

@@ -1,0 +1,120 @@
+"""Lean writes for bulk evaluation: a statement per batch and kind of change, not per lead.
+
+tortoise's ``bulk_update`` builds one ``CASE`` per column and row with pypika, which cost more
+than the evaluation itself. Here the changed leads of a batch are written with one
+``UPDATE … FROM`` per set of changed columns: ``unnest`` of typed arrays on PostgreSQL (one
+parameter per column, whatever the batch size), a ``VALUES`` list on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from api.bulk_read import connection, id_filter, id_params, is_postgres
+from api.enums import HandoffStatus
+from api.models import Lead
+
+_MAX_PARAMS = 30_000
+"""Below the bind-parameter limits of PostgreSQL (32,767) and SQLite (32,766)."""
+
+_PG_TYPES = {
+    "scores": "jsonb",
+    "fit_score": "float8",
+    "engagement_score": "float8",
+    "stage": "varchar",
+    "stage_entered_at": "timestamptz",
+    "mql_at": "timestamptz",
+    "owner_id": "int",
+    "decision": "varchar",
+    "version": "int",
+    "evaluated_at": "timestamptz",
+    "rescore_at": "timestamptz",
+    "last_evaluation_id": "int",
+    "updated_at": "timestamptz",
+}
+"""Every lead column an evaluation may change (``api.outcomes._lead_changes`` and ``link``)."""
+
+
+async def lock_versions(lead_ids: Sequence[int]) -> dict[int, int]:
+    """Lock the leads (PostgreSQL row locks; SQLite's single writer) and read their versions."""
+    db = connection()
+    lock = " FOR UPDATE" if is_postgres(db) else ""
+    _, rows = await db.execute_query(
+        f"SELECT id, version FROM lead WHERE {id_filter(db, 'id', lead_ids)} ORDER BY id{lock}",
+        id_params(db, lead_ids),
+    )
+    return {int(row[0]): int(row[1]) for row in rows}
+
+
+async def open_handoff_leads(lead_ids: Sequence[int]) -> set[int]:
+    db = connection()
+    pg = is_postgres(db)
+    status = "$2" if pg else "?"
+    _, rows = await db.execute_query(
+        f"SELECT lead_id FROM handoff WHERE {id_filter(db, 'lead_id', lead_ids)} "
+        f"AND status = {status}",
+        [*id_params(db, lead_ids), HandoffStatus.PENDING.value],
+    )
+    return {int(row[0]) for row in rows}
+
+
+async def update_leads(changes: Sequence[tuple[int, dict[str, object]]], now: datetime) -> None:
+    """Write each lead's changed columns (and ``updated_at``): one statement per column set."""
+    by_columns: dict[tuple[str, ...], list[tuple[int, dict[str, object]]]] = {}
+    for lead_id, values in changes:
+        if values:
+            by_columns.setdefault(tuple(sorted(values)), []).append((lead_id, values))
+    db = connection()
+    for columns, rows in by_columns.items():
+        names = (*columns, "updated_at")
+        table = [[lead_id, *(_db(db, c, v[c]) for c in columns), _db(db, "updated_at", now)]
+                 for lead_id, v in rows]  # fmt: skip
+        if is_postgres(db):
+            await _update_postgres(db, names, table)
+        else:
+            await _update_sqlite(db, names, table)
+
+
+def _db(db: BaseDBAsyncClient, column: str, value: object) -> Any:
+    """The column's database value, as tortoise would write it."""
+    return Lead._meta.fields_map[column].to_db_value(value, Lead)
+
+
+async def _update_postgres(
+    db: BaseDBAsyncClient, names: tuple[str, ...], table: list[list[Any]]
+) -> None:
+    arrays = [list(column) for column in zip(*table, strict=True)]
+    types = ["int", *(_PG_TYPES[n] for n in names)]
+    # jsonb arrays travel as text[] (asyncpg has no jsonb[] text codec by default)
+    params = ", ".join(
+        f"${i + 1}::text[]" if t == "jsonb" else f"${i + 1}::{t}[]" for i, t in enumerate(types)
+    )
+    sets = ", ".join(
+        f'"{n}" = v."{n}"::jsonb' if _PG_TYPES[n] == "jsonb" else f'"{n}" = v."{n}"' for n in names
+    )
+    columns = ", ".join(["id", *(f'"{n}"' for n in names)])
+    await db.execute_query(
+        f"UPDATE lead AS l SET {sets} FROM unnest({params}) AS v({columns}) WHERE l.id = v.id",
+        arrays,
+    )
+
+
+async def _update_sqlite(
+    db: BaseDBAsyncClient, names: tuple[str, ...], table: list[list[Any]]
+) -> None:
+    width = len(names) + 1
+    per_statement = max(1, _MAX_PARAMS // width)
+    row = f"({', '.join('?' * width)})"
+    sets = ", ".join(f'"{n}" = v."{n}"' for n in names)
+    columns = ", ".join(["id", *(f'"{n}"' for n in names)])
+    for start in range(0, len(table), per_statement):
+        chunk = table[start : start + per_statement]
+        await db.execute_query(
+            f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
+            f"UPDATE lead SET {sets} FROM v WHERE lead.id = v.id",
+            [value for values in chunk for value in values],
+        )
