@@ -1,0 +1,163 @@
+"""A page of leads with what the page asks for about each lead, read up front in a few queries.
+
+The leads list is the busiest page: 50 leads with their account, owner and latest evaluation's
+headline. Resolved field by field, every lead cost a DataLoader future and an asyncio task per
+relation (graphql-core gathers awaitable fields one task each), the latest evaluation took
+two queries and a full record parse, and each headline replayed "why not" on the stored input.
+Here the root resolver looks at the selection once, reads each relation for the whole page in
+one query, and hands the leads over with plain values, so the rest of the page resolves
+without a single task. Leads reached in other ways (one lead, a handoff's lead) still load
+through the DataLoaders.
+
+Headlines are derived data of immutable records: one per (rulebook version of the engine,
+evaluation, whether the lead was erased since), kept in a bounded in-process cache, so a page
+seen before reads only the lean columns of its records. Erasure rewrites a lead's stored
+inputs, so an erased lead's headline is computed again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+from tortoise.queryset import QuerySet
+
+from api.models import Evaluation as EvaluationRow
+from api.models import Lead as LeadRow
+from schema.accounts import Account
+from schema.context import Info
+from schema.evaluations import Evaluation, record_source
+from schema.reps import SalesRep
+
+if TYPE_CHECKING:
+    from schema.leads import Lead
+
+HeadlineKey = tuple[str, int, int, datetime, bool]
+"""Engine version, evaluation id, lead id, its time (ids restart on a reset database), erased."""
+
+
+class Headlines:
+    """A bounded least-recently-used map of headlines (about 200 bytes each)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[HeadlineKey, str] = OrderedDict()
+
+    def get(self, key: HeadlineKey) -> str | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: HeadlineKey, headline: str) -> None:
+        self._items[key] = headline
+        self._items.move_to_end(key)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+HEADLINES: Final = Headlines(limit=20_000)
+
+
+def requested(info: Info, *path: str) -> set[str]:
+    """Names of the fields selected at ``path`` below the current field (through fragments)."""
+    level: list[Selection] = list(info.selected_fields)
+    for name in ("", *path):
+        level = [
+            child
+            for field in _fields(level)
+            if not name or field.name == name
+            for child in field.selections
+        ]
+    return {field.name for field in _fields(level)}
+
+
+def _fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        elif isinstance(selection, FragmentSpread | InlineFragment):
+            yield from _fields(selection.selections)
+
+
+async def read_page(info: Info, query: QuerySet[LeadRow], limit: int) -> list[Lead]:
+    """The leads of ``query`` (ordered, filtered) with the relations the page selects under
+    ``edges.node``: account and owner joined in the same statement, the latest evaluation
+    (with its report's headline) in one more."""
+    from schema.leads import LIST_COLUMNS, Lead  # the leads module imports this one
+
+    wanted = requested(info, "edges", "node")
+    columns = {name: name for name in LIST_COLUMNS}
+    joined = [(rel, t, _init_fields(t)) for rel, t in _JOINS if rel in wanted]
+    for rel, _, names in joined:
+        columns |= {f"x_{rel}_{name}": f"{rel}__{name}" for name in names}
+    rows = await query.limit(limit).values(**columns)
+    page = []
+    for values in rows:
+        lead = Lead.from_values(values)
+        for rel, kind, names in joined:
+            if values[f"x_{rel}_id"] is None:
+                lead.prefetched[rel] = None
+            else:
+                lead.prefetched[rel] = kind(**{n: values[f"x_{rel}_{n}"] for n in names})
+        page.append(lead)
+    if "latestEvaluation" in wanted:
+        await _latest_evaluations(info, page)
+    return page
+
+
+_JOINS: Final[tuple[tuple[str, Any], ...]] = (("account", Account), ("owner", SalesRep))
+
+
+def _init_fields(kind: Any) -> list[str]:
+    """The constructor fields of a GraphQL type built from one row (its columns)."""
+    return [f.name for f in dataclasses.fields(kind) if f.init]
+
+
+LEAN_EVALUATION: Final = frozenset(
+    {"__typename", "id", "trigger", "stageBefore", "stageAfter", "createdAt"}
+    | {"refusedTransition", "report"}
+)
+"""Fields of an evaluation a page can show from its lean columns (and a known headline)."""
+LEAN_COLUMNS: Final = (
+    *("id", "lead_id", "trigger", "stage_before", "stage_after", "created_at", "outcome"),
+)
+
+
+async def _latest_evaluations(info: Info, leads: Sequence[Lead]) -> None:
+    """The records the leads point at (``lead.last_evaluation_id``): lean columns when the page
+    shows nothing else of them, whole rows only for headlines not known yet."""
+    engine = info.context.engine
+    focus = engine.focus
+    shown = requested(info, "edges", "node", "latestEvaluation")
+    report = requested(info, "edges", "node", "latestEvaluation", "report")
+    erased = {lead.id: lead.erased_at is not None for lead in leads}
+    ids = [lead.last_evaluation_id for lead in leads if lead.last_evaluation_id is not None]
+    query = EvaluationRow.filter(id__in=ids)
+    lean = shown <= LEAN_EVALUATION and report <= {"__typename", "headline"}
+    rows = {row.id: row for row in await (query.only(*LEAN_COLUMNS) if lean else query)}
+    texts: dict[int, str] = {}
+    if "headline" in report:
+        keys = {
+            row.id: (engine.version, row.id, row.lead_id, row.created_at, erased[row.lead_id])  # type: ignore[attr-defined]
+            for row in rows.values()
+        }
+        texts = {i: text for i, key in keys.items() if (text := HEADLINES.get(key)) is not None}
+        misses = [i for i in rows if i not in texts]
+        if misses and lean:
+            rows |= {row.id: row for row in await EvaluationRow.filter(id__in=misses)}
+        for i in misses:
+            texts[i] = await record_source(rows[i], focus).compute_headline(engine)
+            HEADLINES.put(keys[i], texts[i])
+    for lead in leads:
+        row = rows.get(lead.last_evaluation_id or 0)
+        lead.prefetched["latestEvaluation"] = (
+            Evaluation.from_row(row, focus, headline=texts.get(row.id)) if row else None
+        )
