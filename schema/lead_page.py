@@ -19,11 +19,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionNode,
+)
+from strawberry.utils.str_converters import to_camel_case
 from tortoise.queryset import QuerySet
 
 from api.models import Evaluation as EvaluationRow
@@ -67,24 +74,35 @@ HEADLINES: Final = Headlines(limit=20_000)
 
 
 def requested(info: Info, *path: str) -> set[str]:
-    """Names of the fields selected at ``path`` below the current field (through fragments)."""
-    level: list[Selection] = list(info.selected_fields)
-    for name in ("", *path):
-        level = [
-            child
-            for field in _fields(level)
-            if not name or field.name == name
-            for child in field.selections
-        ]
-    return {field.name for field in _fields(level)}
+    """Names of the fields selected at ``path`` below the current field (through fragments;
+    read from the document, cheaper than strawberry's ``selected_fields``)."""
+    raw = info._raw_info
+    nodes: list[FieldNode] = list(raw.field_nodes)
+    for name in path:
+        nodes = [node for node in _children(nodes, raw.fragments) if node.name.value == name]
+    return {node.name.value for node in _children(nodes, raw.fragments)}
 
 
-def _fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
+def _children(
+    nodes: Iterable[FieldNode], fragments: dict[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    for node in nodes:
+        if node.selection_set is not None:
+            yield from _flatten(node.selection_set.selections, fragments)
+
+
+def _flatten(
+    selections: Iterable[SelectionNode], fragments: dict[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
     for selection in selections:
-        if isinstance(selection, SelectedField):
+        if isinstance(selection, FieldNode):
             yield selection
-        elif isinstance(selection, FragmentSpread | InlineFragment):
-            yield from _fields(selection.selections)
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _flatten(selection.selection_set.selections, fragments)
+        elif isinstance(selection, FragmentSpreadNode) and (
+            fragment := fragments.get(selection.name.value)
+        ):
+            yield from _flatten(fragment.selection_set.selections, fragments)
 
 
 async def read_page(info: Info, query: QuerySet[LeadRow], limit: int) -> list[Lead]:
@@ -94,8 +112,12 @@ async def read_page(info: Info, query: QuerySet[LeadRow], limit: int) -> list[Le
     from schema.leads import LIST_COLUMNS, Lead  # the leads module imports this one
 
     wanted = requested(info, "edges", "node")
-    columns = {name: name for name in LIST_COLUMNS}
-    joined = [(rel, t, _init_fields(t)) for rel, t in _JOINS if rel in wanted]
+    columns = {name: name for name in _selected(Lead, wanted, LIST_COLUMNS)}
+    joined = [
+        (rel, kind, _selected(kind, requested(info, "edges", "node", rel), ("id",)))
+        for rel, kind in _JOINS
+        if rel in wanted
+    ]
     for rel, _, names in joined:
         columns |= {f"x_{rel}_{name}": f"{rel}__{name}" for name in names}
     rows = await query.limit(limit).values(**columns)
@@ -106,7 +128,8 @@ async def read_page(info: Info, query: QuerySet[LeadRow], limit: int) -> list[Le
             if values[f"x_{rel}_id"] is None:
                 lead.prefetched[rel] = None
             else:
-                lead.prefetched[rel] = kind(**{n: values[f"x_{rel}_{n}"] for n in names})
+                read = {n: values[f"x_{rel}_{n}"] for n in names}
+                lead.prefetched[rel] = kind(**(_unread(kind) | read))
         page.append(lead)
     if "latestEvaluation" in wanted:
         await _latest_evaluations(info, page)
@@ -116,9 +139,17 @@ async def read_page(info: Info, query: QuerySet[LeadRow], limit: int) -> list[Le
 _JOINS: Final[tuple[tuple[str, Any], ...]] = (("account", Account), ("owner", SalesRep))
 
 
-def _init_fields(kind: Any) -> list[str]:
-    """The constructor fields of a GraphQL type built from one row (its columns)."""
-    return [f.name for f in dataclasses.fields(kind) if f.init]
+def _selected(kind: Any, wanted: set[str], always: Iterable[str]) -> list[str]:
+    """The columns behind the selected fields of a type built from one row (its constructor
+    fields are its columns), and those its resolvers or the page's cursors need."""
+    names = [f.name for f in dataclasses.fields(kind) if f.init]
+    chosen = {name for name in names if to_camel_case(name) in wanted} | set(always)
+    return [name for name in (*names, *always) if name in chosen]
+
+
+def _unread(kind: Any) -> dict[str, None]:
+    """Fields the page does not select are not read: None, never resolved."""
+    return dict.fromkeys(f.name for f in dataclasses.fields(kind) if f.init)
 
 
 LEAN_EVALUATION: Final = frozenset(

@@ -104,8 +104,10 @@ class Lead(relay.Node):
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> Self:
-        """From a ``values()`` read of LIST_COLUMNS (list pages: no model instances)."""
-        lead = cls(**{name: values[name] for name in _INIT_FIELDS})
+        """From a ``values()`` read (list pages: no model instances). A list page reads only the
+        columns its selection shows (schema/lead_page.py): the others are None, never resolved."""
+        read: dict[str, Any] = {name: values.get(name) for name in _INIT_FIELDS}
+        lead = cls(**read)
         lead.last_evaluation_id = values["last_evaluation_id"]
         return lead
 
@@ -325,7 +327,12 @@ class LeadOrder(Enum):
 
 LeadConnection = Connection[Lead]
 _INIT_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Lead) if f.init)
-LIST_COLUMNS: Final = (*_INIT_FIELDS, "last_evaluation_id")
+LIST_COLUMNS: Final = (
+    *("id", "fit_score", "engagement_score", "erased_at", "account_id", "owner_id"),
+    "last_evaluation_id",
+)
+"""What a list page reads of a lead besides the columns of the fields it shows: the id, the
+cursors' scores, the relations' keys, and what the headline cache keys on."""
 """What a list page reads of a lead: the type's columns, not the JSON ones (scores,
 properties) nor the timestamps the type does not show."""
 

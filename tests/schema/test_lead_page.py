@@ -93,3 +93,18 @@ async def test_leads_reached_one_by_one_still_load_their_relations(gql: GraphQLC
         node = edge["node"]
         alone = (await gql(one, id=node["id"]))["data"]["lead"]
         assert alone == {k: node[k] for k in ("account", "owner", "latestEvaluation")}
+
+
+async def test_fields_selected_through_fragments_are_read(gql: GraphQLClient) -> None:
+    await _bulk_leads(3)
+    plain = """
+    { leads(first: 3) { edges { node { email fitScore createdAt
+        account { domain } owner { name territory } latestEvaluation { stageAfter } } } } }"""
+    fragments = """
+    fragment Who on Lead { email account { ... on Account { domain } } }
+    fragment Rep on SalesRep { name territory }
+    { leads(first: 3) { edges { node { ...Who ... on Lead { fitScore createdAt }
+        owner { ...Rep } latestEvaluation { ... on Evaluation { stageAfter } } } } } }"""
+    expected = await gql(plain)
+    assert all(e["node"]["email"] for e in expected["data"]["leads"]["edges"])
+    assert await gql(fragments) == expected
