@@ -22,6 +22,7 @@ from api.nearmiss import near_miss_report
 from rules import EvaluationInput, EvaluationResult
 from rules import RuleExplanation as RuleExplanationData
 from rules.models import RoutingOutcome as RoutingResult
+from schema.headlines import HEADLINES, HeadlineKey
 from schema.loaders import by_id
 from schema.nearmiss import NearMissReport
 
@@ -124,6 +125,8 @@ class ReportSource:
     """The input it ran on, for the near-miss what-ifs (unpacked only when asked for)."""
     headline: str | None = None
     """Known already (computed for a list page, see schema/lead_page.py)."""
+    remember: HeadlineKey | None = None
+    """Where a computed headline is kept (schema/headlines.py), if anywhere."""
     explained: dict[str, list[RuleExplanationData]] = dataclasses.field(default_factory=dict)
 
     @functools.cached_property
@@ -150,7 +153,10 @@ class ReportSource:
         if _needs_explanation(result):
             explained = await self.not_fired(self.focus.rules)
             result = result.model_copy(update={"not_fired": explained})
-        return near_miss_headline(engine, result) or headline(result, self.focus)
+        text = near_miss_headline(engine, result) or headline(result, self.focus)
+        if self.remember is not None:
+            HEADLINES.put(self.remember, text)
+        return text
 
 
 @strawberry.type(description="The full explanation of one run of the rulebook over one lead.")
@@ -280,6 +286,8 @@ class Evaluation(relay.Node):
     focus: strawberry.Private[Focus]
     known_headline: strawberry.Private[str | None] = None
     """The report's headline when the caller computed it already (list pages)."""
+    remember: strawberry.Private[HeadlineKey | None] = None
+    """Where the report keeps its headline once computed (schema/headlines.py)."""
 
     @strawberry.field(description="The facts snapshot it ran on (replayable)")
     def input(self) -> JSON:
@@ -291,7 +299,8 @@ class Evaluation(relay.Node):
 
     def make_report(self) -> EvaluationReport:
         """The report of the stored record; parsed, and "why not" replayed, only if asked for."""
-        return EvaluationReport(source=record_source(self.row, self.focus, self.known_headline))
+        source = record_source(self.row, self.focus, self.known_headline, self.remember)
+        return EvaluationReport(source=source)
 
     @classmethod
     def from_row(cls, row: EvaluationRow, focus: Focus, headline: str | None = None) -> Self:
@@ -317,9 +326,14 @@ class Evaluation(relay.Node):
         return [cls.from_row(r, focus) if r else None for r in rows]
 
 
-def record_source(row: EvaluationRow, focus: Focus, headline: str | None = None) -> ReportSource:
+def record_source(
+    row: EvaluationRow,
+    focus: Focus,
+    headline: str | None = None,
+    remember: HeadlineKey | None = None,
+) -> ReportSource:
     """A report source over a stored record: "why not" replays its input on its version."""
-    source = ReportSource(focus, row=row, headline=headline)
+    source = ReportSource(focus, row=row, headline=headline, remember=remember)
 
     async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
         return await why_not(row, focus.explainers, result=source.result, only=only)

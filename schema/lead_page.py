@@ -18,9 +18,7 @@ inputs, so an erased lead's headline is computed again.
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from graphql import (
@@ -38,39 +36,11 @@ from api.models import Lead as LeadRow
 from schema.accounts import Account
 from schema.context import Info
 from schema.evaluations import Evaluation, record_source
+from schema.headlines import HEADLINES, headline_key
 from schema.reps import SalesRep
 
 if TYPE_CHECKING:
     from schema.leads import Lead
-
-HeadlineKey = tuple[str, int, int, datetime, bool]
-"""Engine version, evaluation id, lead id, its time (ids restart on a reset database), erased."""
-
-
-class Headlines:
-    """A bounded least-recently-used map of headlines (about 200 bytes each)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: OrderedDict[HeadlineKey, str] = OrderedDict()
-
-    def get(self, key: HeadlineKey) -> str | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
-
-    def put(self, key: HeadlineKey, headline: str) -> None:
-        self._items[key] = headline
-        self._items.move_to_end(key)
-        while len(self._items) > self.limit:
-            self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-HEADLINES: Final = Headlines(limit=20_000)
 
 
 def requested(info: Info, *path: str) -> set[str]:
@@ -177,7 +147,7 @@ async def _latest_evaluations(info: Info, leads: Sequence[Lead]) -> None:
     texts: dict[int, str] = {}
     if "headline" in report:
         keys = {
-            row.id: (engine.version, row.id, row.lead_id, row.created_at, erased[row.lead_id])  # type: ignore[attr-defined]
+            row.id: headline_key(engine, row, erased=erased[row.lead_id])  # type: ignore[attr-defined]
             for row in rows.values()
         }
         texts = {i: text for i, key in keys.items() if (text := HEADLINES.get(key)) is not None}
