@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +105,20 @@ def _wrk(
 
     count = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "count": count}
+
+
+def _wait_ready(server: subprocess.Popen[bytes], port: int, timeout_s: float = 600) -> None:
+    """Until the server answers /healthz (a loaded machine can take minutes to start it)."""
+    deadline = time.monotonic() + timeout_s
+    while server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    raise SystemExit(f"the server did not start (exit code {server.poll()})")
 
 
 def _cpu_s(pid: int) -> float:
@@ -198,12 +213,7 @@ def main() -> int:
             [str(leadgate), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
         )
         endpoint = f"http://127.0.0.1:{port}/graphql"
-        for _ in range(120):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+        _wait_ready(server, port)
         bodies = {
             "{ __typename }": json.dumps({"query": TYPENAME}),
             "leads(first: 50) list page": json.dumps({"query": LEADS}),
@@ -223,7 +233,11 @@ def main() -> int:
     finally:
         if server is not None:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         shutil.rmtree(folder, ignore_errors=True)
         asyncio.run(cleanup())
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
