@@ -146,11 +146,10 @@ def _hey(url: str, token: str, bodies: list[str], seconds: float, rate: int) -> 
     rows = []
     for run in runs:
         out, _ = run.communicate(timeout=seconds + 60)
-        if run.returncode:
-            raise SystemExit(f"hey failed: {out[-2000:]}")
-        rows += list(csv.DictReader(io.StringIO(out)))
+        # a worker whose requests all outlived the run prints nothing (hey exits 1): no rows
+        rows += list(csv.DictReader(io.StringIO(out))) if out.strip() else []
     if not rows:
-        raise SystemExit("hey answered nothing")
+        raise SystemExit("no evaluateLead request finished within the run")
     bad = [r["status-code"] for r in rows if r["status-code"] != "200"]
     if bad:
         raise SystemExit(f"error responses from the server: {sorted(set(bad))}")
