@@ -1,12 +1,22 @@
-"""GraphQL over HTTP with wrk (Debian's ``wrk`` package) against one local server process.
+"""GraphQL over HTTP against one local server process, load generators on loopback.
 
 Seeds the demo data (``--leads``) into a throw-away database (PostgreSQL when
 LEADGATE_TEST_DATABASE_URL is set, else SQLite), starts ``leadgate serve`` on 127.0.0.1 and
-runs, interleaved: ``{ __typename }``, the leads list page (50 leads with account, owner and
-the latest evaluation's headline) and ``evaluateLead``. Reports requests/s and latency.
+runs, interleaved in each round:
 
-    python bench/bench_http.py --smoke          # seconds (skipped when wrk is missing)
-    python bench/bench_http.py --seconds 20 --runs 5
+- ``{ __typename }`` and the leads list page (50 leads with account, owner and the latest
+  evaluation's headline) at full speed with wrk (Debian's ``wrk``: closed loop,
+  ``--connections``), for the page's throughput as a share of the floor's;
+- ``evaluateLead`` at a fixed rate (``--rate``, default 200 req/s) with hey (Debian's ``hey``:
+  ``-q`` per worker times ``-c`` workers), for its latency percentiles at that rate. hey paces
+  each worker: a worker whose request is late sends its next one late, so the achieved rate is
+  reported too (below the target rate means the server could not keep up).
+
+Every run also reports the server's CPU time per request (from /proc), which, unlike requests/s,
+does not depend on how much of a shared machine the server got.
+
+    python bench/bench_http.py --smoke          # seconds (skipped when wrk or hey is missing)
+    python bench/bench_http.py --seconds 10 --runs 5
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import csv
+import io
 import json
 import os
 import re
@@ -24,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,10 +103,67 @@ def _wrk(
         value, unit = float(found.group(1)), found.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "p50": ms("50"), "p99": ms("99")}
+    count = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "count": count}
 
 
-async def _prepare(url: str, leads: int) -> tuple[str, str]:
+def _wait_ready(server: subprocess.Popen[bytes], port: int, timeout_s: float = 600) -> None:
+    """Until the server answers /healthz (a loaded machine can take minutes to start it)."""
+    deadline = time.monotonic() + timeout_s
+    while server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    raise SystemExit(f"the server did not start (exit code {server.poll()})")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _hey(url: str, token: str, bodies: list[str], seconds: float, rate: int) -> dict[str, float]:
+    """A fixed total ``rate``: one paced hey worker per body (one lead each, so no request
+    waits on another's lock of the same lead), all at once."""
+    pace = f"{rate / len(bodies):g}"
+    auth = f"Authorization: Bearer {token}"
+    command = [
+        *("hey", "-z", f"{max(1, round(seconds))}s", "-c", "1", "-q", pace, "-m", "POST"),
+        *("-T", "application/json", "-H", auth, "-o", "csv"),
+    ]
+    runs = [
+        subprocess.Popen([*command, "-d", body, url], stdout=subprocess.PIPE, text=True)
+        for body in bodies
+    ]
+    rows = []
+    for run in runs:
+        out, _ = run.communicate(timeout=seconds + 60)
+        # a worker whose requests all outlived the run prints nothing (hey exits 1): no rows
+        rows += list(csv.DictReader(io.StringIO(out))) if out.strip() else []
+    if not rows:
+        raise SystemExit("no evaluateLead request finished within the run")
+    bad = [r["status-code"] for r in rows if r["status-code"] != "200"]
+    if bad:
+        raise SystemExit(f"error responses from the server: {sorted(set(bad))}")
+    times = sorted(float(r["response-time"]) * 1000 for r in rows)
+    span = max(float(r["offset"]) + float(r["response-time"]) for r in rows)
+
+    def pct(q: float) -> float:
+        return times[min(len(times) - 1, int(q * len(times)))]
+
+    return {"rps": len(rows) / span, "p50": pct(0.50), "p99": pct(0.99), "max": times[-1],
+            "count": float(len(rows))}  # fmt: skip
+
+
+async def _prepare(url: str, leads: int, workers: int) -> tuple[list[str], str]:
     await migrate_database(url)
     await Tortoise.init(config=tortoise_config(url))
     await seed_demo(leads=leads, anchor=ANCHOR)
@@ -103,11 +173,13 @@ async def _prepare(url: str, leads: int) -> tuple[str, str]:
         await evaluate_leads(engine=engine, lead_ids=await all_lead_ids())
     finally:
         await engine.close()
-    lead = await Lead.filter(stage="new").first() or await Lead.first()
-    assert lead is not None
+    ids = (
+        await Lead.filter(stage__in=["new", "engaged"]).limit(workers).values_list("id", flat=True)
+    )
+    ids += await Lead.all().limit(workers - len(ids)).values_list("id", flat=True)
     _, token = await create_api_key(name="bench", role=Role.ADMIN)
     await Tortoise.close_connections()
-    return base64.b64encode(f"Lead:{lead.id}".encode()).decode(), token
+    return [base64.b64encode(f"Lead:{i}".encode()).decode() for i in ids], token
 
 
 def main() -> int:
@@ -116,18 +188,23 @@ def main() -> int:
     parser.add_argument("--leads", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--rate", type=int, default=200, help="evaluateLead requests/s")
+    parser.add_argument(
+        "--workers", type=int, default=8, help="hey workers sharing --rate, one lead each"
+    )
     args = parser.parse_args()
     if args.smoke:
-        args.leads, args.seconds, args.runs = 40, 2, 1
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk): skipped")
+        args.leads, args.seconds, args.runs, args.rate = 40, 2, 1, 20
+    missing = [tool for tool in ("wrk", "hey") if shutil.which(tool) is None]
+    if missing:
+        print(f"{' and '.join(missing)} not installed (apt-get install wrk hey): skipped")
         return 0
     url, cleanup = asyncio.run(_database())
     folder = tempfile.mkdtemp(prefix="leadgate-http-")
     server = None
     try:
-        lead_id, token = asyncio.run(_prepare(url, args.leads))
+        lead_ids, token = asyncio.run(_prepare(url, args.leads, args.workers))
         port = _free_port()
         env = {**os.environ, "LEADGATE_DATABASE_URL": url, "LEADGATE_LOG_LEVEL": "warning"}
         leadgate = Path(sys.executable).with_name("leadgate")
@@ -135,49 +212,64 @@ def main() -> int:
             [str(leadgate), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
         )
         endpoint = f"http://127.0.0.1:{port}/graphql"
-        for _ in range(120):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+        _wait_ready(server, port)
         bodies = {
             "{ __typename }": json.dumps({"query": TYPENAME}),
             "leads(first: 50) list page": json.dumps({"query": LEADS}),
-            "evaluateLead": json.dumps({"query": EVALUATE, "variables": {"id": lead_id}}),
         }
+        evaluations = [json.dumps({"query": EVALUATE, "variables": {"id": i}}) for i in lead_ids]
+        bodies["evaluateLead"] = evaluations[0]
         results: dict[str, list[dict[str, float]]] = {name: [] for name in bodies}
         for _ in range(args.runs):  # interleaved
             for name, body in bodies.items():
-                measured = _wrk(endpoint, token, body, args.seconds, args.connections, folder)
+                before = _cpu_s(server.pid)
+                if name == "evaluateLead":
+                    measured = _hey(endpoint, token, evaluations, args.seconds, args.rate)
+                else:
+                    measured = _wrk(endpoint, token, body, args.seconds, args.connections, folder)
+                measured["cpu_ms"] = (_cpu_s(server.pid) - before) * 1000 / measured["count"]
                 results[name].append(measured)
     finally:
         if server is not None:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
         shutil.rmtree(folder, ignore_errors=True)
         asyncio.run(cleanup())
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     command = "python bench/bench_http.py " + " ".join(sys.argv[1:])
     lines = [
-        f"### GraphQL over HTTP on {db}, one server process, wrk on loopback",
+        f"### GraphQL over HTTP on {db}, one server process, load generator on loopback",
         "",
-        f"`{command.strip()}` ({args.connections} connections, {args.leads:,} demo leads). "
-        "min / median / max over the runs; the last column is each run's ratio to "
-        "`{ __typename }` in the same round.",
+        f"`{command.strip()}` ({args.leads:,} demo leads; {args.runs} interleaved rounds of "
+        f"{args.seconds:g} s). wrk with {args.connections} connections for the first two rows, "
+        f"hey at {args.rate} req/s for evaluateLead ({args.workers} paced workers, one lead "
+        "each). min / median / max "
+        "over the rounds; *vs floor* is each round's requests/s over `{ __typename }`'s in the "
+        "same round (median); *CPU* is the server process's CPU time per request (median).",
         "",
-        "| operation | req/s | p50 ms (median) | p99 ms (median) | vs `{ __typename }` |",
-        "|---|---:|---:|---:|---:|",
+        "| operation | req/s | p50 ms | p99 ms | vs floor | CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     floor = results["{ __typename }"]
+
+    def spread(values: list[float], digits: int = 0) -> str:
+        return " / ".join(
+            f"{v:,.{digits}f}" for v in (min(values), statistics.median(values), max(values))
+        )
+
     for name, runs in results.items():
         rps = [r["rps"] for r in runs]
         ratios = [r["rps"] / f["rps"] for r, f in zip(runs, floor, strict=True)]
+        cpu = statistics.median(r["cpu_ms"] for r in runs)
         lines.append(
-            f"| {name} | {min(rps):,.0f} / {statistics.median(rps):,.0f} / {max(rps):,.0f} "
-            f"| {statistics.median(r['p50'] for r in runs):,.1f} "
-            f"| {statistics.median(r['p99'] for r in runs):,.1f} "
-            f"| {statistics.median(ratios):.0%} |"
+            f"| {name} | {spread(rps)} | {spread([r['p50'] for r in runs], 1)} "
+            f"| {spread([r['p99'] for r in runs], 1)} "
+            f"| {f'{statistics.median(ratios):.0%}' if name != 'evaluateLead' else '—'} "
+            f"| {cpu:.1f} |"
         )
     print("\n".join(lines) + "\n")
     return 0

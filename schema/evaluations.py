@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import datetime
 from typing import Self, TypeVar, cast
@@ -12,7 +13,7 @@ from pydantic import BaseModel
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from api.engine import Focus
+from api.engine import Focus, RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.evaluations import stored_result, unpack_input, why_not
 from api.models import Evaluation as EvaluationRow
@@ -21,6 +22,7 @@ from api.nearmiss import near_miss_report
 from rules import EvaluationInput, EvaluationResult
 from rules import RuleExplanation as RuleExplanationData
 from rules.models import RoutingOutcome as RoutingResult
+from schema.headlines import HEADLINES, HeadlineKey
 from schema.loaders import by_id
 from schema.nearmiss import NearMissReport
 
@@ -108,60 +110,33 @@ class SlaOutcome:
 Explain = Callable[[Collection[str] | None], Awaitable[list[RuleExplanationData]]]
 
 
-@strawberry.type(description="The full explanation of one run of the rulebook over one lead.")
-class EvaluationReport:
-    rulebook_version: str = strawberry.field(description="Content hash of the rulebook")
-    fired: list[FiredRule] = strawberry.field(description="Rules that fired")
-    contributions: list[ScoreContribution] = strawberry.field(description="Score parts")
-    scores: list[ScoreValue] = strawberry.field(description="Final scores")
-    stage: StageOutcome = strawberry.field(description="Stage decision")
-    routing: RoutingOutcome = strawberry.field(description="Routing decision")
-    sla: SlaOutcome | None = strawberry.field(description="SLA, when one applies")
-    duration_ms: float = strawberry.field(description="Engine time")
-    result: strawberry.Private[EvaluationResult]
-    focus: strawberry.Private[Focus]
-    explain: strawberry.Private[Explain | None] = None
+@dataclasses.dataclass(eq=False)
+class ReportSource:
+    """What a report is built from: a fresh result, or a stored record that is parsed only
+    when a part other than a known headline is asked for (a list page showing headlines
+    never validates the record)."""
+
+    focus: Focus
+    given: EvaluationResult | None = None
+    row: EvaluationRow | None = None
+    explain: Explain | None = None
     """Replays "why not" on demand (stored records); None: ``result.not_fired`` is complete."""
-    fact_input: strawberry.Private[Callable[[], EvaluationInput] | None] = None
+    fact_input: Callable[[], EvaluationInput] | None = None
     """The input it ran on, for the near-miss what-ifs (unpacked only when asked for)."""
-    explained: strawberry.Private[dict[str, list[RuleExplanationData]]] = dataclasses.field(
-        default_factory=dict
-    )
+    headline: str | None = None
+    """Known already (computed for a list page, see schema/lead_page.py)."""
+    remember: HeadlineKey | None = None
+    """Where a computed headline is kept (schema/headlines.py), if anywhere."""
+    explained: dict[str, list[RuleExplanationData]] = dataclasses.field(default_factory=dict)
 
-    @strawberry.field(description="Why other rules did not")
-    async def not_fired(self) -> list[RuleExplanation]:
-        return [
-            RuleExplanation(
-                rule=n.rule, section=n.section, failed=[pick(FailedCondition, f) for f in n.failed]
-            )
-            for n in await self._not_fired(None)
-        ]
+    @functools.cached_property
+    def result(self) -> EvaluationResult:
+        if self.given is not None:
+            return self.given
+        assert self.row is not None
+        return stored_result(self.row)
 
-    @strawberry.field(
-        description="One line: why qualified, or why not yet, naming the closest rule"
-    )
-    async def headline(self, info: strawberry.Info) -> str:
-        result = self.result
-        if _needs_explanation(result):
-            explained = await self._not_fired(self.focus.rules)
-            result = result.model_copy(update={"not_fired": explained})
-        return near_miss_headline(info.context.engine, result) or headline(result, self.focus)
-
-    @strawberry.field(
-        description="Near-miss report: per rule leading to the handoff stage what failed, in "
-        "words, closest first, which new activity would close the gap, decay; owner and "
-        "deadline apart. Null when the evaluation ran on another rulebook version."
-    )
-    async def gap(self, info: strawberry.Info) -> NearMissReport | None:
-        if self.fact_input is None:
-            return None
-        result = self.result.model_copy(update={"not_fired": await self._not_fired(None)})
-        report = await near_miss_report(
-            engine=info.context.engine, fact_input=self.fact_input(), result=result
-        )
-        return NearMissReport.of(report) if report else None
-
-    async def _not_fired(self, only: frozenset[str] | None) -> list[RuleExplanationData]:
+    async def not_fired(self, only: frozenset[str] | None) -> list[RuleExplanationData]:
         """Computed once per report; the headline needs only the rules to the handoff stage."""
         if self.explain is None:
             return self.result.not_fired
@@ -173,6 +148,91 @@ class EvaluationReport:
             self.explained[key] = await self.explain(only)
         return self.explained[key]
 
+    async def compute_headline(self, engine: RulesEngine) -> str:
+        result = self.result
+        if _needs_explanation(result):
+            explained = await self.not_fired(self.focus.rules)
+            result = result.model_copy(update={"not_fired": explained})
+        text = near_miss_headline(engine, result) or headline(result, self.focus)
+        if self.remember is not None:
+            HEADLINES.put(self.remember, text)
+        return text
+
+
+@strawberry.type(description="The full explanation of one run of the rulebook over one lead.")
+class EvaluationReport:
+    source: strawberry.Private[ReportSource]
+
+    @strawberry.field(description="Content hash of the rulebook")
+    def rulebook_version(self) -> str:
+        return self.source.result.rulebook_version
+
+    @strawberry.field(description="Rules that fired")
+    def fired(self) -> list[FiredRule]:
+        return [pick(FiredRule, f) for f in self.source.result.fired]
+
+    @strawberry.field(description="Score parts")
+    def contributions(self) -> list[ScoreContribution]:
+        return [pick(ScoreContribution, c) for c in self.source.result.contributions]
+
+    @strawberry.field(description="Final scores")
+    def scores(self) -> list[ScoreValue]:
+        return [pick(ScoreValue, s) for s in self.source.result.scores.values()]
+
+    @strawberry.field(description="Stage decision")
+    def stage(self) -> StageOutcome:
+        return pick(StageOutcome, self.source.result.stage)
+
+    @strawberry.field(description="Routing decision")
+    def routing(self) -> RoutingOutcome:
+        return RoutingOutcome.from_result(self.source.result.routing)
+
+    @strawberry.field(description="SLA, when one applies")
+    def sla(self) -> SlaOutcome | None:
+        sla = self.source.result.sla
+        return pick(SlaOutcome, sla) if sla else None
+
+    @strawberry.field(description="Engine time")
+    def duration_ms(self) -> float:
+        return self.source.result.duration_ms
+
+    @strawberry.field(description="Why other rules did not")
+    async def not_fired(self) -> list[RuleExplanation]:
+        return [
+            RuleExplanation(
+                rule=n.rule, section=n.section, failed=[pick(FailedCondition, f) for f in n.failed]
+            )
+            for n in await self.source.not_fired(None)
+        ]
+
+    @strawberry.field(
+        description="One line: why qualified, or why not yet, naming the closest rule"
+    )
+    def headline(self, info: strawberry.Info) -> str:
+        if self.source.headline is not None:  # a plain value: no task per list item
+            return self.source.headline
+        # graphql-core awaits what a resolver returns when it is awaitable
+        return cast(str, self.source.compute_headline(info.context.engine))
+
+    @strawberry.field(
+        description="Near-miss report: per rule leading to the handoff stage what failed, in "
+        "words, closest first, which new activity would close the gap, decay; owner and "
+        "deadline apart. Null when the evaluation ran on another rulebook version."
+    )
+    async def gap(self, info: strawberry.Info) -> NearMissReport | None:
+        source = self.source
+        if source.fact_input is None:
+            return None
+        result = source.result.model_copy(update={"not_fired": await source.not_fired(None)})
+        report = await near_miss_report(
+            engine=info.context.engine, fact_input=source.fact_input(), result=result
+        )
+        return NearMissReport.of(report) if report else None
+
+    @property
+    def result(self) -> EvaluationResult:
+        return self.source.result
+
     @classmethod
     def from_result(
         cls,
@@ -181,20 +241,7 @@ class EvaluationReport:
         explain: Explain | None = None,
         fact_input: Callable[[], EvaluationInput] | None = None,
     ) -> Self:
-        return cls(
-            rulebook_version=result.rulebook_version,
-            fired=[pick(FiredRule, f) for f in result.fired],
-            contributions=[pick(ScoreContribution, c) for c in result.contributions],
-            scores=[pick(ScoreValue, s) for s in result.scores.values()],
-            stage=pick(StageOutcome, result.stage),
-            routing=RoutingOutcome.from_result(result.routing),
-            sla=pick(SlaOutcome, result.sla) if result.sla else None,
-            duration_ms=result.duration_ms,
-            result=result,
-            focus=focus,
-            explain=explain,
-            fact_input=fact_input,
-        )
+        return cls(source=ReportSource(focus, given=result, explain=explain, fact_input=fact_input))
 
 
 def _needs_explanation(result: EvaluationResult) -> bool:
@@ -237,6 +284,10 @@ class Evaluation(relay.Node):
     lead_id: strawberry.Private[int]
     row: strawberry.Private[EvaluationRow]
     focus: strawberry.Private[Focus]
+    known_headline: strawberry.Private[str | None] = None
+    """The report's headline when the caller computed it already (list pages)."""
+    remember: strawberry.Private[HeadlineKey | None] = None
+    """Where the report keeps its headline once computed (schema/headlines.py)."""
 
     @strawberry.field(description="The facts snapshot it ran on (replayable)")
     def input(self) -> JSON:
@@ -247,19 +298,12 @@ class Evaluation(relay.Node):
         return self.make_report()
 
     def make_report(self) -> EvaluationReport:
-        """The report of the stored record; "why not" is replayed only if asked for."""
-        row, focus = self.row, self.focus
-        result = stored_result(row)
-
-        async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
-            return await why_not(row, focus.explainers, result=result, only=only)
-
-        return EvaluationReport.from_result(
-            result, focus, explain, fact_input=lambda: unpack_input(row.input)
-        )
+        """The report of the stored record; parsed, and "why not" replayed, only if asked for."""
+        source = record_source(self.row, self.focus, self.known_headline, self.remember)
+        return EvaluationReport(source=source)
 
     @classmethod
-    def from_row(cls, row: EvaluationRow, focus: Focus) -> Self:
+    def from_row(cls, row: EvaluationRow, focus: Focus, headline: str | None = None) -> Self:
         return cls(
             id=row.id,
             trigger=row.trigger,
@@ -270,6 +314,7 @@ class Evaluation(relay.Node):
             lead_id=row.lead_id,  # type: ignore[attr-defined]
             row=row,
             focus=focus,
+            known_headline=headline,
         )
 
     @classmethod
@@ -279,3 +324,20 @@ class Evaluation(relay.Node):
         rows = await by_id(EvaluationRow)([int(i) for i in node_ids])
         focus = info.context.engine.focus
         return [cls.from_row(r, focus) if r else None for r in rows]
+
+
+def record_source(
+    row: EvaluationRow,
+    focus: Focus,
+    headline: str | None = None,
+    remember: HeadlineKey | None = None,
+) -> ReportSource:
+    """A report source over a stored record: "why not" replays its input on its version."""
+    source = ReportSource(focus, row=row, headline=headline, remember=remember)
+
+    async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
+        return await why_not(row, focus.explainers, result=source.result, only=only)
+
+    source.explain = explain
+    source.fact_input = lambda: unpack_input(row.input)
+    return source

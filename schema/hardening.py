@@ -31,7 +31,6 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from api.errors import LeadgateError
 from api.settings import Settings
 from schema.gate import Limits, check_limits
-from schema.input_guard import InputGuard
 from schema.telemetry import Telemetry
 
 INTERNAL_ERROR: Final = "Internal server error"
@@ -187,6 +186,5 @@ def hardening_extensions(settings: Settings) -> list[Callable[[], SchemaExtensio
     return [
         Telemetry,
         functools.partial(OperationLimits, policy),
-        InputGuard,
         functools.partial(MaskInternalErrors, hide_suggestions=not settings.dev),
     ]

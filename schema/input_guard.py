@@ -31,7 +31,6 @@ from graphql import (
     get_named_type,
 )
 from strawberry import relay
-from strawberry.extensions import SchemaExtension
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.unset import UnsetType
 
@@ -208,8 +207,9 @@ def payload_with_error(
     return payload
 
 
-class InputGuard(SchemaExtension):
-    """Checks the arguments of every root field before its resolver runs."""
+class InputGuard:
+    """Checks the arguments of every root field before its resolver runs (wrapped around the
+    root resolvers once by :func:`schema.root_guards.guard_root_fields`)."""
 
     def resolve(
         self,

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self, cast
 
 import strawberry
 from strawberry import relay
@@ -30,6 +30,7 @@ from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation
 from schema.ids import node_id
+from schema.lead_page import read_page
 from schema.loaders import by_id
 from schema.pagination import (
     MAX_ID,
@@ -68,10 +69,16 @@ class Lead(relay.Node):
     )
     account_id: strawberry.Private[int | None]
     owner_id: strawberry.Private[int | None]
+    last_evaluation_id: strawberry.Private[int | None] = dataclasses.field(default=None, init=False)
+    """The record in force (``lead.last_evaluation_id``), when read from a row."""
+    prefetched: strawberry.Private[dict[str, Any]] = dataclasses.field(
+        default_factory=dict, init=False
+    )
+    """Relations a list page read for all its leads at once (schema/lead_page.py)."""
 
     @classmethod
     def from_row(cls, row: LeadRow) -> Self:
-        return cls(
+        lead = cls(
             id=row.id,
             email=row.email,
             external_id=row.external_id,
@@ -92,19 +99,40 @@ class Lead(relay.Node):
             account_id=row.account_id,  # type: ignore[attr-defined]
             owner_id=row.owner_id,  # type: ignore[attr-defined]
         )
+        lead.last_evaluation_id = row.last_evaluation_id
+        return lead
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> Self:
+        """From a ``values()`` read (list pages: no model instances). A list page reads only the
+        columns its selection shows (schema/lead_page.py): the others are None, never resolved."""
+        read: dict[str, Any] = {name: values.get(name) for name in _INIT_FIELDS}
+        lead = cls(**read)
+        lead.last_evaluation_id = values["last_evaluation_id"]
+        return lead
+
+    # account, owner and latestEvaluation are sync resolvers: on a list page they return the
+    # values the page read up front (no task per lead); elsewhere they return an awaitable,
+    # which graphql-core awaits.
 
     @strawberry.field(description="The company, when the email domain is not a free-mail one")
-    async def account(self, info: Info) -> Account | None:
-        if self.account_id is None:
-            return None
-        row = await info.context.loaders.account.load(self.account_id)
+    def account(self, info: Info) -> Account | None:
+        if "account" in self.prefetched or self.account_id is None:
+            return cast(Account | None, self.prefetched.get("account"))
+        return cast(Account | None, self._account(info, self.account_id))
+
+    async def _account(self, info: Info, account_id: int) -> Account | None:
+        row = await info.context.loaders.account.load(account_id)
         return Account.from_row(row) if row else None
 
     @strawberry.field(description="The sales owner, once handed off")
-    async def owner(self, info: Info) -> SalesRep | None:
-        if self.owner_id is None:
-            return None
-        row = await info.context.loaders.rep.load(self.owner_id)
+    def owner(self, info: Info) -> SalesRep | None:
+        if "owner" in self.prefetched or self.owner_id is None:
+            return cast(SalesRep | None, self.prefetched.get("owner"))
+        return cast(SalesRep | None, self._owner(info, self.owner_id))
+
+    async def _owner(self, info: Info, owner_id: int) -> SalesRep | None:
+        row = await info.context.loaders.rep.load(owner_id)
         return SalesRep.from_row(row) if row else None
 
     @strawberry.field(description="Stored evaluations of this lead, newest first")
@@ -168,8 +196,17 @@ class Lead(relay.Node):
         )
 
     @strawberry.field(description="The most recent evaluation, if any")
-    async def latest_evaluation(self, info: Info) -> Evaluation | None:
-        row = await info.context.loaders.latest_evaluation.load(self.id)
+    def latest_evaluation(self, info: Info) -> Evaluation | None:
+        if "latestEvaluation" in self.prefetched:
+            return cast(Evaluation | None, self.prefetched["latestEvaluation"])
+        return cast(Evaluation | None, self._latest_evaluation(info))
+
+    async def _latest_evaluation(self, info: Info) -> Evaluation | None:
+        loaders = info.context.loaders
+        if self.last_evaluation_id is not None:  # read with the lead: one look-up
+            row = await loaders.evaluation.load(self.last_evaluation_id)
+        else:
+            row = await loaders.latest_evaluation.load(self.id)
         return Evaluation.from_row(row, info.context.engine.focus) if row else None
 
     @classmethod
@@ -249,7 +286,7 @@ class LeadOrder(Enum):
         """The score column this order sorts on, if any (descending, ties newest first)."""
         return self.value if self in (LeadOrder.FIT_SCORE, LeadOrder.ENGAGEMENT_SCORE) else None
 
-    def key(self, row: LeadRow) -> str:
+    def key(self, row: Lead) -> str:
         """The cursor key: the ordering, its sort value and the id that breaks ties."""
         if self.score is None:
             return f"{self.value}:{row.id}"
@@ -289,6 +326,15 @@ class LeadOrder(Enum):
 
 
 LeadConnection = Connection[Lead]
+_INIT_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Lead) if f.init)
+LIST_COLUMNS: Final = (
+    *("id", "fit_score", "engagement_score", "erased_at", "account_id", "owner_id"),
+    "last_evaluation_id",
+)
+"""What a list page reads of a lead besides the columns of the fields it shows: the id, the
+cursors' scores, the relations' keys, and what the headline cache keys on."""
+"""What a list page reads of a lead: the type's columns, not the JSON ones (scores,
+properties) nor the timestamps the type does not show."""
 
 
 @strawberry.type
@@ -317,15 +363,9 @@ class LeadQueries:
         if owner_id is not None:
             query = query.filter(owner_id=node_id(owner_id, "SalesRep", "ownerId"))
         count = query.count
-        query = order_by.page(query, after)
-        rows = await query.limit(size + 1)
+        page = await read_page(info, order_by.page(query, after), size + 1)
         return build_connection(
-            "lead",
-            [Lead.from_row(r) for r in rows],
-            [order_by.key(r) for r in rows],
-            size,
-            after,
-            count=count,
+            "lead", page, [order_by.key(lead) for lead in page], size, after, count=count
         )
 
     @strawberry.field(description="One lead by global id, or null")

@@ -134,3 +134,6 @@ class Loaders:
     latest_evaluation: DataLoader[int, Evaluation | None] = field(
         default_factory=lambda: DataLoader(load_fn=latest_evaluations)
     )
+    evaluation: DataLoader[int, Evaluation | None] = field(
+        default_factory=lambda: DataLoader(load_fn=by_id(Evaluation))
+    )

@@ -24,6 +24,7 @@ from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
 from schema.followups import capacity_freed, feedback_recorded
+from schema.headlines import HEADLINES, headline_key
 from schema.ids import node_id
 from schema.leads import Lead, lead_from_snapshot, lead_snapshot
 from schema.loaders import by_id
@@ -169,9 +170,19 @@ class LeadPayload:
     user_errors: list[UserError] = strawberry.field(description="Empty on success")
 
 
-async def _evaluation_payload(info: Info, response: dict[str, Any]) -> EvaluateLeadPayload:
-    """Rebuild a payload from stored ids: first runs and idempotent replays look the same."""
-    row = await EvaluationRow.get(id=response["evaluation_id"])
+async def _evaluation_payload(
+    info: Info, response: dict[str, Any], fresh: EvaluationOutcome | None = None
+) -> EvaluateLeadPayload:
+    """Rebuild a payload from stored ids: first runs and idempotent replays look the same.
+    ``fresh``: the outcome this request produced, whose record need not be read again."""
+    engine = info.context.engine
+    row = (
+        fresh.evaluation
+        if fresh is not None
+        and fresh.evaluation is not None
+        and fresh.evaluation.id == response["evaluation_id"]
+        else await EvaluationRow.get(id=response["evaluation_id"])
+    )
     lead = (
         lead_from_snapshot(response["lead"])
         if "lead" in response
@@ -182,7 +193,9 @@ async def _evaluation_payload(info: Info, response: dict[str, Any]) -> EvaluateL
         if response.get("handoff_id")
         else None
     )
-    evaluation = Evaluation.from_row(row, info.context.engine.focus)
+    key = headline_key(engine, row, erased=lead.erased_at is not None)
+    evaluation = Evaluation.from_row(row, engine.focus, headline=HEADLINES.get(key))
+    evaluation.remember = key
     return EvaluateLeadPayload(
         report=evaluation.make_report(),
         evaluation=evaluation,
@@ -265,12 +278,14 @@ class QualificationMutations:
                     user_errors=[],
                 )
 
+            fresh: list[EvaluationOutcome] = []
+
             async def run() -> dict[str, Any]:
-                return _ids(
-                    await evaluate_lead(
-                        engine=engine, lead_id=lead_id, trigger=EvaluationTrigger.API
-                    )
+                outcome = await evaluate_lead(
+                    engine=engine, lead_id=lead_id, trigger=EvaluationTrigger.API
                 )
+                fresh.append(outcome)
+                return _ids(outcome)
 
             response = await run_idempotent(
                 key=input.idempotency_key,
@@ -278,7 +293,7 @@ class QualificationMutations:
                 request={"lead_id": lead_id},
                 action=run,
             )
-            return await _evaluation_payload(info, response)
+            return await _evaluation_payload(info, response, fresh[0] if fresh else None)
         except LeadgateError as exc:
             return EvaluateLeadPayload(
                 report=None, evaluation=None, lead=None, handoff=None, user_errors=[user_error(exc)]

@@ -23,7 +23,6 @@ from graphql import (
 )
 from graphql.language import OperationType
 from strawberry import relay
-from strawberry.extensions import SchemaExtension
 from tortoise.models import Model
 
 from api.auth import Principal
@@ -76,8 +75,9 @@ async def foreign_object(rep_id: int, ids: list[tuple[str, int, list[str]]]) -> 
     return None
 
 
-class RepBinding(SchemaExtension):
-    """Refuses a bound sales key's mutation on another rep's lead, handoff or deal."""
+class RepBinding:
+    """Refuses a bound sales key's mutation on another rep's lead, handoff or deal (wrapped
+    around the root resolvers by :func:`schema.root_guards.guard_root_fields`)."""
 
     def resolve(
         self,

@@ -19,8 +19,8 @@ from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.privacy import PrivacyMutations
 from schema.qualification import QualificationMutations, QualificationQueries
-from schema.rep_binding import RepBinding
 from schema.reps import RepMutations, RepQueries
+from schema.root_guards import guard_root_fields
 from schema.routing import RoutingQueries
 from schema.rulebook import RulebookQueries
 from schema.rulebook_versions import RulebookVersionMutations, RulebookVersionQueries
@@ -86,9 +86,11 @@ Mutation = merge_types(
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
-    return LeadgateSchema(
+    schema = LeadgateSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[RoleGuard, RepBinding, *hardening_extensions(settings)],
+        extensions=[RoleGuard, *hardening_extensions(settings)],
     )
+    guard_root_fields(schema)
+    return schema

@@ -212,7 +212,9 @@ async def test_statements_for_a_page_do_not_grow_with_its_size(
         assert all(e["node"]["latestEvaluation"] is not None for e in edges)
         counts.append(len(sql_counter.statements))
     assert counts[0] == counts[1], sql_counter.statements
-    assert counts[1] <= 6  # leads, accounts, reps, latest-evaluation ids, evaluations
+    # the API key; leads joined with accounts and owners; lean records; whole ones for the
+    # headlines not computed before (tests/schema/test_lead_page.py)
+    assert counts[1] <= 4
 
 
 async def test_node_resolves_global_ids_for_client_caches(gql: GraphQLClient) -> None:
