@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from contextlib import AsyncExitStack, suppress
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -139,6 +139,8 @@ class Worker:
         self.name = runner_name()
         self.stopping = asyncio.Event()
         self._engines: dict[str, RulesEngine] = {}
+        self._users: dict[str, int] = {}
+        self._newest = ""
         self._engine_lock = asyncio.Lock()
         self._register()
 
@@ -186,41 +188,60 @@ class Worker:
         if chunk is None:
             return f"chunk {chunk_id}: done or held by a live runner"
         job = await BulkJob.get(id=chunk.job_id)  # type: ignore[attr-defined]
-        engine = await self.engine_for(job.rulebook_version)
 
         def on_batch(_: int) -> None:
-            if self.stopping.is_set():
-                raise HandedBack(chunk_id)
+            if self.stopping.is_set() and chunk.cursor < chunk.last_lead_id:
+                raise HandedBack(chunk_id)  # between batches; the last one finishes the chunk
 
         try:
-            finished = await run_chunk(
-                chunk,
-                engine=engine,
-                lead_filter=LeadFilter.from_json(job.lead_filter),
-                runner=self.name,
-                batch_size=self.settings.job_batch_size,
-                on_batch=on_batch,
-            )
+            async with self.engine(job.rulebook_version) as engine:
+                finished = await run_chunk(
+                    chunk,
+                    engine=engine,
+                    lead_filter=LeadFilter.from_json(job.lead_filter),
+                    runner=self.name,
+                    batch_size=self.settings.job_batch_size,
+                    on_batch=on_batch,
+                )
         except HandedBack:
             await release_chunk(chunk_id, runner=self.name)
             raise
         return f"chunk {chunk_id}: {'done' if finished else 'taken over by another runner'}"
 
-    async def engine_for(self, version: str) -> RulesEngine:
-        """One engine per rulebook version, built on first use (jobs name their version)."""
+    @asynccontextmanager
+    async def engine(self, version: str) -> AsyncIterator[RulesEngine]:
+        """The engine of a job's version, built on first use; an older version's engine is
+        closed once no chunk uses it (after a publish, its jobs were cancelled)."""
         from api.rulebook_versions import find_version, load_version
 
         async with self._engine_lock:
-            engine = self._engines.get(version)
-            if engine is None:
+            if version not in self._engines:
                 row = await find_version(version)
-                engine = RulesEngine(
+                self._engines[version] = RulesEngine(
                     load_version(row),
                     workers=self.settings.engine_workers,
                     timeout_s=self.settings.engine_timeout_s,
                 )
-                self._engines[version] = engine
-            return engine
+            self._newest = version
+            self._users[version] = self._users.get(version, 0) + 1
+        try:
+            yield self._engines[version]
+        finally:
+            async with self._engine_lock:
+                self._users[version] -= 1
+                idle = [v for v, n in self._users.items() if n == 0 and v != self._newest]
+                for old in idle:
+                    del self._users[old]
+                    await self._engines.pop(old).close()
+
+    async def warm_up(self) -> None:
+        """Build the active version's engine before taking tasks (its start costs seconds)."""
+        from api.rulebook_versions import active_version
+
+        version = await active_version()
+        if version is not None:
+            async with self.engine(version):
+                pass
 
     async def close(self) -> None:
         for engine in self._engines.values():
@@ -261,6 +282,7 @@ async def serve(settings: Settings, *, concurrency: int, stop: Awaitable[object]
         stack.push_async_callback(app.close_async)
         worker = Worker(settings, app)
         stack.push_async_callback(worker.close)
+        await worker.warm_up()
         log.info("worker %s started: concurrency %d", worker.name, concurrency)
         await worker.run(concurrency=concurrency, stop=stop)
         log.info("worker %s stopped", worker.name)
