@@ -77,7 +77,7 @@ async def run_with_progress(job: BulkJob, *, take_over: bool = False) -> str:
     settings = get_settings()
     engine = None
     if by_workers():
-        await enqueue_for_workers(job.id)
+        await enqueue_for_workers(job.id, force=take_over)  # resume: queue it again
         progress_console.print(f"job {job.id}: queued for `leadgate worker` (Ctrl-C leaves it)")
     else:
         row = await find_version(job.rulebook_version)
@@ -116,13 +116,13 @@ def by_workers() -> bool:
     return settings.job_runner == "workers" and is_postgres(settings.database_url)
 
 
-async def enqueue_for_workers(job_id: int) -> None:
+async def enqueue_for_workers(job_id: int, *, force: bool = False) -> None:
     """Queue the job now (workers would also find it within a poll interval)."""
     from api.workers import enqueue_job, make_app
 
     app = make_app(get_settings(), pool_size=1)
     async with app.open_async():
-        await enqueue_job(app, job_id)
+        await enqueue_job(app, job_id, force=force)
 
 
 async def summary_line(job: BulkJob) -> str:

@@ -359,11 +359,8 @@ async def follow_job(
     batch_size: int = BATCH_SIZE,
 ) -> BulkJob:
     """Run the chunks this process can claim (none when ``engine`` is None: workers run them),
-    then wait for the chunks other runners hold; the job once it is done or cancelled.
-
-    Chunks of a runner that went quiet are claimed here after ``STALE_AFTER``, so waiting
-    with an engine ends even if every other runner died.
-    """
+    then wait for those other runners hold (claimed here once quiet for ``STALE_AFTER``, so a
+    wait with an engine ends even if every other runner died); the job once it has ended."""
     while True:
         if engine is not None:
             processed = (await progress_of([job_id]))[job_id].processed
