@@ -124,8 +124,25 @@ class HandedBack(Exception):
     """The worker is stopping: the chunk went back to pending; procrastinate retries the task."""
 
 
+class ChunkRetry(procrastinate.BaseRetryStrategy):
+    """A handed-back chunk runs again at once, on any worker. A task that failed (the database
+    went away, say) runs again up to ``FAILED_RETRIES`` times, 2, 4, 6 … s later; each later
+    attempt takes the chunk over from its last committed batch."""
+
+    FAILED_RETRIES = 5
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: procrastinate.jobs.Job
+    ) -> procrastinate.RetryDecision | None:
+        if isinstance(exception, HandedBack):
+            return procrastinate.RetryDecision(retry_in={"seconds": 0})
+        if isinstance(exception, Exception) and job.attempts < self.FAILED_RETRIES:
+            return procrastinate.RetryDecision(retry_in={"seconds": 2 * (job.attempts + 1)})
+        return None
+
+
 def _cron_every(seconds: float) -> str:
-    """A six-field cron (seconds first column last) for "every ``seconds``", 1 s at least."""
+    """A six-field cron (the sixth is seconds) for "every ``seconds``", 1 s at least."""
     step = max(1, min(59, round(seconds)))
     return f"* * * * * */{step}"
 
@@ -146,9 +163,8 @@ class Worker:
 
     def _register(self) -> None:
         app, settings = self.app, self.settings
-        retry = procrastinate.RetryStrategy(max_attempts=1_000, retry_exceptions={HandedBack})
 
-        @app.task(name=RUN_CHUNK, queue=QUEUE, pass_context=True, retry=retry)
+        @app.task(name=RUN_CHUNK, queue=QUEUE, pass_context=True, retry=ChunkRetry())
         async def run_chunk_task(context: JobContext, chunk_id: int) -> str:
             # A later attempt means procrastinate gave up on the earlier one's worker.
             return await self.run_one(chunk_id, take_over=context.job.attempts > 0)

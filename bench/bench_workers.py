@@ -19,6 +19,7 @@ import os
 import signal
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from datetime import date
@@ -43,6 +44,8 @@ from api.settings import DEMO_RULES_DIR, Settings  # noqa: E402
 from api.workers import enqueue_job, make_app  # noqa: E402
 
 ANCHOR = date(2026, 11, 27)
+LOG = tempfile.TemporaryFile()  # noqa: SIM115 (open for the whole run)
+"""The workers' stderr, shown if one fails to start."""
 
 
 async def start_workers(
@@ -56,17 +59,19 @@ async def start_workers(
             "worker",
             env={**os.environ, **env, "LEADGATE_DATABASE_URL": url},
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=LOG,
         )
         for _ in range(count)
     ]
     conn = Tortoise.get_connection("default")
-    for _ in range(6000):  # registered = engine built and polling the queue
+    for _ in range(60_000):  # registered = engine built and polling the queue
         _, rows = await conn.execute_query("SELECT COUNT(*) AS n FROM procrastinate_workers")
         if int(rows[0]["n"]) >= count:
             return procs
-        if any(p.returncode is not None for p in procs):
-            break
+        for proc in procs:
+            if proc.returncode is not None:
+                LOG.seek(0)
+                raise SystemExit(f"a worker exited {proc.returncode}: {LOG.read()[-3000:]!r}")
         await asyncio.sleep(0.05)
     raise SystemExit("workers did not start")
 

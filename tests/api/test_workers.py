@@ -160,3 +160,24 @@ async def test_worker_on_sqlite_says_jobs_run_in_process(fresh_database_url: str
     _, err = await proc.communicate()
     assert proc.returncode == 1
     assert "needs PostgreSQL" in err.decode()
+
+
+def test_a_handed_back_chunk_is_retried_at_once_and_a_failed_one_a_few_times_later() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from procrastinate.jobs import Job
+
+    from api.workers import ChunkRetry, HandedBack
+
+    job = Job(id=1, queue="q", lock=None, queueing_lock=None, task_name="t", attempts=0)
+    now = datetime.now(UTC)
+    back = ChunkRetry().get_retry_decision(exception=HandedBack(1), job=job.evolve(attempts=50))
+    assert back is not None
+    assert back.retry_at is not None
+    assert back.retry_at <= datetime.now(UTC)
+    failed = ChunkRetry().get_retry_decision(exception=OSError("gone"), job=job)
+    assert failed is not None
+    assert failed.retry_at is not None
+    assert failed.retry_at >= now + timedelta(seconds=2)
+    last = job.evolve(attempts=ChunkRetry.FAILED_RETRIES)
+    assert ChunkRetry().get_retry_decision(exception=OSError("gone"), job=last) is None
