@@ -255,9 +255,13 @@ class Worker:
         from api.rulebook_versions import active_version
 
         version = await active_version()
-        if version is not None:
+        if version is None:
+            return
+        try:
             async with self.engine(version):
                 pass
+        except Exception:  # the first chunk tries again (and its task is retried)
+            log.exception("could not build the engine of %s yet", version[:12])
 
     async def close(self) -> None:
         for engine in self._engines.values():
