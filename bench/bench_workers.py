@@ -1,10 +1,10 @@
 """Bulk-job throughput with 1 vs 2 ``leadgate worker`` processes (procrastinate, PostgreSQL).
 
-Seeds the demo data set (``--leads``) in a throw-away PostgreSQL database, evaluates every lead
-once (so the measured jobs do the same work: every decision is already in force), then per run
-and per worker count (interleaved: 1, 2, then 2, 1, ...) starts the workers, waits until each
-has registered (its engine is built before it registers), creates an ``evaluate`` job, queues
-it and times it until done, and stops the workers with SIGTERM. Needs
+Seeds the demo data set (``--leads``) in a throw-away PostgreSQL database, runs one unmeasured
+job over every lead (so the measured jobs do the same work: every decision is in force), then
+per run and per worker count (interleaved: 1, 2, then 2, 1, ...) starts the workers, waits
+until each has registered (its engine is built before it registers), creates an ``evaluate``
+job, queues it and times it until done, and stops the workers with SIGTERM. Needs
 LEADGATE_TEST_DATABASE_URL=postgres://...; without it, it says so and exits 0.
 
     python bench/bench_workers.py --smoke                   # 2 workers, 200 leads; CI runs it
@@ -31,15 +31,13 @@ sys.path[:0] = [str(ROOT)]
 import asyncpg  # noqa: E402
 from tortoise import Tortoise  # noqa: E402
 
-from api.bulk import all_lead_ids, evaluate_leads  # noqa: E402
 from api.db import tortoise_config  # noqa: E402
 from api.demo import seed_demo  # noqa: E402
-from api.engine import RulesEngine  # noqa: E402
-from api.enums import EvaluationTrigger, JobStatus  # noqa: E402
+from api.enums import JobStatus  # noqa: E402
 from api.jobs import LeadFilter, create_job  # noqa: E402
 from api.migrate import migrate_database  # noqa: E402
 from api.models import BulkJob  # noqa: E402
-from api.rulebook_versions import bootstrap, load_version  # noqa: E402
+from api.rulebook_versions import bootstrap  # noqa: E402
 from api.settings import DEMO_RULES_DIR, Settings  # noqa: E402
 from api.workers import enqueue_job, make_app  # noqa: E402
 
@@ -109,7 +107,9 @@ async def timed_job(
         await stop_workers(procs)
 
 
-async def main(leads: int, runs: int, chunk: int, counts: tuple[int, ...] = (1, 2)) -> None:
+async def main(
+    leads: int, runs: int, chunk: int, counts: tuple[int, ...] = (1, 2), warm_up: bool = True
+) -> None:
     admin_url = os.environ.get("LEADGATE_TEST_DATABASE_URL", "")
     if not admin_url.startswith(("postgres://", "postgresql://")):
         print("bench_workers: needs PostgreSQL (LEADGATE_TEST_DATABASE_URL); skipped")
@@ -131,13 +131,8 @@ async def main(leads: int, runs: int, chunk: int, counts: tuple[int, ...] = (1, 
         await Tortoise.init(config=tortoise_config(url))
         await seed_demo(seed=7, leads=leads, anchor=ANCHOR)
         row, _ = await bootstrap(rules_dir=DEMO_RULES_DIR)
-        engine = RulesEngine(load_version(row), workers=1)
-        try:  # every decision in force: each measured job does the same work
-            await evaluate_leads(
-                engine=engine, lead_ids=await all_lead_ids(), trigger=EvaluationTrigger.BULK
-            )
-        finally:
-            await engine.close()
+        if warm_up:  # an unmeasured job records every decision: later jobs do the same work
+            await timed_job(settings, row.version, url, max(counts), env)
         times: dict[int, list[float]] = {n: [] for n in counts}
         ratios = []
         for run in range(runs):
@@ -176,6 +171,6 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true", help="seconds-long run for CI")
     args = parser.parse_args()
     if args.smoke:  # two workers sharing one small job: the whole path, one start-up
-        asyncio.run(main(200, 1, 50, counts=(2,)))
+        asyncio.run(main(200, 1, 50, counts=(2,), warm_up=False))
     else:
         asyncio.run(main(args.leads, args.runs, args.chunk))
