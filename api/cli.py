@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from api import cli_rulebooks, cli_shadow, cli_simulate
+from api import cli_rulebooks, cli_shadow, cli_simulate, cli_worker
 from api.admin_cli import campaigns_app, lead_app, reps_app
 from api.cli_support import with_db as _with_db
 from api.csv_cli import evaluations_app, leads_app
@@ -40,6 +40,7 @@ app.add_typer(reps_app, name="reps")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(lead_app, name="lead")
 cli_rulebooks.register(rules_cli, app)
+cli_worker.register(app, cli_rulebooks.jobs_app)  # issue 10: procrastinate workers
 rules_cli.command("simulate")(cli_simulate.simulate_command)
 rules_cli.add_typer(cli_shadow.app, name="shadow")
 

@@ -1,7 +1,9 @@
 """``leadgate rules publish/activate/versions/export`` and ``leadgate evaluate`` / ``jobs``.
 
 The database-backed half of the rules tools (``rules/cli.py`` stays pure). Bulk jobs run in
-this process with a progress bar; a killed run is continued by ``leadgate jobs resume``.
+this process with a progress bar (or, with LEADGATE_JOB_RUNNER=workers on PostgreSQL, in
+``leadgate worker`` processes while the bar follows them); a killed run is continued by
+``leadgate jobs resume``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rich.table import Table
 
 from api.cli_support import with_db
 from api.engine import RulesEngine
-from api.jobs import LeadFilter, get_job, list_jobs, progress_of, run_job
+from api.jobs import LeadFilter, follow_job, get_job, list_jobs, progress_of
 from api.models import BulkJob
 from api.rulebook_versions import (
     RulebookRejected,
@@ -67,12 +69,19 @@ def report_rejected(exc: RulebookRejected, folder: Path | None) -> None:
 
 
 async def run_with_progress(job: BulkJob, *, take_over: bool = False) -> str:
-    """Run a job in this process with a rich progress bar; returns the summary line."""
-    from api.rulebook_versions import find_version as _find
+    """Run a job with a rich progress bar until it is done; returns the summary line.
 
+    The bar counts every runner's batches. With LEADGATE_JOB_RUNNER=workers on PostgreSQL
+    this process runs nothing: it queues the job for `leadgate worker` and follows it.
+    """
     settings = get_settings()
-    row = await _find(job.rulebook_version)
-    engine = RulesEngine(load_version(row), workers=settings.engine_workers)
+    engine = None
+    if by_workers():
+        await enqueue_for_workers(job.id, force=take_over)  # resume: queue it again
+        progress_console.print(f"job {job.id}: queued for `leadgate worker` (Ctrl-C leaves it)")
+    else:
+        row = await find_version(job.rulebook_version)
+        engine = RulesEngine(load_version(row), workers=settings.engine_workers)
     try:
         before = (await progress_of([job.id]))[job.id]
         with Progress(
@@ -84,16 +93,36 @@ async def run_with_progress(job: BulkJob, *, take_over: bool = False) -> str:
             disable=not progress_console.is_terminal,
         ) as bar:
             task = bar.add_task("leads", total=job.total, completed=before.processed)
-            job = await run_job(
+            job = await follow_job(
                 job.id,
                 engine=engine,
+                poll_s=settings.job_poll_interval_s,
+                on_progress=lambda done: bar.update(task, completed=done),
                 take_over=take_over,
                 batch_size=settings.job_batch_size,
-                on_batch=lambda n: bar.advance(task, n),
             )
     finally:
-        await engine.close()
+        if engine is not None:
+            await engine.close()
     return await summary_line(job)
+
+
+def by_workers() -> bool:
+    """Whether `leadgate worker` processes run bulk jobs (PostgreSQL only; SQLite has no
+    queue, so there the CLI runs them whatever the setting says)."""
+    from api.workers import is_postgres
+
+    settings = get_settings()
+    return settings.job_runner == "workers" and is_postgres(settings.database_url)
+
+
+async def enqueue_for_workers(job_id: int, *, force: bool = False) -> None:
+    """Queue the job now (workers would also find it within a poll interval)."""
+    from api.workers import enqueue_job, make_app
+
+    app = make_app(get_settings(), pool_size=1)
+    async with app.open_async():
+        await enqueue_job(app, job_id, force=force)
 
 
 async def summary_line(job: BulkJob) -> str:
@@ -170,6 +199,9 @@ async def _after_activation(job: BulkJob | None, *, active: bool, wait: bool) ->
     typer.echo(f"re-evaluating {job.total} leads: bulk job {job.id}")
     if wait:
         typer.echo(await run_with_progress(job))
+    elif by_workers():
+        await enqueue_for_workers(job.id)
+        typer.echo("not waiting: queued for `leadgate worker` (`leadgate jobs list`)")
     else:
         typer.echo(f"not waiting: `leadgate jobs resume {job.id}` or the servers run it")
 
@@ -247,6 +279,8 @@ async def evaluate_all(lead_filter: LeadFilter, *, wait: bool = True) -> str:
         chunk_size=settings.job_chunk_size,
     )
     if not wait:
+        if by_workers():
+            await enqueue_for_workers(job.id)
         return f"bulk job {job.id}: {job.total} leads queued"
     return await run_with_progress(job)
 

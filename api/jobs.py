@@ -9,10 +9,11 @@ compare-and-set rolls its batch back.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -94,6 +95,8 @@ class Progress:
     failed: int = 0
     chunks: int = 0
     chunks_done: int = 0
+    runners: list[str] = field(default_factory=list)
+    """Who claimed its chunks (host:pid of a CLI, server or ``leadgate worker``), sorted."""
 
     @property
     def fraction(self) -> float:
@@ -154,7 +157,7 @@ async def progress_of(job_ids: Sequence[int]) -> dict[int, Progress]:
     """Progress of many jobs in one query (a job has total / CHUNK_SIZE chunks)."""
     result = {job_id: Progress() for job_id in job_ids}
     rows = await BulkJobChunk.filter(job_id__in=list(job_ids)).values(
-        "job_id", "status", "total", *COUNTERS
+        "job_id", "status", "total", "claimed_by", *COUNTERS
     )
     for row in rows:
         p = result[row["job_id"]]
@@ -162,6 +165,10 @@ async def progress_of(job_ids: Sequence[int]) -> dict[int, Progress]:
             setattr(p, name, getattr(p, name) + int(row[name]))
         p.chunks += 1
         p.chunks_done += row["status"] == JobStatus.DONE
+        if row["claimed_by"] and row["claimed_by"] not in p.runners:
+            p.runners.append(row["claimed_by"])
+    for p in result.values():
+        p.runners.sort()
     return result
 
 
@@ -179,21 +186,59 @@ async def claim_chunk(
         if take_over
         else Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
     )
-    if not await BulkJob.filter(
-        id=job_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING]
-    ).exists():
+    if not await _job_open(job_id):
         return None
     candidates = await BulkJobChunk.filter(Q(job_id=job_id) & (Q(status=JobStatus.PENDING) | stale))
     for chunk in sorted(candidates, key=lambda c: c.id):
-        won = await BulkJobChunk.filter(
-            id=chunk.id, status=chunk.status, claimed_by=chunk.claimed_by
-        ).update(status=JobStatus.RUNNING, claimed_by=runner, heartbeat_at=now)
-        if won:
-            await BulkJob.filter(id=job_id, status=JobStatus.PENDING).update(
-                status=JobStatus.RUNNING, started_at=now
-            )
-            return await BulkJobChunk.get(id=chunk.id)
+        if won := await _take(chunk, runner=runner, now=now):
+            return won
     return None
+
+
+async def claim_chunk_by_id(
+    chunk_id: int, *, runner: str, take_over: bool = False, now: datetime | None = None
+) -> BulkJobChunk | None:
+    """Take one given chunk (a queued task names its chunk): pending, gone quiet, or, with
+    ``take_over``, whoever holds it (the task queue saw its runner die). None when it is done,
+    its job is closed, or a live runner has it."""
+    now = now or datetime.now(UTC)
+    chunk = await BulkJobChunk.get_or_none(id=chunk_id)
+    if chunk is None or chunk.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+        return None
+    if not await _job_open(chunk.job_id):  # type: ignore[attr-defined]
+        return None
+    quiet = chunk.heartbeat_at is None or chunk.heartbeat_at < now - STALE_AFTER
+    if chunk.status == JobStatus.RUNNING and not (take_over or quiet):
+        return None
+    return await _take(chunk, runner=runner, now=now)
+
+
+async def release_chunk(chunk_id: int, *, runner: str) -> bool:
+    """Hand a chunk back (a worker stopping between batches): the next runner claims it at once."""
+    return bool(
+        await BulkJobChunk.filter(id=chunk_id, claimed_by=runner, status=JobStatus.RUNNING).update(
+            status=JobStatus.PENDING
+        )
+    )
+
+
+async def _job_open(job_id: int) -> bool:
+    return await BulkJob.filter(
+        id=job_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+    ).exists()
+
+
+async def _take(chunk: BulkJobChunk, *, runner: str, now: datetime) -> BulkJobChunk | None:
+    """Compare-and-set on (status, claimed_by): of two runners taking one chunk, one wins."""
+    won = await BulkJobChunk.filter(
+        id=chunk.id, status=chunk.status, claimed_by=chunk.claimed_by
+    ).update(status=JobStatus.RUNNING, claimed_by=runner, heartbeat_at=now)
+    if not won:
+        return None
+    await BulkJob.filter(id=chunk.job_id, status=JobStatus.PENDING).update(  # type: ignore[attr-defined]
+        status=JobStatus.RUNNING, started_at=now
+    )
+    return await BulkJobChunk.get(id=chunk.id)
 
 
 class LostChunk(Exception):
@@ -302,6 +347,38 @@ async def run_job(
         )
     await _finish_job_if_done(job_id)
     return await get_job(job_id)
+
+
+async def follow_job(
+    job_id: int,
+    *,
+    engine: RulesEngine | None,
+    poll_s: float,
+    on_progress: Callable[[int], None],
+    take_over: bool = False,
+    batch_size: int = BATCH_SIZE,
+) -> BulkJob:
+    """Run the chunks this process can claim (none when ``engine`` is None: workers run them),
+    then wait for those other runners hold (claimed here once quiet for ``STALE_AFTER``, so a
+    wait with an engine ends even if every other runner died); the job once it has ended."""
+    while True:
+        if engine is not None:
+            processed = (await progress_of([job_id]))[job_id].processed
+
+            def on_batch(n: int) -> None:
+                nonlocal processed
+                processed += n
+                on_progress(processed)
+
+            await run_job(
+                job_id, engine=engine, take_over=take_over, batch_size=batch_size, on_batch=on_batch
+            )
+            take_over = False
+        job = await get_job(job_id)
+        on_progress((await progress_of([job_id]))[job_id].processed)
+        if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+            return job
+        await asyncio.sleep(poll_s)
 
 
 async def list_jobs(*, limit: int = 50) -> list[BulkJob]:

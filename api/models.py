@@ -626,6 +626,8 @@ class BulkJob(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    enqueued_at = fields.DatetimeField(null=True)
+    """When its chunks became procrastinate tasks for ``leadgate worker`` (PostgreSQL only)."""
 
     class Meta:
         table = "bulk_job"

@@ -94,8 +94,9 @@ class Settings(BaseSettings):
     )
     job_runner: str = Field(
         default="inline",
-        pattern="^(inline|off)$",
-        description="Who runs bulk jobs: each server process (inline), or only the CLI (off)",
+        pattern="^(inline|off|workers)$",
+        description="Who runs bulk jobs: each server process (inline), only the CLI (off), or "
+        "`leadgate worker` processes (workers, PostgreSQL): the CLI enqueues and shows progress",
     )
     job_poll_interval_s: float = Field(default=2.0, gt=0, description="Job runner poll interval")
     job_batch_size: int = Field(
@@ -103,6 +104,17 @@ class Settings(BaseSettings):
     )
     job_chunk_size: int = Field(
         default=2_000, gt=0, description="Leads per chunk (the unit runners claim)"
+    )
+    worker_concurrency: int = Field(
+        default=1, ge=1, description="Chunks one `leadgate worker` runs at once"
+    )
+    worker_heartbeat_s: float = Field(
+        default=10.0, gt=0, description="How often a `leadgate worker` says it is alive"
+    )
+    worker_stalled_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker silent this long is dead: its chunks go to another worker",
     )
     shadow_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often a running shadow rulebook catches up"

@@ -80,6 +80,11 @@ class BulkJob(relay.Node):
     skipped: int = strawberry.field(description="Leads that changed meanwhile (own trigger)")
     failed: int = strawberry.field(description="Leads the engine failed on")
     attempted: int = strawberry.field(description="Leads sent to the engine, retries included")
+    chunks: int = strawberry.field(description="Chunks (the unit a runner or worker claims)")
+    chunks_done: int = strawberry.field(description="Chunks finished, by whichever runner")
+    runners: list[str] = strawberry.field(
+        description="Who claimed its chunks: host:pid of a CLI, server or `leadgate worker`"
+    )
     created_by: str = strawberry.field(description="Who started it")
     error: str | None = strawberry.field(description="Why it stopped, if it did")
     created_at: datetime = strawberry.field(description="Created at")
@@ -103,6 +108,9 @@ class BulkJob(relay.Node):
             skipped=p.skipped,
             failed=p.failed,
             attempted=p.attempted,
+            chunks=p.chunks,
+            chunks_done=p.chunks_done,
+            runners=p.runners,
             created_by=row.created_by,
             error=row.error,
             created_at=row.created_at,
