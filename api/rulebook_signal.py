@@ -78,18 +78,25 @@ async def _serve(conn: Any, on_message: Callable[[str, str, Files | None], None]
     """Listen on ``conn`` until it is lost."""
     lost = asyncio.Event()
     pending: set[asyncio.Task[None]] = set()
+    one_at_a_time = asyncio.Lock()  # a connection runs one query at a time
+    read: dict[str, Files] = {}  # "published" then "activated" of one version: one read
 
     async def deliver(payload: str) -> None:
         kind, _, version = payload.partition(":")
-        files = None
-        try:
-            raw = await conn.fetchval(
-                "SELECT files FROM rulebook_version WHERE version = $1", version
-            )
-            files = json.loads(raw) if isinstance(raw, str) else raw
-        except Exception as exc:  # the engine reads it through the pool instead
-            log.warning("rulebook listener cannot read %s (%s)", version[:12], exc)
-        on_message(kind, version, files)
+        async with one_at_a_time:
+            files = read.get(version)
+            if files is None:
+                try:
+                    raw = await conn.fetchval(
+                        "SELECT files FROM rulebook_version WHERE version = $1", version
+                    )
+                    files = json.loads(raw) if isinstance(raw, str) else raw
+                except Exception as exc:  # the engine reads it through the pool instead
+                    log.warning("rulebook listener cannot read %s (%s)", version[:12], exc)
+                if files is not None:
+                    read.clear()
+                    read[version] = files
+            on_message(kind, version, files)
 
     def received(_c: object, _pid: int, _channel: str, payload: str) -> None:
         task = asyncio.get_running_loop().create_task(deliver(payload))

@@ -9,7 +9,7 @@ file, line and rule.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,13 +212,13 @@ async def list_versions(*, limit: int = 100) -> list[RulebookVersion]:
     return await RulebookVersion.all().order_by("-published_at", "-id").limit(limit)
 
 
-async def activations_of(versions: list[str]) -> dict[str, list[RulebookActivation]]:
-    """Each version's activations, newest first (one query for a page of versions)."""
-    rows = await RulebookActivation.filter(version__in=versions).order_by("-id")
+async def activations_of(versions: Sequence[str]) -> list[list[RulebookActivation]]:
+    """Each version's activations, oldest first (one query for a page of versions)."""
+    rows = await RulebookActivation.filter(version__in=versions).order_by("id")
     found: dict[str, list[RulebookActivation]] = {v: [] for v in versions}
     for row in rows:
         found[row.version].append(row)
-    return found
+    return [found[v] for v in versions]
 
 
 def write_files(row: RulebookVersion, directory: Path) -> None:
