@@ -38,6 +38,7 @@ from api.periodic import check_sla, every, rescore
 from api.routing import Router
 from api.rulebook_signal import listen
 from api.rulebook_versions import bootstrap, load_version
+from api.rules_watch import watch_rules
 from api.runner import EngineLease, run_jobs
 from api.settings import Settings, get_settings
 from api.shadow import ShadowRunner
@@ -239,6 +240,10 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                         run_jobs(live, batch_size=settings.job_batch_size),
                     )
                 )
+            if settings.rules_watch and settings.dev:  # issue 10: edit, save, try
+                tasks.append(watch_rules(settings.rules_dir))
+            elif settings.rules_watch:
+                logger.warning("LEADGATE_RULES_WATCH is ignored without LEADGATE_DEV")
             if settings.webhook_dispatch:  # issue 15: webhooks from the outbox
                 dispatcher = Dispatcher(
                     policy=DeliveryPolicy.from_settings(settings),
