@@ -219,7 +219,9 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
             stack.push_async_callback(shadow.close)
             tasks = [
                 live.follow(settings.rulebook_poll_interval_s),
-                listen(live.on_message),  # PostgreSQL: swap on NOTIFY, not on the next poll
+                listen(
+                    live.on_message, live.use_pointer
+                ),  # PostgreSQL: swap on NOTIFY, not on the next poll
                 every(settings.sla_check_interval_s, "sla", check_sla),
                 _later(
                     settings.sla_check_interval_s,

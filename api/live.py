@@ -21,6 +21,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
+from typing import Protocol
 
 from api.engine import RulesEngine
 from api.models import RulebookVersion
@@ -53,6 +54,25 @@ async def warmed_up(engine: RulesEngine, executor: Executor | None = None) -> bo
     return True
 
 
+class Pointer(Protocol):
+    """Where a process reads which version is active, and a version's files."""
+
+    async def active(self) -> str | None: ...
+
+    async def files(self, version: str) -> dict[str, str] | None: ...
+
+
+class OrmPointer:
+    """Through the ORM's pool (SQLite; PostgreSQL while the listener is not connected)."""
+
+    async def active(self) -> str | None:
+        return await active_version()
+
+    async def files(self, version: str) -> dict[str, str] | None:
+        row = await RulebookVersion.get_or_none(version=version)
+        return row.files if row is not None else None
+
+
 class LiveEngine:
     """Holds the current engine, lends it out, and swaps it when the active version changes."""
 
@@ -66,6 +86,7 @@ class LiveEngine:
         self._failed: str | None = None
         self._wake = asyncio.Event()
         self._hint: str | None = None
+        self._pointer: Pointer = OrmPointer()
         self._parsed: OrderedDict[str, asyncio.Task[Rulebook | None]] = OrderedDict()
         # Parsing a large rulebook takes seconds: threads of its own (a parse ahead and a
         # warm-up at once), so a swap never waits behind the evaluations queued on the default
@@ -98,6 +119,11 @@ class LiveEngine:
         """Blocks still running on ``engine`` (for tests and drills)."""
         return self._leases.get(id(engine), 0)
 
+    def use_pointer(self, pointer: Pointer | None) -> None:
+        """Read the pointer elsewhere (the listener's own connection), or again through the
+        ORM's pool (``None``)."""
+        self._pointer = pointer or OrmPointer()
+
     def on_message(self, kind: str, version: str, files: dict[str, str] | None = None) -> None:
         """A notification (api.rulebook_signal), with the version's files when the listener
         could read them. A published version is parsed ahead, so activating it later is quick;
@@ -119,7 +145,7 @@ class LiveEngine:
         """Follow the active pointer; True when this call swapped the engine."""
         # A notification says which version was activated: no read through the request pool
         # (the poll that follows checks the pointer anyway).
-        wanted, self._hint = self._hint or await active_version(), None
+        wanted, self._hint = self._hint or await self._pointer.active(), None
         if wanted is None or wanted == self._current.version or wanted == self._failed:
             return False
         async with self._lock:
@@ -151,12 +177,10 @@ class LiveEngine:
         return book
 
     async def _parse(self, version: str, files: dict[str, str] | None) -> Rulebook | None:
-        if files is not None:
-            row: RulebookVersion | None = RulebookVersion(version=version, files=files)
-        else:
-            row = await RulebookVersion.get_or_none(version=version)
-        if row is None:
+        files = files or await self._pointer.files(version)
+        if files is None:
             return None
+        row = RulebookVersion(version=version, files=files)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._parser, load_version, row)

@@ -42,10 +42,42 @@ async def notify(kind: str, version: str) -> None:
 Files = dict[str, str]
 
 
-async def listen(on_message: Callable[[str, str, Files | None], None]) -> None:
+class ConnectionPointer:
+    """The active pointer and a version's files, read on the listener's own connection: a
+    loaded server's request pool can keep every pooled connection busy for seconds."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._one_at_a_time = asyncio.Lock()  # a connection runs one query at a time
+        self._read: dict[str, Files] = {}  # "published" then "activated": one read
+
+    async def active(self) -> str | None:
+        async with self._one_at_a_time:
+            found = await self._conn.fetchval(
+                "SELECT version FROM rulebook_version WHERE active LIMIT 1"
+            )
+        return str(found) if found is not None else None
+
+    async def files(self, version: str) -> Files | None:
+        async with self._one_at_a_time:
+            if version not in self._read:
+                raw = await self._conn.fetchval(
+                    "SELECT files FROM rulebook_version WHERE version = $1", version
+                )
+                if raw is None:
+                    return None
+                self._read = {version: json.loads(raw) if isinstance(raw, str) else raw}
+            return self._read[version]
+
+
+OnMessage = Callable[[str, str, Files | None], None]
+UsePointer = Callable[[ConnectionPointer | None], None]
+
+
+async def listen(on_message: OnMessage, use_pointer: UsePointer) -> None:
     """Call ``on_message(kind, version, files)`` for every notification, for the life of the
-    task. The version's files are read on the listener's own connection: a swap never waits
-    for the request pool, which a loaded server keeps busy.
+    task; while connected, ``use_pointer`` gets a reader on the listener's connection (and
+    ``None`` when it is lost), so neither a swap nor the poll waits for the request pool.
 
     Returns at once on SQLite. Reconnects after a lost connection (polling covers the gap)."""
     client = _postgres()
@@ -67,36 +99,28 @@ async def listen(on_message: Callable[[str, str, Files | None], None]) -> None:
             await asyncio.sleep(RECONNECT_S)
             continue
         try:
-            await _serve(conn, on_message)
+            await _serve(conn, on_message, use_pointer)
             log.warning("rulebook listener lost its connection: reconnecting")
         finally:
+            use_pointer(None)
             with contextlib.suppress(Exception):
                 await conn.close()
 
 
-async def _serve(conn: Any, on_message: Callable[[str, str, Files | None], None]) -> None:
+async def _serve(conn: Any, on_message: OnMessage, use_pointer: UsePointer) -> None:
     """Listen on ``conn`` until it is lost."""
     lost = asyncio.Event()
     pending: set[asyncio.Task[None]] = set()
-    one_at_a_time = asyncio.Lock()  # a connection runs one query at a time
-    read: dict[str, Files] = {}  # "published" then "activated" of one version: one read
+    pointer = ConnectionPointer(conn)
 
     async def deliver(payload: str) -> None:
         kind, _, version = payload.partition(":")
-        async with one_at_a_time:
-            files = read.get(version)
-            if files is None:
-                try:
-                    raw = await conn.fetchval(
-                        "SELECT files FROM rulebook_version WHERE version = $1", version
-                    )
-                    files = json.loads(raw) if isinstance(raw, str) else raw
-                except Exception as exc:  # the engine reads it through the pool instead
-                    log.warning("rulebook listener cannot read %s (%s)", version[:12], exc)
-                if files is not None:
-                    read.clear()
-                    read[version] = files
-            on_message(kind, version, files)
+        files = None
+        try:
+            files = await pointer.files(version)
+        except Exception as exc:  # the engine reads it through the pool instead
+            log.warning("rulebook listener cannot read %s (%s)", version[:12], exc)
+        on_message(kind, version, files)
 
     def received(_c: object, _pid: int, _channel: str, payload: str) -> None:
         task = asyncio.get_running_loop().create_task(deliver(payload))
@@ -105,4 +129,5 @@ async def _serve(conn: Any, on_message: Callable[[str, str, Files | None], None]
 
     conn.add_termination_listener(lambda _c: lost.set())
     await conn.add_listener(CHANNEL, received)
+    use_pointer(pointer)
     await lost.wait()
