@@ -99,6 +99,7 @@ async def authoring_loop(url: str, work: Path, runs: int) -> list[dict[str, floa
             started = time.perf_counter()
             out = await leadgate(url, *args)
             steps[step] = time.perf_counter() - started
+            print(f"run {run}: {step} {steps[step]:.2f}s", file=sys.stderr, flush=True)
             if step == "publish":
                 assert "done" in out, out  # the job re-evaluated every lead before returning
         timings.append(steps)
@@ -192,6 +193,7 @@ async def swaps(url: str, *, runs: int, rules: int, clients: int) -> dict[str, A
                     wanted = done.row.version
                     await _until(lambda: _served(http, base), lambda v, w=wanted: v == w)
                     waits.append(time.perf_counter() - committed)
+                    print(f"swap {run}: {waits[-1]:.2f}s", file=sys.stderr, flush=True)
                     await BulkJob.filter(status=JobStatus.PENDING).update(
                         status=JobStatus.CANCELLED
                     )
@@ -219,6 +221,7 @@ async def run(args: argparse.Namespace) -> str:
         await seed_demo(leads=args.leads, anchor=ANCHOR)
         await bootstrap(rules_dir=DEMO_RULES_DIR)
         seeded = time.perf_counter() - started
+        print(f"seeded {args.leads} leads in {seeded:.0f}s", file=sys.stderr, flush=True)
         loop = await authoring_loop(url, work, args.runs)
         swapped = await swaps(url, runs=args.swaps, rules=args.rules, clients=args.clients)
     finally:
