@@ -121,6 +121,13 @@ async def _served(http: httpx.AsyncClient, base: str) -> str | None:
         return None
 
 
+def _is(wanted: str) -> Callable[[str | None], bool]:
+    def check(version: str | None) -> bool:
+        return version == wanted
+
+    return check
+
+
 async def _until(
     read: Callable[[], Awaitable[str | None]], ok: Callable[[str | None], bool]
 ) -> None:
@@ -190,8 +197,7 @@ async def swaps(url: str, *, runs: int, rules: int, clients: int) -> dict[str, A
                         files=files, note=f"swap {run}", published_by="bench"
                     )
                     committed = time.perf_counter()
-                    wanted = done.row.version
-                    await _until(lambda: _served(http, base), lambda v, w=wanted: v == w)
+                    await _until(lambda: _served(http, base), _is(done.row.version))
                     waits.append(time.perf_counter() - committed)
                     print(f"swap {run}: {waits[-1]:.2f}s", file=sys.stderr, flush=True)
                     await BulkJob.filter(status=JobStatus.PENDING).update(
@@ -211,30 +217,10 @@ def _stats(xs: list[float], fmt: str = "{:.2f}") -> str:
     return " / ".join(fmt.format(x) for x in (min(xs), statistics.median(xs), max(xs)))
 
 
-async def run(args: argparse.Namespace) -> str:
-    url, cleanup = await _database()
-    work = Path(tempfile.mkdtemp(prefix="leadgate-lifecycle-"))
-    try:
-        await migrate_database(url)
-        await Tortoise.init(config=tortoise_config(url))
-        started = time.perf_counter()
-        await seed_demo(leads=args.leads, anchor=ANCHOR)
-        await bootstrap(rules_dir=DEMO_RULES_DIR)
-        seeded = time.perf_counter() - started
-        print(f"seeded {args.leads} leads in {seeded:.0f}s", file=sys.stderr, flush=True)
-        loop = await authoring_loop(url, work, args.runs)
-        swapped = await swaps(url, runs=args.swaps, rules=args.rules, clients=args.clients)
-    finally:
-        await cleanup()
-    db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
-    command = "python bench/bench_lifecycle.py " + " ".join(sys.argv[1:])
-    totals = [sum(t.values()) for t in loop]
-    lines = [
-        f"### Rulebook lifecycle on {db}, {args.leads:,} demo leads",
-        "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} with `{command.strip()}` "
-        f"(seeding {seeded:.0f} s, not counted).",
-        "",
+def _loop_report(
+    loop: list[dict[str, float]], totals: list[float], args: argparse.Namespace
+) -> list[str]:
+    return [
         f"Authoring loop, seconds per step (min / median / max of {args.runs} runs):",
         "",
         "| step | seconds |",
@@ -249,6 +235,37 @@ async def run(args: argparse.Namespace) -> str:
         f"| publish → every lead re-evaluated (bulk job) "
         f"| {_stats([args.leads / t['publish'] for t in loop], '{:,.0f}')} |",
         "",
+    ]
+
+
+async def run(args: argparse.Namespace) -> str:
+    url, cleanup = await _database()
+    work = Path(tempfile.mkdtemp(prefix="leadgate-lifecycle-"))
+    try:
+        await migrate_database(url)
+        await Tortoise.init(config=tortoise_config(url))
+        started = time.perf_counter()
+        await seed_demo(leads=args.leads, anchor=ANCHOR)
+        await bootstrap(rules_dir=DEMO_RULES_DIR)
+        seeded = time.perf_counter() - started
+        print(f"seeded {args.leads} leads in {seeded:.0f}s", file=sys.stderr, flush=True)
+        loop = await authoring_loop(url, work, args.runs) if args.runs else []
+        swapped = await swaps(url, runs=args.swaps, rules=args.rules, clients=args.clients)
+    finally:
+        await cleanup()
+    db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    command = "python bench/bench_lifecycle.py " + " ".join(sys.argv[1:])
+    totals = [sum(t.values()) for t in loop]
+    lines = [
+        f"### Rulebook lifecycle on {db}, {args.leads:,} demo leads",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} with `{command.strip()}` "
+        f"(seeding {seeded:.0f} s, not counted).",
+        "",
+    ]
+    if loop:
+        lines += _loop_report(loop, totals, args)
+    lines += [
         f"Live swap to a fresh {args.rules:,}-rule rulebook in a running server under "
         f"{args.clients} concurrent evaluateLead clients, activation commit → `/readyz` serves "
         f"it, seconds (min / median / max of {args.swaps} swaps): "
@@ -265,7 +282,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long run for CI")
     parser.add_argument("--leads", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3, help="authoring loops")
+    parser.add_argument("--runs", type=int, default=3, help="authoring loops (0: swaps only)")
     parser.add_argument("--swaps", type=int, default=7, help="live swaps")
     parser.add_argument("--rules", type=int, default=1000, help="rules of the swapped-in book")
     parser.add_argument("--clients", type=int, default=8, help="concurrent requests in swaps")
