@@ -36,7 +36,9 @@ from api.live import LiveEngine
 from api.middleware import BodyReadTimeout, BodySizeLimit, RequestContext
 from api.periodic import check_sla, every, rescore
 from api.routing import Router
+from api.rulebook_signal import listen
 from api.rulebook_versions import bootstrap, load_version
+from api.rules_watch import watch_rules
 from api.runner import EngineLease, run_jobs
 from api.settings import Settings, get_settings
 from api.shadow import ShadowRunner
@@ -217,6 +219,9 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
             stack.push_async_callback(shadow.close)
             tasks = [
                 live.follow(settings.rulebook_poll_interval_s),
+                listen(
+                    live.on_message, live.use_pointer
+                ),  # PostgreSQL: swap on NOTIFY, not on the next poll
                 every(settings.sla_check_interval_s, "sla", check_sla),
                 _later(
                     settings.sla_check_interval_s,
@@ -237,6 +242,10 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                         run_jobs(live, batch_size=settings.job_batch_size),
                     )
                 )
+            if settings.rules_watch and settings.dev:  # issue 10: edit, save, try
+                tasks.append(watch_rules(settings.rules_dir))
+            elif settings.rules_watch:
+                logger.warning("LEADGATE_RULES_WATCH is ignored without LEADGATE_DEV")
             if settings.webhook_dispatch:  # issue 15: webhooks from the outbox
                 dispatcher = Dispatcher(
                     policy=DeliveryPolicy.from_settings(settings),
@@ -277,7 +286,7 @@ async def _start_engine(app: Starlette, settings: Settings) -> LiveEngine:
     if bootstrapped:
         logger.info("no active rulebook: published %s as %s", settings.rules_dir, row.version[:12])
 
-    def factory(book: Rulebook) -> RulesEngine:
+    def start(book: Rulebook) -> RulesEngine:
         return RulesEngine(
             book, workers=settings.engine_workers, timeout_s=settings.engine_timeout_s
         )
@@ -285,8 +294,8 @@ async def _start_engine(app: Starlette, settings: Settings) -> LiveEngine:
     def on_swap(engine: RulesEngine) -> None:
         app.state.engine, app.state.rulebook = engine, engine.rulebook
 
-    engine = await asyncio.to_thread(lambda: factory(load_version(row)))
-    live = LiveEngine(engine, factory=factory, on_swap=on_swap)
+    engine = await asyncio.to_thread(lambda: start(load_version(row)))
+    live = LiveEngine(engine, on_swap=on_swap)
     on_swap(engine)
     app.state.live = live
     return live

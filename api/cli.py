@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -49,6 +50,13 @@ rules_cli.add_typer(cli_shadow.app, name="shadow")
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
+    watch_rules: Annotated[
+        bool,
+        typer.Option(
+            "--watch-rules",
+            help="Dev: publish + activate LEADGATE_RULES_DIR on every save that validates",
+        ),
+    ] = False,
 ) -> None:
     """Run the service with uvicorn."""
     import uvicorn
@@ -57,6 +65,13 @@ def serve(
     from api.server import server_config
     from rules.loader import load_rulebook
 
+    if watch_rules:
+        if not get_settings().dev:
+            raise typer.BadParameter(
+                "needs LEADGATE_DEV=1 (development only)", param_hint="--watch-rules"
+            )
+        os.environ["LEADGATE_RULES_WATCH"] = "1"  # the app factory reads the settings again
+        get_settings.cache_clear()
     settings = get_settings()
     load_rulebook(settings.rules_dir)  # every located error, before anything starts
     asyncio.run(_with_db(_ping()))

@@ -172,6 +172,9 @@ def publish(
 
 def activate(
     version: Annotated[str, typer.Argument(help="Version hash or a prefix (≥ 6 characters)")],
+    note: Annotated[
+        str | None, typer.Option("--note", help="Why (kept in the version's activations)")
+    ] = None,
     wait: Wait = True,
 ) -> None:
     """Make a published version active (an older one: a rollback) and re-evaluate leads.
@@ -181,7 +184,7 @@ def activate(
 
     async def work() -> None:
         try:
-            row, job = await activate_rulebook(version=version, activated_by=who())
+            row, job = await activate_rulebook(version=version, activated_by=who(), note=note)
         except RulebookRejected as exc:
             report_rejected(exc, None)
             raise typer.Exit(1) from exc

@@ -43,13 +43,23 @@ class RulesEngine:
     """One rulebook version plus the worker processes that evaluate it."""
 
     def __init__(
-        self, rulebook: Rulebook, *, workers: int | None = None, timeout_s: float = 5.0
+        self,
+        rulebook: Rulebook,
+        *,
+        workers: int | None = None,
+        timeout_s: float = 5.0,
+        pool: EnginePool | None = None,
     ) -> None:
         _check_stages(rulebook)
         self.rulebook = rulebook
         self.explainers = Explainers()
         self.explainers.add(WhyNot(rulebook))
-        self.pool = EnginePool(rulebook, workers=workers or cpu_count(), timeout=timeout_s)
+        self.pool = pool or EnginePool(rulebook, workers=workers or cpu_count(), timeout=timeout_s)
+
+    def with_rulebook(self, rulebook: Rulebook) -> RulesEngine:
+        """Another version on the same worker processes: a live swap starts no process, and
+        work holding this engine keeps evaluating with this engine's version."""
+        return RulesEngine(rulebook, pool=self.pool)
 
     @classmethod
     def from_dir(
@@ -80,20 +90,22 @@ class RulesEngine:
     def feedback_window_days(self) -> float:
         return max([r.within_days for r in self.rulebook.feedback] + [0.0])
 
-    async def evaluate(self, fact_input: EvaluationInput) -> EvaluationResult:
-        return await self.pool.evaluate(fact_input)
+    async def evaluate(
+        self, fact_input: EvaluationInput, *, explain: bool = True
+    ) -> EvaluationResult:
+        return await self.pool.evaluate(fact_input, explain=explain, rulebook=self.rulebook)
 
     async def evaluate_batch(
         self, inputs: list[EvaluationInput]
     ) -> list[EvaluationResult | RulesError]:
         """Many leads, one worker round trip per worker (all cores); each lead gets its result
         or the typed error it alone caused. No "why not": records replay it on demand."""
-        return await self.pool.evaluate_batch(inputs, explain=False)
+        return await self.pool.evaluate_batch(inputs, explain=False, rulebook=self.rulebook)
 
     async def evaluate_feedback(
         self, events: list[FeedbackEvent], now: datetime
     ) -> list[TargetingAdjustment]:
-        return await self.pool.evaluate_feedback(events, now)
+        return await self.pool.evaluate_feedback(events, now, self.rulebook)
 
     def check_reason(self, kind: str, reason: str, *, field: str = "reason") -> None:
         codes = self.rulebook.reason_codes(kind)
@@ -105,6 +117,7 @@ class RulesEngine:
             )
 
     async def close(self) -> None:
+        """Stop the worker processes (shared by every engine made ``with_rulebook``)."""
         await self.pool.aclose()
 
 

@@ -1,21 +1,27 @@
 """The engine of the active rulebook in this process, swapped live when the pointer moves.
 
-Every process polls the active pointer (one indexed read). When it moves, the new version's
-engine is built off the event loop and installed for new work; work that already holds the old
-engine (a lease, taken per HTTP request and per background tick) finishes on it, and the old
-engine — its worker processes and their durable_rules rulesets — is closed once the last lease
-is returned (DESIGN.md §4: free old rulesets only after in-flight work ends).
+Activating a version wakes every process at once on PostgreSQL (``NOTIFY``, see
+:mod:`api.rulebook_signal`); the poll of the active pointer (one indexed read) is the fallback,
+and the only signal on SQLite. A swap starts no process: the new version's rulebook is parsed
+off the event loop (on a thread of its own, not behind queued evaluations), compiled in the
+running engine workers with a throw-away lead, and installed for new work. Work that already
+holds the old engine (a lease, taken per HTTP request and per background tick) keeps
+evaluating with the old version: each worker keeps the two most recent versions compiled
+(DESIGN.md §4: free old rulesets only after in-flight work ends).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from functools import partial
+from typing import Protocol
 
 from api.engine import RulesEngine
 from api.models import RulebookVersion
@@ -24,39 +30,68 @@ from rules import EvaluationInput, LeadData, Rulebook, RulesError
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[Rulebook], RulesEngine]
-RETIRE_TIMEOUT_S = 300.0
+PARSED_KEPT = 4
+"""Parsed rulebooks kept per process: a rollback to a recent version skips the YAML parse."""
 
 
-async def warmed_up(engine: RulesEngine) -> bool:
-    """Compile the rulesets in the new workers with one throw-away lead before any request
-    depends on them: a version the engine cannot run is never swapped in."""
+async def warmed_up(engine: RulesEngine, executor: Executor | None = None) -> bool:
+    """Compile the rulesets in the workers with throw-away leads (one per worker, at once)
+    before any request depends on them: a version the engine cannot run is never swapped in.
+
+    ``executor``: a thread of the caller's own, so a busy server's queued evaluations on the
+    default executor do not delay the swap."""
     probe = EvaluationInput(lead=LeadData(email="warm-up@leadgate.invalid"), now=datetime.now(UTC))
+    probes = [probe] * len(engine.pool.worker_pids())
+    run = partial(engine.pool.evaluate_batch_sync, probes, rulebook=engine.rulebook)
     try:
-        await engine.evaluate(probe)
-    except RulesError:
-        log.exception("rulebook %s does not run: not swapped in", engine.version[:12])
+        outcomes = await asyncio.get_running_loop().run_in_executor(executor, run)
+    except RulesError as exc:
+        outcomes = [exc]
+    failed = [o for o in outcomes if isinstance(o, RulesError)]
+    if failed:
+        log.error("rulebook %s does not run: not swapped in: %s", engine.version[:12], failed[0])
         return False
     return True
+
+
+class Pointer(Protocol):
+    """Where a process reads which version is active, and a version's files."""
+
+    async def active(self) -> str | None: ...
+
+    async def files(self, version: str) -> dict[str, str] | None: ...
+
+
+class OrmPointer:
+    """Through the ORM's pool (SQLite; PostgreSQL while the listener is not connected)."""
+
+    async def active(self) -> str | None:
+        return await active_version()
+
+    async def files(self, version: str) -> dict[str, str] | None:
+        row = await RulebookVersion.get_or_none(version=version)
+        return row.files if row is not None else None
 
 
 class LiveEngine:
     """Holds the current engine, lends it out, and swaps it when the active version changes."""
 
     def __init__(
-        self,
-        engine: RulesEngine,
-        *,
-        factory: EngineFactory,
-        on_swap: Callable[[RulesEngine], None] | None = None,
+        self, engine: RulesEngine, *, on_swap: Callable[[RulesEngine], None] | None = None
     ) -> None:
         self._current = engine
-        self._factory = factory
         self._on_swap = on_swap
         self._leases: dict[int, int] = {}
-        self._retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._failed: str | None = None
+        self._wake = asyncio.Event()
+        self._hint: str | None = None
+        self._pointer: Pointer = OrmPointer()
+        self._parsed: OrderedDict[str, asyncio.Task[Rulebook | None]] = OrderedDict()
+        # Parsing a large rulebook takes seconds: threads of its own (a parse ahead and a
+        # warm-up at once), so a swap never waits behind the evaluations queued on the default
+        # executor of a busy server.
+        self._parser = ThreadPoolExecutor(2, thread_name_prefix="rulebook-swap")
         self.swaps = 0
 
     @property
@@ -69,7 +104,7 @@ class LiveEngine:
 
     @asynccontextmanager
     async def lease(self) -> AsyncIterator[RulesEngine]:
-        """The current engine, kept open until the block ends even if a swap happens."""
+        """The current engine, used for the whole block even if a swap happens meanwhile."""
         engine = self._current
         key = id(engine)
         self._leases[key] = self._leases.get(key, 0) + 1
@@ -80,67 +115,102 @@ class LiveEngine:
             if not self._leases[key]:
                 del self._leases[key]
 
+    def leased(self, engine: RulesEngine) -> int:
+        """Blocks still running on ``engine`` (for tests and drills)."""
+        return self._leases.get(id(engine), 0)
+
+    def use_pointer(self, pointer: Pointer | None) -> None:
+        """Read the pointer elsewhere (the listener's own connection), or again through the
+        ORM's pool (``None``)."""
+        self._pointer = pointer or OrmPointer()
+
+    def on_message(self, kind: str, version: str, files: dict[str, str] | None = None) -> None:
+        """A notification (api.rulebook_signal), with the version's files when the listener
+        could read them. A published version is parsed ahead, so activating it later is quick;
+        an activation is followed now instead of at the next poll."""
+        self._parse_ahead(version, files)
+        if kind == "activated":
+            self._hint = version
+            self._wake.set()
+
+    def _parse_ahead(self, version: str, files: dict[str, str] | None = None) -> None:
+        """Start parsing ``version`` unless it is parsed or being parsed."""
+        if version not in self._parsed:
+            task = asyncio.get_running_loop().create_task(self._parse(version, files))
+            self._parsed[version] = task
+            while len(self._parsed) > PARSED_KEPT:
+                self._parsed.popitem(last=False)
+
     async def refresh(self) -> bool:
         """Follow the active pointer; True when this call swapped the engine."""
-        wanted = await active_version()
+        # A notification says which version was activated: no read through the request pool
+        # (the poll that follows checks the pointer anyway).
+        wanted, self._hint = self._hint or await self._pointer.active(), None
         if wanted is None or wanted == self._current.version or wanted == self._failed:
             return False
         async with self._lock:
             if wanted == self._current.version:
                 return False
-            row = await RulebookVersion.get_or_none(version=wanted)
-            if row is None:
-                return False
             started = time.perf_counter()
-            try:
-                engine = await asyncio.to_thread(self._build, row)
-            except Exception:  # keep serving the running version, say why
-                log.exception("cannot load rulebook %s: keeping %s", wanted[:12], self.version)
+            book = await self.parsed(wanted)
+            if book is None:
                 self._failed = wanted
                 return False
-            if not await warmed_up(engine):
-                await engine.close()
+            engine = self._current.with_rulebook(book)
+            if not await warmed_up(engine, self._parser):
                 self._failed = wanted
                 return False
             self._failed = None
             self.install(engine)
-            log.info("swap took %.2fs", time.perf_counter() - started)
+            log.info("swap to %s took %.2fs", wanted[:12], time.perf_counter() - started)
             return True
 
-    def _build(self, row: RulebookVersion) -> RulesEngine:
-        """Validate and start the new version's workers (in a thread: both take a while)."""
-        return self._factory(load_version(row))
+    async def parsed(self, version: str) -> Rulebook | None:
+        """The stored version, validated and parsed once per process (None: it does not load,
+        and the log says why). A parse already under way (ahead of activation) is shared."""
+        self._parse_ahead(version)
+        task = self._parsed[version]
+        self._parsed.move_to_end(version)
+        book = await asyncio.shield(task)
+        if book is None and self._parsed.get(version) is task:
+            del self._parsed[version]
+        return book
+
+    async def _parse(self, version: str, files: dict[str, str] | None) -> Rulebook | None:
+        files = files or await self._pointer.files(version)
+        if files is None:
+            return None
+        row = RulebookVersion(version=version, files=files)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._parser, load_version, row)
+        except Exception:  # keep serving the running version, say why
+            log.exception("cannot load rulebook %s: keeping %s", version[:12], self.version)
+            return None
 
     def install(self, engine: RulesEngine) -> None:
-        """Make ``engine`` current; the old one is closed when its last lease ends."""
+        """Make ``engine`` current for new work; leases keep the one they hold."""
         old, self._current = self._current, engine
         self.swaps += 1
         if self._on_swap is not None:
             self._on_swap(engine)
         log.info("rulebook %s is live (was %s)", engine.version[:12], old.version[:12])
-        if old is not engine:
-            task = asyncio.create_task(self._retire(old))
-            self._retiring.add(task)
-            task.add_done_callback(self._retiring.discard)
-
-    async def _retire(self, old: RulesEngine) -> None:
-        waited = 0.0
-        while self._leases.get(id(old)) and waited < RETIRE_TIMEOUT_S:
-            await asyncio.sleep(0.05)
-            waited += 0.05
-        await old.close()
 
     async def follow(self, interval_s: float) -> None:
-        """Poll the pointer for the life of the app; errors are logged and retried."""
+        """Follow the pointer for the life of the app: at once when woken (a notification),
+        else every ``interval_s``. Errors are logged and retried."""
         while True:
             try:
                 await self.refresh()
             except Exception:  # database blip: try again next tick
                 log.exception("rulebook poll failed")
-            await asyncio.sleep(interval_s)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval_s)
+            self._wake.clear()
 
     async def close(self) -> None:
-        for task in list(self._retiring):
-            with contextlib.suppress(Exception):
-                await task
+        """Stop the worker processes every version shared."""
+        for task in self._parsed.values():
+            task.cancel()
+        self._parser.shutdown(wait=False, cancel_futures=True)
         await self._current.close()

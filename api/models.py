@@ -606,10 +606,12 @@ class RulebookActivation(Model):
     previous_version = fields.CharField(max_length=64, null=True)
     activated_by = fields.CharField(max_length=200)
     activated_at = fields.DatetimeField(auto_now_add=True)
+    note = fields.TextField(null=True)
+    """Why: the publish note, or the one given to activate (a rollback's reason)."""
 
     class Meta:
         table = "rulebook_activation"
-        indexes = (Index(fields=("activated_at",)),)
+        indexes = (Index(fields=("activated_at",)), Index(fields=("version", "id")))
 
 
 class BulkJob(Model):

@@ -31,7 +31,7 @@ async def near_miss_report(
     book = engine.rulebook
     planned = what_ifs(book, inp, result)
     done = await asyncio.gather(
-        *(engine.pool.evaluate(what_if, explain=False) for what_if in planned.values())
+        *(engine.evaluate(what_if, explain=False) for what_if in planned.values())
     )
     return near_miss(book, inp, result, dict(zip(planned, done, strict=True)))
 

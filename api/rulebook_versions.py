@@ -9,7 +9,7 @@ file, line and rule.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from api.enums import LifecycleStage
 from api.errors import InvalidInput, NotFound
 from api.jobs import LeadFilter, cancel_superseded, create_job
 from api.models import BulkJob, DomainEvent, RulebookActivation, RulebookVersion
+from api.rulebook_signal import notify
 from api.settings import get_settings
 from rules import (
     Rulebook,
@@ -115,14 +116,21 @@ async def publish_rulebook(
             row = await RulebookVersion.create(
                 version=book.version, files=texts, published_by=published_by, notes=note
             )
+            await notify("published", row.version)  # servers parse it ahead of activation
         job = None
         if activate and not row.active:
-            job = await _activate(row, by=published_by, lead_filter=lead_filter or LeadFilter())
+            job = await _activate(
+                row, by=published_by, note=note, lead_filter=lead_filter or LeadFilter()
+            )
     return Published(row=row, created=created, job=job)
 
 
 async def activate_rulebook(
-    *, version: str, activated_by: str, lead_filter: LeadFilter | None = None
+    *,
+    version: str,
+    activated_by: str,
+    note: str | None = None,
+    lead_filter: LeadFilter | None = None,
 ) -> tuple[RulebookVersion, BulkJob | None]:
     """Make a stored version the active one (rollback = an older one) and queue re-evaluation.
 
@@ -134,18 +142,25 @@ async def activate_rulebook(
         row = await RulebookVersion.get(id=row.id)
         if row.active:
             return row, None
-        job = await _activate(row, by=activated_by, lead_filter=lead_filter or LeadFilter())
+        job = await _activate(
+            row, by=activated_by, note=note, lead_filter=lead_filter or LeadFilter()
+        )
     return row, job
 
 
-async def _activate(row: RulebookVersion, *, by: str, lead_filter: LeadFilter) -> BulkJob:
+async def _activate(
+    row: RulebookVersion, *, by: str, note: str | None, lead_filter: LeadFilter
+) -> BulkJob:
     previous = await active_version()
     # Two statements in one transaction: concurrent activations serialize on the row locks,
     # and the second one's WHERE re-reads the first one's result, so one row stays active.
     await RulebookVersion.filter(active=True).exclude(id=row.id).update(active=False)
     await RulebookVersion.filter(id=row.id).update(active=True)
     row.active = True
-    await RulebookActivation.create(version=row.version, previous_version=previous, activated_by=by)
+    await RulebookActivation.create(
+        version=row.version, previous_version=previous, activated_by=by, note=note
+    )
+    await notify("activated", row.version)  # every server swaps at commit, not at its next poll
     # The outbox row webhooks send as `rulebook.published` (api/webhooks/catalogue.py).
     await DomainEvent.create(
         kind="rulebook_published",
@@ -197,6 +212,15 @@ async def list_versions(*, limit: int = 100) -> list[RulebookVersion]:
     return await RulebookVersion.all().order_by("-published_at", "-id").limit(limit)
 
 
+async def activations_of(versions: Sequence[str]) -> list[list[RulebookActivation]]:
+    """Each version's activations, oldest first (one query for a page of versions)."""
+    rows = await RulebookActivation.filter(version__in=versions).order_by("id")
+    found: dict[str, list[RulebookActivation]] = {v: [] for v in versions}
+    for row in rows:
+        found[row.version].append(row)
+    return [found[v] for v in versions]
+
+
 def write_files(row: RulebookVersion, directory: Path) -> None:
     """Write the stored files of a version into ``directory`` (created; must hold no YAML)."""
     if directory.exists() and any(directory.rglob("*.y*ml")):
@@ -237,5 +261,7 @@ async def bootstrap(*, rules_dir: Path) -> tuple[RulebookVersion, bool]:
             )
         await RulebookVersion.filter(id=row.id).update(active=True)
         row.active = True
-        await RulebookActivation.create(version=row.version, activated_by="startup")
+        await RulebookActivation.create(
+            version=row.version, activated_by="startup", note=f"bootstrap from {rules_dir}"
+        )
     return row, True

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     rulebook_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often each process checks the active rulebook"
     )
+    rules_watch: bool = Field(
+        default=False,
+        description="Dev only: publish and activate rules_dir on every change that validates",
+    )
     job_runner: str = Field(
         default="inline",
         pattern="^(inline|off|workers)$",

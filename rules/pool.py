@@ -31,6 +31,8 @@ _START_TIMEOUT = 60.0
 _LOAD_TIMEOUT = 60.0
 """Extra time for a job that first loads and compiles a rulebook in the worker (a 1,000-rule
 rulebook takes seconds): loading is not an evaluation, and must not count as a hang."""
+_KEEP_VERSIONS = 2
+"""Versions compiled in a worker at once: the live one and the one before a swap."""
 
 
 def _worker_main(conn: Connection, progress: Any = None) -> None:
@@ -54,13 +56,22 @@ def _worker_main(conn: Connection, progress: Any = None) -> None:
             if kind == "fault":
                 _fault(job[1])
             version, sources = job[1], job[2]
-            if version not in evaluators:
-                for old in [v for v in evaluators if v != version]:
-                    evaluators.pop(old).close()
-                    feedback.pop(old).close()
-                book = load_rulebook_files(sources, root=f"<version {version[:12]}>")
+            if version in evaluators:  # most recently used last
+                evaluators[version] = evaluators.pop(version)
+                feedback[version] = feedback.pop(version)
+            else:
+                book = (
+                    sources
+                    if isinstance(sources, Rulebook)  # parsed by the parent: no YAML again
+                    else load_rulebook_files(sources, root=f"<version {version[:12]}>")
+                )
                 evaluators[version] = Evaluator(book)
                 feedback[version] = FeedbackEvaluator(book)
+                # Keep the previous version too: work that started before a live swap
+                # finishes on it without compiling it again; older ones are freed.
+                for old in list(evaluators)[:-_KEEP_VERSIONS]:
+                    evaluators.pop(old).close()
+                    feedback.pop(old).close()
             if kind == "batch":
                 explain, faults = job[4]
                 items, retire = batch.run_in_worker(
@@ -220,7 +231,9 @@ class EnginePool:
 
     ``await pool.evaluate(inp)`` from async code, ``pool.evaluate_sync(inp)`` from sync code.
     ``pool.load(new_rulebook)`` switches the version for new evaluations; in-flight ones finish
-    on the version they started with, and each worker frees the old ruleset on its next job.
+    on the version they started with. Calls may also name their ``rulebook``: versions then
+    share the workers (a live swap starts no process), each worker keeps the two most recently
+    used versions compiled and frees older ones.
     """
 
     def __init__(
@@ -261,17 +274,24 @@ class EnginePool:
     def worker_pids(self) -> list[int | None]:
         return [w.pid for w in self._workers]
 
-    def _run(self, kind: str, payload: Any, extra: Any, timeout: float | None) -> Any:
+    def _run(
+        self,
+        kind: str,
+        payload: Any,
+        extra: Any,
+        timeout: float | None,
+        rulebook: Rulebook | None = None,
+    ) -> Any:
         if self._closed:
             raise PoolClosed("engine pool is closed")
-        book = self._book
+        book = rulebook or self._book
         worker = self._idle.get()
         try:
             if self._closed:
                 raise PoolClosed("engine pool is closed")
             if not worker.process.is_alive():  # died while idle: not this job's fault
                 worker.replace()
-            sources = None if worker.loaded == book.version else book.sources
+            sources = None if worker.loaded == book.version else book
             job = (kind, book.version, sources, payload, extra)
             limit = self.timeout if timeout is None else timeout
             result = worker.call(job, limit + (_LOAD_TIMEOUT if sources is not None else 0))
@@ -284,17 +304,28 @@ class EnginePool:
             self._idle.put(worker)
 
     def evaluate_sync(
-        self, inp: EvaluationInput, *, explain: bool = True, time_limit: float | None = None
+        self,
+        inp: EvaluationInput,
+        *,
+        explain: bool = True,
+        time_limit: float | None = None,
+        rulebook: Rulebook | None = None,
     ) -> EvaluationResult:
-        raw = self._run("eval", inp.model_dump_json(), explain, time_limit)
+        """``rulebook`` (default: the current one) lets several versions share the workers."""
+        raw = self._run("eval", inp.model_dump_json(), explain, time_limit, rulebook)
         return EvaluationResult.model_validate_json(raw)
 
     async def evaluate(
-        self, inp: EvaluationInput, *, explain: bool = True, time_limit: float | None = None
+        self,
+        inp: EvaluationInput,
+        *,
+        explain: bool = True,
+        time_limit: float | None = None,
+        rulebook: Rulebook | None = None,
     ) -> EvaluationResult:
         """Evaluate in a worker; raises EngineCrashed/EngineTimeout/InvalidInput/EngineError."""
         return await asyncio.to_thread(
-            self.evaluate_sync, inp, explain=explain, time_limit=time_limit
+            self.evaluate_sync, inp, explain=explain, time_limit=time_limit, rulebook=rulebook
         )
 
     def evaluate_batch_sync(
@@ -304,6 +335,7 @@ class EnginePool:
         explain: bool = False,
         time_limit: float | None = None,
         _faults: dict[int, str] | None = None,
+        rulebook: Rulebook | None = None,
     ) -> list[batch.Outcome]:
         """Evaluate many leads: one round trip per worker, all workers at once. Each lead gets
         its result or the typed error it alone caused (a crash or hang on one lead does not
@@ -319,10 +351,11 @@ class EnginePool:
             (payload[i : i + size], {k - i: v for k, v in faults.items() if i <= k < i + size})
             for i in starts
         ]
+        book = rulebook or self._book
         if len(chunks) == 1:
-            return self._batch(*chunks[0], explain, time_limit)
+            return self._batch(*chunks[0], explain, time_limit, book)
         with ThreadPoolExecutor(len(chunks)) as threads:
-            done = threads.map(lambda c: self._batch(c[0], c[1], explain, time_limit), chunks)
+            done = threads.map(lambda c: self._batch(c[0], c[1], explain, time_limit, book), chunks)
             return [outcome for part in done for outcome in part]
 
     async def evaluate_batch(
@@ -331,25 +364,34 @@ class EnginePool:
         *,
         explain: bool = False,
         time_limit: float | None = None,
+        rulebook: Rulebook | None = None,
     ) -> list[batch.Outcome]:
         """``evaluate_batch_sync`` from async code (the event loop stays free)."""
         return await asyncio.to_thread(
-            self.evaluate_batch_sync, inputs, explain=explain, time_limit=time_limit
+            self.evaluate_batch_sync,
+            inputs,
+            explain=explain,
+            time_limit=time_limit,
+            rulebook=rulebook,
         )
 
     def _batch(
-        self, payload: list[str], faults: dict[int, str], explain: bool, timeout: float | None
+        self,
+        payload: list[str],
+        faults: dict[int, str],
+        explain: bool,
+        timeout: float | None,
+        book: Rulebook,
     ) -> list[batch.Outcome]:
         if self._closed:
             raise PoolClosed("engine pool is closed")
-        book = self._book
         worker = self._idle.get()
         try:
             if not worker.process.is_alive():
                 worker.replace()
 
             def job(part: list[str], part_faults: dict[int, str]) -> tuple[Any, ...]:
-                sources = None if worker.loaded == book.version else book.sources
+                sources = None if worker.loaded == book.version else book
                 return ("batch", book.version, sources, part, (explain, part_faults))
 
             return batch.run_on(
@@ -359,16 +401,16 @@ class EnginePool:
             self._idle.put(worker)
 
     def evaluate_feedback_sync(
-        self, events: list[FeedbackEvent], now: datetime
+        self, events: list[FeedbackEvent], now: datetime, rulebook: Rulebook | None = None
     ) -> list[TargetingAdjustment]:
         payload = [e.model_dump(mode="json") for e in events]
-        raw = self._run("feedback", payload, now.isoformat(), None)
+        raw = self._run("feedback", payload, now.isoformat(), None, rulebook)
         return [TargetingAdjustment.model_validate(a) for a in raw]
 
     async def evaluate_feedback(
-        self, events: list[FeedbackEvent], now: datetime
+        self, events: list[FeedbackEvent], now: datetime, rulebook: Rulebook | None = None
     ) -> list[TargetingAdjustment]:
-        return await asyncio.to_thread(self.evaluate_feedback_sync, events, now)
+        return await asyncio.to_thread(self.evaluate_feedback_sync, events, now, rulebook)
 
     def _inject_fault(self, kind: str, timeout: float | None = None) -> None:
         """Test/drill hook: make the next free worker ``exit``, ``segfault`` or ``hang``."""

@@ -23,9 +23,11 @@ from api.models import (
     Feedback,
     Lead,
     LeadStageChange,
+    RulebookActivation,
     SalesRep,
 )
 from api.reps import open_handoff_counts
+from api.rulebook_versions import activations_of
 
 M = TypeVar("M", bound=Model)
 
@@ -130,6 +132,9 @@ class Loaders:
     account_deals: FirstPages[Deal] = field(default_factory=lambda: FirstPages(Deal, "account_id"))
     campaign_costs: FirstPages[CampaignCost] = field(
         default_factory=lambda: FirstPages(CampaignCost, "campaign_id")
+    )
+    rulebook_activations: DataLoader[str, list[RulebookActivation]] = field(
+        default_factory=lambda: DataLoader(load_fn=activations_of)
     )
     latest_evaluation: DataLoader[int, Evaluation | None] = field(
         default_factory=lambda: DataLoader(load_fn=latest_evaluations)

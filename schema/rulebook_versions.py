@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Self, cast
+from typing import Annotated, Self, cast
 
 import strawberry
 from strawberry import relay
@@ -15,19 +15,41 @@ from api import rulebook_versions as versions
 from api.enums import JobStatus
 from api.errors import InvalidInput, LeadgateError
 from api.models import BulkJob as BulkJobRow
+from api.models import RulebookActivation as RulebookActivationRow
 from api.models import RulebookVersion as RulebookVersionRow
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.ids import node_id
 from schema.loaders import by_id
+from schema.pagination import Connection, Edge, id_connection, memory_connection
 
-MAX_PAGE = 100
+First = Annotated[int | None, strawberry.argument(description="Page size, ≤100")]
+After = Annotated[str | None, strawberry.argument(description="endCursor")]
 
 
 @strawberry.type(description="One file of a rulebook version.")
 class RuleFile:
     path: str = strawberry.field(description="Path relative to the rulebook folder")
     content: str = strawberry.field(description="The YAML text, exactly as published")
+
+
+@strawberry.type(description="One time a version became the active one.")
+class RulebookActivation:
+    activated_at: datetime = strawberry.field(description="When it became active")
+    activated_by: str = strawberry.field(description="Who activated it (publish, rollback)")
+    previous_version: str | None = strawberry.field(
+        description="The version active before (null: the first one of this database)"
+    )
+    note: str | None = strawberry.field(description="Why: the publish note or a rollback's")
+
+    @classmethod
+    def from_row(cls, row: RulebookActivationRow) -> Self:
+        return cls(
+            activated_at=row.activated_at,
+            activated_by=row.activated_by,
+            previous_version=row.previous_version,
+            note=row.note,
+        )
 
 
 @strawberry.type(description="A published rulebook: immutable files under their content hash.")
@@ -43,6 +65,16 @@ class RulebookVersion(relay.Node):
     @strawberry.field(description="Every file, sorted by path (what `rules export` writes)")
     def files(self) -> list[RuleFile]:
         return [RuleFile(path=p, content=self.file_texts[p]) for p in sorted(self.file_texts)]
+
+    @strawberry.field(description="Each time it became active, oldest first: who, why, from")
+    async def activations(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[RulebookActivation]:
+        # One query for the page of versions (a DataLoader): a version has a few activations.
+        rows = await info.context.loaders.rulebook_activations.load(self.version)
+        return memory_connection(
+            "rulebook_activation", rows, RulebookActivation.from_row, first=first, after=after
+        )
 
     @classmethod
     def from_row(cls, row: RulebookVersionRow) -> Self:
@@ -210,9 +242,16 @@ def _who(info: Info) -> str:
 @strawberry.type
 class RulebookVersionQueries:
     @strawberry.field(description="Published rulebook versions, newest first")
-    async def rulebook_versions(self, first: int = 50) -> list[RulebookVersion]:
-        rows = await versions.list_versions(limit=max(1, min(first, MAX_PAGE)))
-        return [RulebookVersion.from_row(r) for r in rows]
+    async def rulebook_versions(
+        self, first: First = None, after: After = None
+    ) -> Connection[RulebookVersion]:
+        return await id_connection(
+            "rulebook_version",
+            RulebookVersionRow.all(),
+            RulebookVersion.from_row,
+            first=first,
+            after=after,
+        )
 
     @strawberry.field(description="One bulk re-evaluation job, with its progress")
     async def bulk_job(self, id: relay.GlobalID) -> BulkJob | None:
@@ -221,9 +260,19 @@ class RulebookVersionQueries:
         built = await BulkJob.many(rows)
         return built[0] if built else None
 
-    @strawberry.field(description="Recent bulk jobs, newest first")
-    async def bulk_jobs(self, first: int = 20) -> list[BulkJob]:
-        return await BulkJob.many(await job_service.list_jobs(limit=max(1, min(first, MAX_PAGE))))
+    @strawberry.field(description="Bulk jobs with their progress, newest first")
+    async def bulk_jobs(self, first: First = None, after: After = None) -> Connection[BulkJob]:
+        page = await id_connection("bulk_job", BulkJobRow.all(), _row, first=first, after=after)
+        built = await BulkJob.many([edge.node for edge in page.edges])  # one progress query
+        return Connection(
+            edges=[Edge(cursor=e.cursor, node=j) for e, j in zip(page.edges, built, strict=True)],
+            page_info=page.page_info,
+            counter=page.counter,
+        )
+
+
+def _row(row: BulkJobRow) -> BulkJobRow:
+    return row
 
 
 @strawberry.type

@@ -24,7 +24,6 @@ from tortoise import Tortoise
 
 from api.app import create_app
 from api.auth import create_api_key
-from api.engine import RulesEngine
 from api.enums import JobStatus, Role
 from api.live import LiveEngine
 from api.migrate import migrate_database
@@ -169,7 +168,7 @@ async def live_restored(app: Starlette) -> AsyncIterator[LiveEngine]:
     await RulebookVersion.filter(active=True).update(active=False)  # stop the pointer first
     await BulkJob.all().update(status=JobStatus.CANCELLED)
     if live.version != demo.version:
-        live.install(RulesEngine(demo, workers=1))
+        live.install(live.current.with_rulebook(demo))
 
 
 @pytest.fixture

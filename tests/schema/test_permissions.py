@@ -160,7 +160,7 @@ OPERATIONS: dict[str, str] = {
         f'mutation {{ redeliverWebhook(deliveryId: "{MISSING_DELIVERY}") '
         "{ userErrors { code } } }"
     ),
-    "rulebookVersions": "{ rulebookVersions(first: 1) { version } }",
+    "rulebookVersions": "{ rulebookVersions(first: 1) { totalCount } }",
     "publishRulebook": (
         'mutation { publishRulebook(input: {files: [], note: "x"}) { userErrors { code } } }'
     ),
@@ -168,7 +168,7 @@ OPERATIONS: dict[str, str] = {
         'mutation { activateRulebook(input: {version: "nope"}) { userErrors { code } } }'
     ),
     "bulkJob": f'{{ bulkJob(id: "{MISSING_JOB}") {{ id }} }}',
-    "bulkJobs": "{ bulkJobs(first: 1) { id } }",
+    "bulkJobs": "{ bulkJobs(first: 1) { totalCount } }",
     "shadowReport": "{ shadowReport { counts { kind count } } }",
     "startShadow": 'mutation { startShadow(input: {version: "nope"}) { userErrors { code } } }',
     "stopShadow": "mutation { stopShadow { userErrors { code } } }",

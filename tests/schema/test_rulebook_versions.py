@@ -30,7 +30,13 @@ mutation($version: String!) {
   }
 }"""
 
-VERSIONS = "{ rulebookVersions { version active note publishedBy } }"
+VERSIONS = """{ rulebookVersions { totalCount edges { node {
+  version active note publishedBy
+  activations { totalCount edges { node { activatedBy previousVersion note } } }
+} } } }"""
+JOBS = """query($after: String) { bulkJobs(first: 1, after: $after) {
+  totalCount pageInfo { hasNextPage endCursor } edges { node { kind rulebookVersion total } }
+} }"""
 
 
 def files_input(files: dict[str, str]) -> list[dict[str, str]]:
@@ -74,12 +80,26 @@ async def test_publish_stores_activates_and_the_server_swaps_without_restart(
 
     again = await publish(revops, demo_files(engagement=20), "same content")
     assert (again["created"], again["job"]) == (False, None)  # versions are content hashes
-    listed = (await revops(VERSIONS))["data"]["rulebookVersions"]
+    versions = (await revops(VERSIONS))["data"]["rulebookVersions"]
+    assert versions["totalCount"] == 2
+    listed = [edge["node"] for edge in versions["edges"]]
     assert [(v["version"], v["active"]) for v in listed] == [
         (new, True),
         (baseline["version"], False),
     ]
     assert listed[0]["note"] == "engagement gate 30 → 20"  # immutable: the first note stays
+    assert listed[0]["activations"] == {
+        "totalCount": 1,
+        "edges": [
+            {
+                "node": {
+                    "activatedBy": "revops:test-revops",
+                    "previousVersion": baseline["version"],
+                    "note": "engagement gate 30 → 20",
+                }
+            }
+        ],
+    }
 
     rollback = (await revops(ACTIVATE, version=baseline["version"][:8]))["data"]
     assert rollback["activateRulebook"]["userErrors"] == []
@@ -90,6 +110,16 @@ async def test_publish_stores_activates_and_the_server_swaps_without_restart(
     assert rollback["activateRulebook"]["job"]["rulebookVersion"] == baseline["version"]
     assert await served_version(revops, baseline["version"]) == baseline["version"]
     assert await RulebookVersion.filter(active=True).count() == 1
+    versions = (await revops(VERSIONS))["data"]["rulebookVersions"]
+    [old] = [e["node"] for e in versions["edges"] if e["node"]["version"] == baseline["version"]]
+    assert [a["node"]["previousVersion"] for a in old["activations"]["edges"]] == [None, new]
+    jobs = (await revops(JOBS))["data"]["bulkJobs"]
+    assert jobs["totalCount"] == 3  # publish, publish, rollback: one re-evaluation each
+    assert jobs["edges"][0]["node"]["rulebookVersion"] == baseline["version"]  # newest first
+    assert jobs["pageInfo"]["hasNextPage"] is True
+    after = jobs["pageInfo"]["endCursor"]
+    second = (await revops(JOBS, after=after))["data"]["bulkJobs"]
+    assert second["edges"][0]["node"]["rulebookVersion"] == new
     history = (
         await RulebookActivation.all().order_by("id").values_list("version", "previous_version")
     )

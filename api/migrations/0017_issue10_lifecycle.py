@@ -1,0 +1,22 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+from tortoise.indexes import Index
+
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0011_issue10_shadow')]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name='RulebookActivation',
+            name='note',
+            field=fields.TextField(null=True, unique=False),
+        ),
+        ops.AddIndex(
+            model_name='RulebookActivation',
+            index=Index(fields=['version', 'id']),
+        ),
+    ]
