@@ -9,8 +9,18 @@ from datetime import datetime, timedelta
 from tortoise.functions import Count
 
 from api.enums import HandoffStatus
-from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.models import (
+    Account,
+    Activity,
+    Campaign,
+    Handoff,
+    Lead,
+    RepAbsence,
+    SalesRep,
+    TargetingAdjustment,
+)
 from rules import (
+    AbsenceData,
     AccountData,
     ActivityData,
     AdjustmentData,
@@ -45,7 +55,7 @@ async def build_inputs(
             ActivityData(type=a.type, occurred_at=a.occurred_at, properties=a.properties)
         )
     adjustments = await _active_adjustments(now)
-    reps = await _reps()
+    reps = await _reps(now)
     inputs = {}
     for lead in leads:
         account = accounts.get(lead.account_id)  # type: ignore[attr-defined]
@@ -112,8 +122,13 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
     ]
 
 
-async def _reps() -> list[RepData]:
+async def _reps(now: datetime) -> list[RepData]:
     reps = await SalesRep.all().order_by("id")
+    away: dict[int, list[AbsenceData]] = defaultdict(list)
+    for a in await RepAbsence.filter(ends_at__gt=now).order_by("starts_at", "id"):
+        away[a.rep_id].append(  # type: ignore[attr-defined]
+            AbsenceData(starts_at=a.starts_at, ends_at=a.ends_at, note=a.note)
+        )
     open_rows = (
         await Handoff.filter(status=HandoffStatus.PENDING)
         .annotate(n=Count("id"))
@@ -132,6 +147,11 @@ async def _reps() -> list[RepData]:
             open_handoffs=open_by_rep.get(r.id, 0),
             active=r.active,
             last_assigned_at=r.last_assigned_at,
+            time_zone=r.time_zone,
+            working_hours=r.working_hours,
+            holiday_country=r.holiday_country,
+            holiday_subdivision=r.holiday_subdivision,
+            out_of_office=away[r.id],
         )
         for r in reps
     ]

@@ -147,6 +147,7 @@ TABLES = (
     "feedback", "deal_stage_change", "deal", "lead_stage_change", "handoff", "evaluation",
     "activity", "lead", "rulebook_version", "sales_rep", "account", "campaign",
     "rulebook_activation", "bulk_job_chunk", "bulk_job", "shadow_disagreement", "shadow_run",
+    "rep_absence",  # issue 16
 )  # fmt: skip
 
 
