@@ -9,18 +9,9 @@ from datetime import datetime, timedelta
 from tortoise.functions import Count
 
 from api.enums import HandoffStatus
-from api.models import (
-    Account,
-    Activity,
-    Campaign,
-    Handoff,
-    Lead,
-    RepAbsence,
-    SalesRep,
-    TargetingAdjustment,
-)
+from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.worktime import current_absences, rep_data
 from rules import (
-    AbsenceData,
     AccountData,
     ActivityData,
     AdjustmentData,
@@ -124,11 +115,6 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
 
 async def _reps(now: datetime) -> list[RepData]:
     reps = await SalesRep.all().order_by("id")
-    away: dict[int, list[AbsenceData]] = defaultdict(list)
-    for a in await RepAbsence.filter(ends_at__gt=now).order_by("starts_at", "id"):
-        away[a.rep_id].append(  # type: ignore[attr-defined]
-            AbsenceData(starts_at=a.starts_at, ends_at=a.ends_at, note=a.note)
-        )
     open_rows = (
         await Handoff.filter(status=HandoffStatus.PENDING)
         .annotate(n=Count("id"))
@@ -136,22 +122,8 @@ async def _reps(now: datetime) -> list[RepData]:
         .values_list("owner_id", "n")
     )
     open_by_rep = {int(owner): int(n) for owner, n in open_rows}
+    away = await current_absences([r.id for r in reps], now)
     return [
-        RepData(
-            rep_id=str(r.id),
-            name=r.name,
-            email=r.email,
-            territory=r.territory,
-            segments=list(r.segments),
-            capacity=r.capacity,
-            open_handoffs=open_by_rep.get(r.id, 0),
-            active=r.active,
-            last_assigned_at=r.last_assigned_at,
-            time_zone=r.time_zone,
-            working_hours=r.working_hours,
-            holiday_country=r.holiday_country,
-            holiday_subdivision=r.holiday_subdivision,
-            out_of_office=away[r.id],
-        )
-        for r in reps
+        rep_data(r, open_handoffs=open_by_rep.get(r.id, 0), absences=absences)
+        for r, absences in zip(reps, away, strict=True)
     ]
