@@ -10,9 +10,13 @@ from typing import Any
 from starlette.applications import Starlette
 from strawberry.relay import GlobalID, to_base64
 
+from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage, Role
+from api.live import LiveEngine
 from api.models import Account, Activity, Handoff, Lead, RepAbsence, SalesRep
 from api.qualification import evaluate_lead
+from api.settings import DEMO_RULES_DIR
+from rules import load_rulebook
 from tests.conftest import GqlFactory, GraphQLClient
 
 CREATE_REP = """
@@ -332,3 +336,30 @@ async def test_out_of_office_by_own_key_yes_by_another_reps_key_no(
     removed = await own(BACK, input={"absenceId": absence_id})
     assert removed["data"]["removeRepAbsence"] == {"absence": {"id": absence_id}, "userErrors": []}
     assert await RepAbsence.all().count() == 1  # Blake's, set by the admin
+
+
+async def test_territory_defaults_come_from_the_live_rulebook(
+    gql: GraphQLClient, live_restored: LiveEngine
+) -> None:
+    """With the full demo rulebook live, a rep without settings of their own gets their
+    territory's calendar (rules/demo/working_time.yaml)."""
+    live_restored.install(RulesEngine(load_rulebook(DEMO_RULES_DIR), workers=1))
+    rep_id = await rep(gql, "Erik", "EMEA")
+    query = """
+    query($id: ID!, $after: DateTime) {
+      node(id: $id) {
+        ... on SalesRep {
+          timeZone holidayCountry ownWorkingTime nextAvailableAt(after: $after)
+          workingHours { day intervals }
+        }
+      }
+    }"""
+    friday_evening = "2026-12-04T17:00:00+00:00"
+    node = (await gql(query, id=rep_id, after=friday_evening))["data"]["node"]
+    assert (node["timeZone"], node["holidayCountry"], node["ownWorkingTime"]) == (
+        "Europe/Berlin",
+        "DE",
+        [],
+    )
+    assert node["workingHours"][4] == {"day": "fri", "intervals": ["08:30-15:00"]}
+    assert node["nextAvailableAt"] == "2026-12-07T07:30:00+00:00"  # Monday 08:30 CET
