@@ -10,6 +10,7 @@ from tortoise.functions import Count
 
 from api.enums import HandoffStatus
 from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.worktime import current_absences, rep_data
 from rules import (
     AccountData,
     ActivityData,
@@ -45,7 +46,7 @@ async def build_inputs(
             ActivityData(type=a.type, occurred_at=a.occurred_at, properties=a.properties)
         )
     adjustments = await _active_adjustments(now)
-    reps = await _reps()
+    reps = await _reps(now)
     inputs = {}
     for lead in leads:
         account = accounts.get(lead.account_id)  # type: ignore[attr-defined]
@@ -112,7 +113,7 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
     ]
 
 
-async def _reps() -> list[RepData]:
+async def _reps(now: datetime) -> list[RepData]:
     reps = await SalesRep.all().order_by("id")
     open_rows = (
         await Handoff.filter(status=HandoffStatus.PENDING)
@@ -121,17 +122,8 @@ async def _reps() -> list[RepData]:
         .values_list("owner_id", "n")
     )
     open_by_rep = {int(owner): int(n) for owner, n in open_rows}
+    away = await current_absences([r.id for r in reps], now)
     return [
-        RepData(
-            rep_id=str(r.id),
-            name=r.name,
-            email=r.email,
-            territory=r.territory,
-            segments=list(r.segments),
-            capacity=r.capacity,
-            open_handoffs=open_by_rep.get(r.id, 0),
-            active=r.active,
-            last_assigned_at=r.last_assigned_at,
-        )
-        for r in reps
+        rep_data(r, open_handoffs=open_by_rep.get(r.id, 0), absences=absences)
+        for r, absences in zip(reps, away, strict=True)
     ]

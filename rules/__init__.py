@@ -34,6 +34,7 @@ from rules.loader import (
     rulebook_schema,
 )
 from rules.models import (
+    AbsenceData,
     AccountData,
     ActivityData,
     AdjustmentData,
@@ -57,6 +58,7 @@ from rules.rulebook import Rulebook
 from rules.whynot import WhyNot
 
 __all__ = [
+    "AbsenceData",
     "AccountData",
     "ActivityData",
     "AdjustmentData",

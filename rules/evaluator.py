@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
-from rules import explainer
+from rules import explainer, worktime
+from rules.calendars import rep_calendar
 from rules.compiler import (
     ACTIVITY,
     MICROS_PER_DAY,
@@ -39,7 +40,7 @@ from rules.models import (
     Section,
 )
 from rules.packing import fact_kind
-from rules.rulebook import Rulebook, Transition
+from rules.rulebook import Route, Rulebook, Transition
 
 _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
@@ -359,15 +360,11 @@ class Evaluator:
                 "why": f"routes {names} matched but no active rep with free capacity in their "
                 "pools",
             }
+        skipped: dict[str, str] = {}
+        seen: dict[str, tuple[str | None, datetime | None]] = {}
+        starts_at = None
         for route in matched:
-            pool = [
-                rep
-                for rep in inp.reps
-                if rep.active
-                and rep.open_handoffs < rep.capacity
-                and (route.territory is None or rep.territory == route.territory)
-                and (route.segment is None or route.segment in rep.segments)
-            ]
+            pool, starts_at = self._pool(inp, route, skipped, seen)
             if pool:
                 rep = min(pool, key=_round_robin_key)
                 last = rep.last_assigned_at.isoformat() if rep.last_assigned_at else "never"
@@ -378,17 +375,86 @@ class Evaluator:
                     f"{rep.email or rep.rep_id} (last assigned {last})",
                 }
                 break
+        routing["why"] += self._queued(inp, starts_at, routing["rep_id"]) + _skipped(skipped)
+        return routing, self._sla(inp, fired, routing["rep_id"], starts_at)
+
+    def _pool(
+        self,
+        inp: EvaluationInput,
+        route: Route,
+        skipped: dict[str, str],
+        seen: dict[str, tuple[str | None, datetime | None]],
+    ) -> tuple[list[RepData], datetime | None]:
+        """The route's reps with free capacity that are available at ``inp.now`` (the others go
+        to ``skipped`` with the reason). When none is and the route queues, the reps available
+        soonest within its bound, and when that is (the SLA clock starts then). ``seen`` keeps
+        each rep's availability across the routes of one evaluation."""
+        eligible = [
+            rep
+            for rep in inp.reps
+            if rep.active
+            and rep.open_handoffs < rep.capacity
+            and (route.territory is None or rep.territory == route.territory)
+            and (route.segment is None or route.segment in rep.segments)
+        ]
+        pool, away = [], []
+        for rep in eligible:
+            if rep.rep_id not in seen:
+                cal = rep_calendar(self.book.working_time, rep)
+                seen[rep.rep_id] = worktime.status(cal, inp.now)
+            reason, back = seen[rep.rep_id]
+            if reason is None:
+                pool.append(rep)
+            else:
+                skipped.setdefault(rep.rep_id, f"{rep.name or rep.email or rep.rep_id} {reason}")
+                away.append((back, rep))
+        if pool or not away or route.queue_max_wait_hours is None:
+            return pool, None
+        bound = inp.now + timedelta(hours=route.queue_max_wait_hours)
+        waits = [(at, rep) for at, rep in away if at is not None and at <= bound]
+        if not waits:
+            return [], None
+        soonest = min(at for at, _ in waits)
+        return [rep for at, rep in waits if at == soonest], soonest
+
+    def _queued(self, inp: EvaluationInput, starts_at: datetime | None, rep_id: str | None) -> str:
+        owner = next((r for r in inp.reps if r.rep_id == rep_id), None)
+        if starts_at is None or owner is None:
+            return ""
+        tz = rep_calendar(self.book.working_time, owner).tz
+        back = worktime.when(starts_at, tz, inp.now)
+        return f"; nobody was available: queued for the rep available soonest ({back})"
+
+    def _sla(
+        self,
+        inp: EvaluationInput,
+        fired: set[str],
+        rep_id: str | None,
+        starts_at: datetime | None,
+    ) -> dict[str, Any] | None:
+        """The deadline: wall-clock hours, or hours of the owner's working time (business)."""
         sla = self.book.sla
         priority = next((p for p in sla.rules if p.name in fired), None)
         level = priority.priority if priority else sla.default
         if level is None or level not in sla.priorities:
-            return routing, None
+            return None
         hours = sla.priorities[level]
-        return routing, {
+        start = starts_at or inp.now
+        clock = sla.clock(level)
+        deadline = None
+        owner = next((r for r in inp.reps if r.rep_id == rep_id), None)
+        if clock == "business" and owner is not None:
+            cal = rep_calendar(self.book.working_time, owner)
+            deadline = worktime.add_working_time(cal, start, hours)
+        if deadline is None:  # no owner, or no working time for years: the wall clock
+            clock, deadline = "wall", start + timedelta(hours=hours)
+        return {
             "rule": priority.name if priority else None,
             "priority": level,
             "hours": hours,
-            "deadline": inp.now + timedelta(hours=hours),
+            "deadline": deadline,
+            "clock": clock,
+            "starts_at": starts_at,
         }
 
     def _fired_list(
@@ -434,6 +500,11 @@ class Evaluator:
             for name, cond in self.compiled.conditions.items()
             if name not in fired
         ]
+
+
+def _skipped(skipped: dict[str, str]) -> str:
+    """``; unavailable: Avery Ent out of office until Mon 7 Dec 09:00 CET, …``"""
+    return "; unavailable: " + ", ".join(skipped.values()) if skipped else ""
 
 
 def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:

@@ -29,6 +29,7 @@ from schema.simulation import SimulationQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingMutations, TargetingQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
+from schema.worktime import WorkTimeMutations
 
 
 @strawberry.type
@@ -75,6 +76,7 @@ Mutation = merge_types(
         MetricMutations,
         WebhookMutations,
         RepMutations,
+        WorkTimeMutations,
         CampaignMutations,
         PrivacyMutations,
         TargetingMutations,
