@@ -11,14 +11,15 @@ from typing import cast
 from tortoise.transactions import in_transaction
 
 from api.engine import RulesEngine
-from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
+from api.enums import HOLDING, EvaluationTrigger, LifecycleStage
 from api.facts import build_inputs
 from api.inserts import insert_returning
 from api.locking import for_update
-from api.models import DomainEvent, Handoff, Lead, LeadStageChange, SalesRep
+from api.models import DomainEvent, Handoff, HandoffStep, Lead, LeadStageChange, SalesRep
 from api.outcomes import OutcomePlan, plan_outcome
+from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
-from rules import EvaluationInput, EvaluationResult, RepData, RulesError
+from rules import EvaluationInput, EvaluationResult, RepData, RepShare, RulesError
 
 BATCH = 200
 # Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
@@ -121,7 +122,7 @@ async def _batch(
                 and stage == engine.handoff_stage
                 and lead.owner_id is None  # type: ignore[attr-defined]
             ):
-                reps.assigned(outcome.routing.rep_id)
+                reps.assigned(outcome.routing.rep_id, outcome.routing.shares)
         results[lead.id] = (fact_input, outcome)
     if not results:
         return
@@ -140,7 +141,7 @@ async def _write(
 ) -> None:
     read_versions = {lead.id: lead.version for lead in leads}
     locked = await for_update(Lead.filter(id__in=list(results))).order_by("id")
-    pending = Handoff.filter(lead_id__in=list(results), status=HandoffStatus.PENDING)
+    pending = Handoff.filter(lead_id__in=list(results), status__in=HOLDING)
     open_handoffs = set(cast(list[int], await pending.values_list("lead_id", flat=True)))
     plans: list[OutcomePlan] = []
     for lead in locked:
@@ -173,6 +174,14 @@ async def _write(
     if handoffs:
         await insert_returning(handoffs, key="lead_id")
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
+        await HandoffStep.bulk_create(
+            [
+                first_step(p.handoff, results[p.lead.id][1].routing.why, now)
+                for p in plans
+                if p.handoff is not None
+            ]
+        )
+        await save_shares(reps.changed_shares())
     await _update_leads(plans)
     events = [e for p in plans for e in p.final_events()]
     if events:
@@ -202,7 +211,8 @@ async def _update_leads(plans: list[OutcomePlan]) -> None:
 
 
 class RepBook:
-    """The reps' routing state as it evolves through one batch.
+    """The reps' routing state as it evolves through one batch: open handoffs, the last
+    assignment and the routing ledger (rules/pick.py), so each pick sees the earlier ones.
 
     Each assignment gets a distinct, increasing time (1 µs apart) so that round robin sees the
     order of assignments inside a batch and across batches, as it would one lead at a time.
@@ -212,17 +222,26 @@ class RepBook:
         self._reps = {r.rep_id: r for r in reps}
         stamps = [r.last_assigned_at for r in reps if r.last_assigned_at is not None]
         self._clock = max([now, *stamps])
+        self._touched: set[str] = set()
 
     def current(self) -> list[RepData]:
         return list(self._reps.values())
 
-    def assigned(self, rep_id: str) -> None:
+    def assigned(self, rep_id: str, shares: Sequence[RepShare] = ()) -> None:
         rep = self._reps.get(rep_id)
         if rep is not None:
             self._clock += timedelta(microseconds=1)
             self._reps[rep_id] = rep.model_copy(
                 update={"open_handoffs": rep.open_handoffs + 1, "last_assigned_at": self._clock}
             )
+        if shares:
+            for updated in apply_shares([self._reps[s.rep_id] for s in shares], shares):
+                self._reps[updated.rep_id] = updated
+            self._touched.update(s.rep_id for s in shares)
+
+    def changed_shares(self) -> list[RepShare]:
+        """The ledger rows of every rep a pick in this batch changed."""
+        return latest_shares(self._reps.values(), self._touched)
 
     def last_assigned(self, rep_id: int) -> datetime | None:
         rep = self._reps.get(str(rep_id))

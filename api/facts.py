@@ -10,6 +10,7 @@ from tortoise.functions import Count
 
 from api.enums import HandoffStatus
 from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.shares import load_shares
 from rules import (
     AccountData,
     ActivityData,
@@ -45,7 +46,7 @@ async def build_inputs(
             ActivityData(type=a.type, occurred_at=a.occurred_at, properties=a.properties)
         )
     adjustments = await _active_adjustments(now)
-    reps = await _reps()
+    reps = await rep_data(now)
     inputs = {}
     for lead in leads:
         account = accounts.get(lead.account_id)  # type: ignore[attr-defined]
@@ -112,8 +113,10 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
     ]
 
 
-async def _reps() -> list[RepData]:
+async def rep_data(now: datetime) -> list[RepData]:
+    """Every rep with open handoffs and this week's routing ledger (three queries)."""
     reps = await SalesRep.all().order_by("id")
+    shares = await load_shares(now)
     open_rows = (
         await Handoff.filter(status=HandoffStatus.PENDING)
         .annotate(n=Count("id"))
@@ -132,6 +135,7 @@ async def _reps() -> list[RepData]:
             open_handoffs=open_by_rep.get(r.id, 0),
             active=r.active,
             last_assigned_at=r.last_assigned_at,
+            shares=shares.get(r.id, []),
         )
         for r in reps
     ]

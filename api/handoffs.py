@@ -11,10 +11,10 @@ from tortoise.transactions import in_transaction
 
 from api.engine import RulesEngine
 from api.enums import FeedbackKind, HandoffStatus, LifecycleStage
-from api.errors import Conflict, NotFound, PermissionDenied
+from api.errors import Conflict, HandoffReassigned, NotFound, PermissionDenied
 from api.feedback import record_feedback
 from api.locking import for_update
-from api.models import DomainEvent, Handoff, Lead
+from api.models import DomainEvent, Handoff, HandoffStep, Lead
 from api.stage_moves import move_lead
 
 OPEN = (HandoffStatus.PENDING, HandoffStatus.EXPIRED)
@@ -46,11 +46,15 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
     handoff = await for_update(Handoff.filter(id=handoff_id)).first()
     if handoff is None:
         raise NotFound(f"no handoff with id {handoff_id}", field="handoffId")
-    if rep_id is not None and handoff.owner_id != rep_id:  # type: ignore[attr-defined]
-        raise PermissionDenied(
-            f"handoff {handoff_id} belongs to another rep",
+    if rep_id is not None and (
+        handoff.owner_id != rep_id or handoff.status == HandoffStatus.QUEUED  # type: ignore[attr-defined]
+    ):
+        await _not_yours(handoff, rep_id)
+    if handoff.status == HandoffStatus.QUEUED:
+        raise Conflict(
+            f"handoff {handoff_id} waits in queue {handoff.queue}",
             field="handoffId",
-            suggestion="a rep's key can only decide that rep's handoffs",
+            suggestion="a rep claims a queued handoff by accepting it with their own key",
         )
     if handoff.status not in OPEN:
         raise Conflict(
@@ -60,6 +64,47 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
         )
     lead = await for_update(Lead.filter(id=handoff.lead_id)).get()  # type: ignore[attr-defined]
     return handoff, lead
+
+
+async def _not_yours(handoff: Handoff, rep_id: int) -> None:
+    """A rep-bound key on a handoff it does not own: taken by escalation, or never theirs.
+    A queued handoff is claimed by the first rep who was not in its chain."""
+    last = await HandoffStep.filter(handoff_id=handoff.id, rep_id=rep_id).order_by("-step").first()
+    if last is not None:
+        moved = (
+            await HandoffStep.filter(handoff_id=handoff.id, step__gt=last.step)
+            .order_by("step")
+            .first()
+        )
+        where = f"queue {moved.queue}" if moved and moved.queue else "another rep"
+        raise HandoffReassigned(
+            f"handoff {handoff.id} was re-assigned to {where} at "
+            f"{moved.at.isoformat() if moved else 'an earlier time'}: "
+            f"{moved.reason if moved else 'escalated'}",
+            field="handoffId",
+            suggestion="a handoff that escalation moved on can only be decided by its new owner",
+        )
+    if handoff.status == HandoffStatus.QUEUED:
+        handoff.owner_id = rep_id
+        handoff.status = HandoffStatus.PENDING
+        handoff.queue = None
+        number = await HandoffStep.filter(handoff_id=handoff.id).count()
+        await HandoffStep.create(
+            handoff_id=handoff.id,
+            step=number,
+            kind="claimed",
+            rep_id=rep_id,
+            reason="claimed from the fallback queue",
+            at=datetime.now(UTC),
+        )
+        await handoff.save(update_fields=["owner_id", "status", "queue"])
+        await Lead.filter(id=handoff.lead_id).update(owner_id=rep_id)  # type: ignore[attr-defined]
+        return
+    raise PermissionDenied(
+        f"handoff {handoff.id} belongs to another rep",
+        field="handoffId",
+        suggestion="a rep's key can only decide that rep's handoffs",
+    )
 
 
 async def _decide(handoff: Handoff, status: HandoffStatus, now: datetime, *fields: str) -> None:

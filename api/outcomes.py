@@ -161,6 +161,8 @@ def plan_outcome(
             owner_id=owner_id,
             priority=sla.priority if sla else "normal",
             sla_deadline=sla.deadline if sla else now,
+            route=result.routing.route,
+            escalate_at=sla.escalate_at if sla else None,
         )
     return OutcomePlan(
         lead=lead,

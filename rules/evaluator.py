@@ -1,8 +1,9 @@
 """In-process evaluation of one lead: facts in, fired rules out, outcome computed from them.
 
 The engine decides which rules fire. Python only turns what fired into scores (decay, caps,
-adjustments), the stage outcome (precedence), the rep (round robin inside the chosen pool) and
-the SLA deadline. Use :class:`rules.pool.EnginePool` in the server; this class is for one thread.
+adjustments), the stage outcome (precedence), the rep (weighted shares inside the chosen pool:
+rules/pick.py) and the SLA deadline. Use :class:`rules.pool.EnginePool` in the server; this
+class is for one thread.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from rules.loader import load_rulebook
 from rules.models import (
     EvaluationInput,
     EvaluationResult,
-    RepData,
     Section,
 )
 from rules.packing import fact_kind
+from rules.pick import pick, route_policy
 from rules.rulebook import Rulebook, Transition
 
 _DAY = float(MICROS_PER_DAY)
@@ -79,6 +80,7 @@ class Evaluator:
         self._signals = {s.name: s for s in book.signals}
         self._transitions = {t.name: t for t in book.transitions}
         self._sla_rules = {r.name: r for r in book.sla.rules}
+        self._policies = {r.name: route_policy(r) for r in book.routing.routes}
         self._order = {r: i for i, r in enumerate(self.compiled.conditions)}
         self._lookback = book.lookback_days
         self.leaked_sessions = 0
@@ -286,7 +288,8 @@ class Evaluator:
     def _route_and_sla(
         self, inp: EvaluationInput, fired: set[str], stage: str
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """First fired route (file order) with an eligible rep; round robin inside its pool."""
+        """First fired route (file order) with an eligible rep; the pick inside its pool is
+        rules/pick.py's (weights, catch-up; equal weights pick in round robin order)."""
         handoff = self.book.stages.handoff
         if handoff is None or stage != handoff:
             why = f"stage `{stage}` is not the handoff stage `{handoff}`"
@@ -302,22 +305,27 @@ class Evaluator:
                 "pools",
             }
         for route in matched:
-            pool = [
+            inside = [
                 rep
                 for rep in inp.reps
-                if rep.active
-                and rep.open_handoffs < rep.capacity
-                and (route.territory is None or rep.territory == route.territory)
+                if (route.territory is None or rep.territory == route.territory)
                 and (route.segment is None or route.segment in rep.segments)
             ]
+            pool = [rep for rep in inside if rep.active and rep.open_handoffs < rep.capacity]
             if pool:
-                rep = min(pool, key=_round_robin_key)
-                last = rep.last_assigned_at.isoformat() if rep.last_assigned_at else "never"
+                free = {rep.rep_id for rep in pool}
+                chosen = pick(
+                    route=route.name,
+                    eligible=pool,
+                    absent=[rep for rep in inside if rep.rep_id not in free],
+                    policy=self._policies[route.name],
+                    now=inp.now,
+                )
                 routing = {
                     "route": route.name,
-                    "rep_id": rep.rep_id,
-                    "why": f"route {route.name}: {len(pool)} eligible rep(s), round robin picked "
-                    f"{rep.email or rep.rep_id} (last assigned {last})",
+                    "rep_id": chosen.rep_id,
+                    "why": chosen.why,
+                    "shares": chosen.shares,
                 }
                 break
         sla = self.book.sla
@@ -326,11 +334,15 @@ class Evaluator:
         if level is None or level not in sla.priorities:
             return routing, None
         hours = sla.priorities[level]
+        escalation = sla.escalation.get(level)
         return routing, {
             "rule": priority.name if priority else None,
             "priority": level,
             "hours": hours,
             "deadline": inp.now + timedelta(hours=hours),
+            "escalate_at": (
+                inp.now + timedelta(hours=escalation.after_hours) if escalation else None
+            ),
         }
 
     def _fired_list(
@@ -393,9 +405,3 @@ def _activity_types(part: dict[str, Any]) -> frozenset[str]:
         for test in pattern.values()
         if (kind := fact_kind(test)).startswith("a:")
     )
-
-
-def _round_robin_key(rep: RepData) -> tuple[float, str]:
-    """Oldest last assignment first (never assigned = oldest), ties by rep id."""
-    last = rep.last_assigned_at.timestamp() if rep.last_assigned_at else float("-inf")
-    return (last, rep.rep_id)
