@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 from api.bulk import RepBook
 from api.enums import HandoffStatus
 from api.facts import rep_data
+from api.handoffs import breach_event
 from api.locking import for_update
 from api.models import DomainEvent, Handoff, HandoffStep, Lead, SalesRep
 from api.shares import next_step_numbers, save_shares
@@ -45,8 +46,9 @@ class _Tick:
     moved: dict[int, Lead] = field(default_factory=dict)
     owners: set[int] = field(default_factory=set)
 
-    def step(self, handoff: Handoff, kind: str, rep_id: int | None, reason: str) -> None:
-        previous = handoff.owner_id  # type: ignore[attr-defined]
+    def step(
+        self, handoff: Handoff, kind: str, rep_id: int | None, reason: str, previous: int
+    ) -> None:
         number = self.numbers.get(handoff.id, 0)
         self.numbers[handoff.id] = number + 1
         self.steps.append(
@@ -139,11 +141,12 @@ async def _escalate(book: Rulebook, due: Sequence[Handoff], now: datetime) -> in
                     "escalated",
                     int(rep_id),
                     f"escalation {handoff.escalations} of {rule.times}: {why_late}; {why}",
+                    int(owner),
                 )
                 went[handoff.id].add(rep_id)
                 continue
             why_late += f"; no other free rep in route {route.name}"
-        _fallback(tick, handoff, rule, managers, why_late)
+        _fallback(tick, handoff, rule, managers, why_late, int(owner))
     await _write(tick)
     return len(tick.steps)
 
@@ -194,13 +197,19 @@ def _fallback(
     rule: Escalation,
     managers: dict[str, SalesRep],
     why_late: str,
+    previous: int,
 ) -> None:
     handoff.escalate_at = None
     manager = managers.get(rule.then_rep) if rule.then_rep else None
     if manager is not None:
         _reassign(tick, handoff, manager.id)
-        tick.step(handoff, "fallback", manager.id, f"{why_late}; fallback rep {manager.email}")
+        reason = f"{why_late}; fallback rep {manager.email}"
+        tick.step(handoff, "fallback", manager.id, reason, previous)
         return
+    if handoff.breached_at is None and handoff.sla_deadline < tick.now:
+        # leaving the SLA clock unseen by the SLA job: keep the breach on record, as it would
+        handoff.breached_at = tick.now
+        tick.events.append(DomainEvent(**breach_event(handoff)))
     handoff.status = HandoffStatus.QUEUED
     handoff.queue = rule.then_queue or FALLBACK_QUEUE
     missing = f" (fallback rep {rule.then_rep} not found)" if rule.then_rep else ""
@@ -210,14 +219,16 @@ def _fallback(
         lead.version += 1
         tick.moved[lead.id] = lead
     tick.handoffs.append(handoff)
-    tick.step(handoff, "queued", None, f"{why_late}; fallback queue {handoff.queue}{missing}")
+    reason = f"{why_late}; fallback queue {handoff.queue}{missing}"
+    tick.step(handoff, "queued", None, reason, previous)
 
 
 async def _write(tick: _Tick) -> None:
     """A fixed number of statements per batch, whatever its size."""
     if tick.handoffs:
         await Handoff.bulk_update(
-            tick.handoffs, fields=["owner_id", "escalate_at", "escalations", "status", "queue"]
+            tick.handoffs,
+            fields=["owner_id", "escalate_at", "escalations", "status", "queue", "breached_at"],
         )
     if tick.moved:
         await Lead.bulk_update(list(tick.moved.values()), fields=["owner_id", "version"])
@@ -225,5 +236,6 @@ async def _write(tick: _Tick) -> None:
         await SalesRep.filter(id__in=list(tick.owners)).update(last_assigned_at=tick.now)
     if tick.steps:
         await HandoffStep.bulk_create(tick.steps)
+    if tick.events:
         await DomainEvent.bulk_create(tick.events)
     await save_shares(tick.reps.changed_shares())

@@ -66,6 +66,13 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
     return handoff, lead
 
 
+async def left_to_service(handoff_id: int, rep_id: int) -> bool:
+    """A rep-bound key on a handoff it does not own that the service answers itself: one in a
+    fallback queue (the rep claims it) or one escalation took from this rep (a clear error)."""
+    queued = await Handoff.filter(id=handoff_id, status=HandoffStatus.QUEUED).exists()
+    return queued or await HandoffStep.filter(handoff_id=handoff_id, rep_id=rep_id).exists()
+
+
 async def _not_yours(handoff: Handoff, rep_id: int) -> None:
     """A rep-bound key on a handoff it does not own: taken by escalation, or never theirs.
     A queued handoff is claimed by the first rep who was not in its chain."""
@@ -117,12 +124,12 @@ async def _decide(handoff: Handoff, status: HandoffStatus, now: datetime, *field
     if handoff.breached_at is None and handoff.sla_deadline < now:
         handoff.breached_at = now
         extra.append("breached_at")
-        await DomainEvent.create(**_breach_event(handoff))
+        await DomainEvent.create(**breach_event(handoff))
     await handoff.save(update_fields=["status", "decided_at", *fields, *extra])
     await DomainEvent.create(**_decided_event(handoff, before))
 
 
-def _breach_event(handoff: Handoff) -> dict[str, Any]:
+def breach_event(handoff: Handoff) -> dict[str, Any]:
     return {
         "kind": "sla_breached",
         "subject_id": handoff.owner_id,  # type: ignore[attr-defined]
@@ -221,7 +228,7 @@ async def expire_overdue(*, now: datetime | None = None, batch: int = 500) -> in
             ).update(status=HandoffStatus.EXPIRED, breached_at=now)
             if changed != len(overdue):  # cannot happen while we hold the locks
                 raise RuntimeError("handoffs changed under their row locks")
-            await DomainEvent.bulk_create([DomainEvent(**_breach_event(h)) for h in overdue])
+            await DomainEvent.bulk_create([DomainEvent(**breach_event(h)) for h in overdue])
         total += len(overdue)
         if len(overdue) < batch:
             return total

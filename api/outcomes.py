@@ -163,6 +163,7 @@ def plan_outcome(
             sla_deadline=sla.deadline if sla else now,
             route=result.routing.route,
             escalate_at=sla.escalate_at if sla else None,
+            created_at=now,  # the evaluation's clock: the SLA and escalation count from it
         )
     return OutcomePlan(
         lead=lead,

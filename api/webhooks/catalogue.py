@@ -69,7 +69,8 @@ async def translate(events: Sequence[DomainEvent]) -> list[WebhookEvent]:
     leads = await _leads(lead_ids)
     out: list[WebhookEvent] = []
     for event, kind, data, facts in staged:
-        lead = leads.get(cast(int, facts.get("lead") or 0))
+        found = leads.get(cast(int, facts.get("lead") or 0))
+        lead = dict(found) if found is not None else None  # several events of one lead
         if lead is not None:
             data["lead"] = lead
         owner = facts.get("owner")
