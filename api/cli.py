@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from api import cli_rulebooks, cli_shadow, cli_simulate
+from api import cli_rulebooks, cli_shadow, cli_simulate, cli_worktime
 from api.admin_cli import campaigns_app, lead_app, reps_app
 from api.cli_support import with_db as _with_db
 from api.csv_cli import evaluations_app, leads_app
@@ -42,6 +42,7 @@ app.add_typer(lead_app, name="lead")
 cli_rulebooks.register(rules_cli, app)
 rules_cli.command("simulate")(cli_simulate.simulate_command)
 rules_cli.add_typer(cli_shadow.app, name="shadow")
+_ = cli_worktime  # imported for its `reps away|back|absences|hours|calendar` commands (#16)
 
 
 @app.command()

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from api.bulk import RepBook
 from api.enums import HandoffStatus
-from api.facts import rep_data
+from api.facts import reps_now
 from api.handoffs import breach_event
 from api.locking import for_update
 from api.models import DomainEvent, Handoff, HandoffStep, Lead, SalesRep
 from api.shares import next_step_numbers, save_shares
+from rules import worktime
+from rules.calendars import rep_calendar
+from rules.escalation import escalate_at
 from rules.pick import pick, route_policy
 from rules.rulebook import Escalation, Route, Rulebook
 
@@ -99,7 +102,7 @@ async def escalate_due(*, book: Rulebook, now: datetime | None = None, batch: in
 
 async def _escalate(book: Rulebook, due: Sequence[Handoff], now: datetime) -> int:
     ids = [h.id for h in due]
-    tick = _Tick(now=now, reps=RepBook(await rep_data(now), now), numbers={})
+    tick = _Tick(now=now, reps=RepBook(await reps_now(now), now), numbers={})
     tick.numbers = await next_step_numbers(ids)
     went: dict[int, set[str]] = {}
     for handoff_id, rep_id in await HandoffStep.filter(handoff_id__in=ids).values_list(
@@ -130,11 +133,13 @@ async def _escalate(book: Rulebook, due: Sequence[Handoff], now: datetime) -> in
             f"{_email(tick.reps, owner)}"
         )
         if handoff.escalations < rule.times and route is not None:
-            chosen = _next_rep(tick.reps, route, seen, now)
+            chosen = _next_rep(book, tick.reps, route, seen, now)
             if chosen is not None:
                 rep_id, why = chosen
                 handoff.escalations += 1
-                handoff.escalate_at = now + timedelta(hours=rule.after_hours)
+                owner_data = next(r for r in tick.reps.current() if r.rep_id == rep_id)
+                cal = rep_calendar(book.working_time, owner_data)
+                handoff.escalate_at = escalate_at(rule.after_hours, rule.clock, cal, now)
                 _reassign(tick, handoff, int(rep_id))
                 tick.step(
                     handoff,
@@ -156,8 +161,10 @@ def _email(reps: RepBook, rep_id: str) -> str:
     return (rep.email or rep_id) if rep is not None else rep_id
 
 
-def _next_rep(reps: RepBook, route: Route, seen: set[str], now: datetime) -> tuple[str, str] | None:
-    """The route's pick among its free reps the handoff has not been with yet."""
+def _next_rep(
+    book: Rulebook, reps: RepBook, route: Route, seen: set[str], now: datetime
+) -> tuple[str, str] | None:
+    """The route's pick among its free, available reps the handoff has not been with yet."""
     inside = [
         r
         for r in reps.current()
@@ -165,7 +172,13 @@ def _next_rep(reps: RepBook, route: Route, seen: set[str], now: datetime) -> tup
         and (route.territory is None or r.territory == route.territory)
         and (route.segment is None or route.segment in r.segments)
     ]
-    free = [r for r in inside if r.active and r.open_handoffs < r.capacity]
+    free = [
+        r
+        for r in inside
+        if r.active
+        and r.open_handoffs < r.capacity
+        and worktime.available(rep_calendar(book.working_time, r), now)
+    ]
     if not free:
         return None
     names = {r.rep_id for r in free}

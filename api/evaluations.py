@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.models import Evaluation, RulebookVersion
-from rules import EvaluationInput, EvaluationResult, RuleExplanation, WhyNot, load_rulebook_files
+from rules import (
+    EvaluationInput,
+    EvaluationResult,
+    RuleExplanation,
+    SlaOutcome,
+    WhyNot,
+    load_rulebook_files,
+)
 
 FORMAT = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -91,7 +98,7 @@ def pack_result(result: EvaluationResult) -> dict[str, Any]:
             "stage": [result.stage.from_stage, result.stage.to_stage, result.stage.rule,
                       result.stage.reason],
             "routing": [result.routing.route, result.routing.rep_id, result.routing.why],
-            "sla": [sla.rule, sla.priority, sla.hours, micros(sla.deadline)] if sla else None,
+            "sla": _pack_sla(sla) if sla else None,
         },
     }  # fmt: skip
 
@@ -101,7 +108,16 @@ _PART = ("signal", "score", "points", "matches", "decay_factor", "value", "activ
 _SCORE = ("raw", "adjustment", "value", "cap")
 _STAGE = ("from_stage", "to_stage", "rule", "reason")
 ROUTING_KEYS = _ROUTING = ("route", "rep_id", "why")
-_SLA = ("rule", "priority", "hours", "deadline")
+_SLA = ("rule", "priority", "hours", "deadline", "clock", "starts_at")
+
+
+def _pack_sla(sla: SlaOutcome) -> list[Any]:
+    """Four items on the wall clock (the form older rows have), six with a business clock or a
+    queued start (issue 16)."""
+    row: list[Any] = [sla.rule, sla.priority, sla.hours, micros(sla.deadline)]
+    if sla.clock != "wall" or sla.starts_at is not None:
+        row += [sla.clock, micros(sla.starts_at) if sla.starts_at else None]
+    return row
 
 
 def _named(keys: tuple[str, ...], row: Any) -> Any:
@@ -111,9 +127,13 @@ def _named(keys: tuple[str, ...], row: Any) -> Any:
 def stored_result(row: Evaluation) -> EvaluationResult:
     """The result as the engine returned it, without "why not" (see :func:`why_not`)."""
     outcome = row.outcome
-    sla = _named(_SLA, outcome["sla"])
-    if sla is not None and isinstance(sla["deadline"], int):
-        sla["deadline"] = from_micros(sla["deadline"])
+    packed: Any = outcome["sla"]
+    sla: dict[str, Any] | None = (
+        dict(zip(_SLA, packed, strict=False)) if isinstance(packed, list) else packed
+    )
+    for key in ("deadline", "starts_at"):
+        if sla is not None and isinstance(sla.get(key), int):
+            sla[key] = from_micros(sla[key])
     return EvaluationResult.model_validate(
         {
             "rulebook_version": row.rulebook_version,

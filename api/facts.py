@@ -11,6 +11,7 @@ from tortoise.functions import Count
 from api.enums import HandoffStatus
 from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
 from api.shares import load_shares
+from api.worktime import current_absences, rep_data
 from rules import (
     AccountData,
     ActivityData,
@@ -46,7 +47,7 @@ async def build_inputs(
             ActivityData(type=a.type, occurred_at=a.occurred_at, properties=a.properties)
         )
     adjustments = await _active_adjustments(now)
-    reps = await rep_data(now)
+    reps = await reps_now(now)
     inputs = {}
     for lead in leads:
         account = accounts.get(lead.account_id)  # type: ignore[attr-defined]
@@ -113,8 +114,8 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
     ]
 
 
-async def rep_data(now: datetime) -> list[RepData]:
-    """Every rep with open handoffs and this week's routing ledger (three queries)."""
+async def reps_now(now: datetime) -> list[RepData]:
+    """Every rep with open handoffs, calendar, absences and this week's routing ledger."""
     reps = await SalesRep.all().order_by("id")
     shares = await load_shares(now)
     open_rows = (
@@ -124,18 +125,10 @@ async def rep_data(now: datetime) -> list[RepData]:
         .values_list("owner_id", "n")
     )
     open_by_rep = {int(owner): int(n) for owner, n in open_rows}
+    away = await current_absences([r.id for r in reps], now)
     return [
-        RepData(
-            rep_id=str(r.id),
-            name=r.name,
-            email=r.email,
-            territory=r.territory,
-            segments=list(r.segments),
-            capacity=r.capacity,
-            open_handoffs=open_by_rep.get(r.id, 0),
-            active=r.active,
-            last_assigned_at=r.last_assigned_at,
-            shares=shares.get(r.id, []),
+        rep_data(r, open_handoffs=open_by_rep.get(r.id, 0), absences=absences).model_copy(
+            update={"shares": shares.get(r.id, [])}
         )
-        for r in reps
+        for r, absences in zip(reps, away, strict=True)
     ]

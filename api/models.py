@@ -77,9 +77,33 @@ class SalesRep(Model):
     active = fields.BooleanField(default=True)
     last_assigned_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Own calendar settings (issue 16); null takes the rulebook's territory default.
+    time_zone = fields.CharField(max_length=64, null=True)
+    working_hours: fields.Field[dict[str, list[str]] | None] = fields.JSONField(null=True)
+    holiday_country = fields.CharField(max_length=3, null=True)
+    holiday_subdivision = fields.CharField(max_length=10, null=True)
 
     class Meta:
         table = "sales_rep"
+
+
+class RepAbsence(Model):
+    """An out-of-office period of a rep, ``[starts_at, ends_at)``: routing skips them then."""
+
+    id = fields.IntField(primary_key=True)
+    rep: fields.ForeignKeyRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="absences", on_delete=fields.CASCADE
+    )
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    note = fields.CharField(max_length=500, default="")
+    set_by = fields.CharField(max_length=200)
+    """Who set it: ``rep`` (the rep's own key) or the admin key's name."""
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rep_absence"
+        indexes = (Index(fields=("rep_id", "ends_at")),)
 
 
 class Lead(Model):

@@ -34,6 +34,7 @@ from rules.loader import (
     rulebook_schema,
 )
 from rules.models import (
+    AbsenceData,
     AccountData,
     ActivityData,
     AdjustmentData,
@@ -59,6 +60,7 @@ from rules.rulebook import Rulebook
 from rules.whynot import WhyNot
 
 __all__ = [
+    "AbsenceData",
     "AccountData",
     "ActivityData",
     "AdjustmentData",

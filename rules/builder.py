@@ -23,8 +23,11 @@ from rules.rulebook import (
     SlaRule,
     Stages,
     Transition,
+    WorkingCalendar,
+    WorkingTime,
 )
 from rules.shapes import ShapeChecker
+from rules.worktime import ALWAYS, WorkTimeError, check_holidays, parse_hours, zone
 from rules.yaml_source import FileLocs, plain, yaml_error
 
 LIST_SECTIONS = ("signals", "qualification", "disqualification", "feedback", "examples")
@@ -85,6 +88,7 @@ class Builder:
             ),
             routing=self._routing(),
             sla=self._sla(),
+            working_time=self._working_time(),
             feedback=tuple(self._feedback(lc, n) for lc, n in self.lists["feedback"]),
             reasons=self._reasons(),
             examples=tuple(
@@ -196,6 +200,7 @@ class Builder:
                         loc=locs.of(r),
                         weights=tuple((str(k), float(v)) for k, v in r.get("weights", {}).items()),
                         catch_up_per_day=_catch_up(r.get("catch_up", "none")),
+                        queue_max_wait_hours=self._max_wait(locs, r),
                     )
                 )
         return Routing(
@@ -206,6 +211,7 @@ class Builder:
 
     def _sla(self) -> Sla:
         priorities: dict[str, float] = {}
+        clocks: dict[str, str] = {}
         default = None
         rules = []
         escalation: dict[str, Escalation] = {}
@@ -213,6 +219,9 @@ class Builder:
             for key, hours in body.get("priorities", {}).items():
                 if key in priorities:
                     self.error(locs.key(body["priorities"], key), None, f"priority `{key}` twice")
+                if isinstance(hours, dict):
+                    clocks[str(key)] = str(hours.get("clock", "wall"))
+                    hours = hours["hours"]
                 priorities[str(key)] = float(hours)
             if "default" in body:
                 if default is not None:
@@ -235,7 +244,58 @@ class Builder:
                     then_queue=str(then["queue"]) if "queue" in then else None,
                     loc=locs.key(body["escalation"], key),
                 )
-        return Sla(priorities, default, tuple(rules), escalation)
+        return Sla(priorities, default, tuple(rules), escalation=escalation, clocks=clocks)
+
+    def _max_wait(self, locs: FileLocs, route: Any) -> float | None:
+        rule = route.get("when_unavailable")
+        if rule is None or not rule["queue"]:
+            return None
+        if "max_wait" not in rule:
+            self.error(
+                locs.key(route, "when_unavailable"),
+                str(route["name"]),
+                "`queue: true` needs a bound",
+                "add `max_wait: {hours: 16}`",
+            )
+            return None
+        return float(rule["max_wait"]["hours"])
+
+    def _working_time(self) -> WorkingTime:
+        territories: dict[str, WorkingCalendar] = {}
+        default = None
+        for locs, body in self.maps.get("working_time", []):
+            if "default" in body:
+                if default is not None:
+                    self.error(locs.key(body, "default"), None, "`working_time.default` twice")
+                default = self._calendar(locs, body["default"], "default")
+            for name, spec in body.get("territories", {}).items():
+                if name in territories:
+                    where = locs.key(body["territories"], name)
+                    self.error(where, None, f"working time of territory `{name}` given twice")
+                territories[str(name)] = self._calendar(locs, spec, str(name))
+        return WorkingTime(territories, default)
+
+    def _calendar(self, locs: FileLocs, spec: Any, what: str) -> WorkingCalendar:
+        """One calendar; a bad time zone, day, interval or holiday country is a located error."""
+        hours = ALWAYS
+        try:
+            zone(str(spec["time_zone"]))
+        except WorkTimeError as exc:
+            self.error(locs.value(spec, "time_zone"), None, f"{exc.message} ({what})", exc.hint)
+        try:
+            hours = parse_hours({str(k): plain(v) for k, v in spec["hours"].items()})
+        except WorkTimeError as exc:
+            inner = spec["hours"]
+            at = locs.key(inner, exc.what) if exc.what in inner else locs.key(spec, "hours")
+            self.error(at, None, f"{exc.message} ({what})", exc.hint)
+        country = str(spec["holiday_country"]) if "holiday_country" in spec else None
+        sub = str(spec["holiday_subdivision"]) if "holiday_subdivision" in spec else None
+        try:
+            check_holidays(country, sub)
+        except WorkTimeError as exc:
+            at = locs.value(spec, exc.what) if exc.what in spec else locs.of(spec)
+            self.error(at, None, f"{exc.message} ({what})", exc.hint)
+        return WorkingCalendar(str(spec["time_zone"]), hours, country, sub, locs.of(spec))
 
     def _feedback(self, locs: FileLocs, n: Any) -> FeedbackRule:
         group = str(n["group_by"])

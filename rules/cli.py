@@ -173,7 +173,7 @@ def render(result: EvaluationResult) -> str:
     lines.append(f"owner: {result.routing.rep_id or 'none'} — {result.routing.why}")
     if result.sla:
         lines.append(
-            f"sla: {result.sla.priority} ({result.sla.hours:g}h) "
+            f"sla: {result.sla.priority} ({result.sla.hours:g}h, {result.sla.clock} clock) "
             f"due {result.sla.deadline.isoformat()}"
         )
     lines.append("fired:")

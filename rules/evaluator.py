@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, get_args
 
-from rules import explainer
+from rules import explainer, worktime
+from rules.calendars import rep_calendar
 from rules.compiler import (
     MICROS_PER_DAY,
     SUBJECT_1,
@@ -29,17 +30,19 @@ from rules.compiler import (
 from rules.conditions import fields_used
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
+from rules.escalation import escalate_at
 from rules.facts import Facts, build_facts
 from rules.horizon import Horizon
 from rules.loader import load_rulebook
 from rules.models import (
     EvaluationInput,
     EvaluationResult,
+    RepData,
     Section,
 )
 from rules.packing import fact_kind
 from rules.pick import pick, route_policy
-from rules.rulebook import Rulebook, Transition
+from rules.rulebook import Route, Rulebook, Transition
 
 _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
@@ -304,20 +307,16 @@ class Evaluator:
                 "why": f"routes {names} matched but no active rep with free capacity in their "
                 "pools",
             }
+        skipped: dict[str, str] = {}
+        starts_at = None
         for route in matched:
-            inside = [
-                rep
-                for rep in inp.reps
-                if (route.territory is None or rep.territory == route.territory)
-                and (route.segment is None or route.segment in rep.segments)
-            ]
-            pool = [rep for rep in inside if rep.active and rep.open_handoffs < rep.capacity]
+            pool, starts_at = self._pool(inp, route, skipped)
             if pool:
                 free = {rep.rep_id for rep in pool}
                 chosen = pick(
                     route=route.name,
                     eligible=pool,
-                    absent=[rep for rep in inside if rep.rep_id not in free],
+                    absent=[r for r in _inside(inp, route) if r.rep_id not in free],
                     policy=self._policies[route.name],
                     now=inp.now,
                 )
@@ -328,20 +327,86 @@ class Evaluator:
                     "shares": chosen.shares,
                 }
                 break
+        routing["why"] += self._queued(inp, starts_at, routing["rep_id"]) + _skipped(skipped)
+        return routing, self._sla(inp, fired, routing["rep_id"], starts_at)
+
+    def _pool(
+        self, inp: EvaluationInput, route: Route, skipped: dict[str, str]
+    ) -> tuple[list[RepData], datetime | None]:
+        """The route's reps with free capacity that are available at ``inp.now`` (the others go
+        to ``skipped`` with the reason). When none is and the route queues, the reps available
+        soonest within its bound, and when that is (the SLA clock starts then)."""
+        eligible = [
+            rep
+            for rep in inp.reps
+            if rep.active
+            and rep.open_handoffs < rep.capacity
+            and (route.territory is None or rep.territory == route.territory)
+            and (route.segment is None or route.segment in rep.segments)
+        ]
+        working_time = self.book.working_time
+        pool, away = [], []
+        for rep in eligible:
+            cal = rep_calendar(working_time, rep)
+            reason = worktime.unavailable_reason(cal, inp.now)
+            if reason is None:
+                pool.append(rep)
+            else:
+                skipped.setdefault(rep.rep_id, f"{rep.name or rep.email or rep.rep_id} {reason}")
+                away.append((rep, cal))
+        if pool or not away or route.queue_max_wait_hours is None:
+            return pool, None
+        bound = inp.now + timedelta(hours=route.queue_max_wait_hours)
+        back = [(worktime.next_available(cal, inp.now), rep) for rep, cal in away]
+        waits = [(at, rep) for at, rep in back if at is not None and at <= bound]
+        if not waits:
+            return [], None
+        soonest = min(at for at, _ in waits)
+        return [rep for at, rep in waits if at == soonest], soonest
+
+    def _queued(self, inp: EvaluationInput, starts_at: datetime | None, rep_id: str | None) -> str:
+        owner = next((r for r in inp.reps if r.rep_id == rep_id), None)
+        if starts_at is None or owner is None:
+            return ""
+        tz = rep_calendar(self.book.working_time, owner).tz
+        back = worktime.when(starts_at, tz, inp.now)
+        return f"; nobody was available: queued for the rep available soonest ({back})"
+
+    def _sla(
+        self,
+        inp: EvaluationInput,
+        fired: set[str],
+        rep_id: str | None,
+        starts_at: datetime | None,
+    ) -> dict[str, Any] | None:
+        """The deadline: wall-clock hours, or hours of the owner's working time (business)."""
         sla = self.book.sla
         priority = next((p for p in sla.rules if p.name in fired), None)
         level = priority.priority if priority else sla.default
         if level is None or level not in sla.priorities:
-            return routing, None
+            return None
         hours = sla.priorities[level]
+        start = starts_at or inp.now
+        clock = sla.clock(level)
+        deadline = None
+        owner = next((r for r in inp.reps if r.rep_id == rep_id), None)
+        cal = rep_calendar(self.book.working_time, owner) if owner is not None else None
+        if clock == "business" and cal is not None:
+            deadline = worktime.add_working_time(cal, start, hours)
+        if deadline is None:  # no owner, or no working time for years: the wall clock
+            clock, deadline = "wall", start + timedelta(hours=hours)
         escalation = sla.escalation.get(level)
-        return routing, {
+        return {
             "rule": priority.name if priority else None,
             "priority": level,
             "hours": hours,
-            "deadline": inp.now + timedelta(hours=hours),
+            "deadline": deadline,
+            "clock": clock,
+            "starts_at": starts_at,
             "escalate_at": (
-                inp.now + timedelta(hours=escalation.after_hours) if escalation else None
+                escalate_at(escalation.after_hours, escalation.clock, cal, start)
+                if escalation
+                else None
             ),
         }
 
@@ -388,6 +453,21 @@ class Evaluator:
             for name, cond in self.compiled.conditions.items()
             if name not in fired
         ]
+
+
+def _skipped(skipped: dict[str, str]) -> str:
+    """``; unavailable: Avery Ent out of office until Mon 7 Dec 09:00 CET, …``"""
+    return "; unavailable: " + ", ".join(skipped.values()) if skipped else ""
+
+
+def _inside(inp: EvaluationInput, route: Route) -> list[RepData]:
+    """Every rep of the route's pool, eligible now or not (the absent ones for catch-up)."""
+    return [
+        rep
+        for rep in inp.reps
+        if (route.territory is None or rep.territory == route.territory)
+        and (route.segment is None or route.segment in rep.segments)
+    ]
 
 
 def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:

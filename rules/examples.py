@@ -1,7 +1,8 @@
 """Run the examples embedded in a rulebook: a lead in, the expected outcome out.
 
 Example inputs may write ``days_ago: 3`` instead of ``occurred_at`` (and for ``created_at``,
-``last_assigned_at``, ``expires_at``) relative to the example's ``now``;
+``last_assigned_at``, ``expires_at``, a rep's out-of-office ``starts_at``/``ends_at``) relative to
+the example's ``now``;
 ``example_defaults`` gives ``now`` and ``reps`` shared by all examples.
 """
 
@@ -24,7 +25,10 @@ _RELATIVE = {
     "created_days_ago": "created_at",
     "assigned_days_ago": "last_assigned_at",
     "expires_in_days": "expires_at",
+    "starts_days_ago": "starts_at",
+    "ends_in_days": "ends_at",
 }
+_FUTURE = ("expires_in_days", "ends_in_days")
 
 
 @dataclass
@@ -54,7 +58,7 @@ def _resolve(node: Any, now: datetime) -> Any:
     out = {}
     for key, value in node.items():
         if key in _RELATIVE:
-            sign = 1 if key == "expires_in_days" else -1
+            sign = 1 if key in _FUTURE else -1
             out[_RELATIVE[key]] = now + sign * timedelta(days=float(value))
         else:
             out[key] = _resolve(value, now)
@@ -100,6 +104,15 @@ def check_example(evaluator: Evaluator, example: Example) -> ExampleOutcome:
         got_priority = result.sla.priority if result.sla else None
         if got_priority != expect["priority"]:
             fail(f"priority: expected {expect['priority']}, got {got_priority}")
+    if "clock" in expect:
+        got_clock = result.sla.clock if result.sla else None
+        if got_clock != expect["clock"]:
+            fail(f"clock: expected {expect['clock']}, got {got_clock}")
+    if "deadline" in expect:
+        got_deadline = result.sla.deadline if result.sla else None
+        if got_deadline != _now(expect["deadline"]):
+            shown = got_deadline.isoformat() if got_deadline else None
+            fail(f"deadline: expected {expect['deadline']}, got {shown}")
     fired = set(result.fired_names)
     for name in expect.get("fired", []):
         if name not in fired:

@@ -84,6 +84,14 @@ class RepShare(_Model):
     share: ShareData
 
 
+class AbsenceData(_Model):
+    """An out-of-office period of a rep, ``[starts_at, ends_at)``."""
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str = ""
+
+
 class RepData(_Model):
     rep_id: str
     name: str = ""
@@ -96,6 +104,15 @@ class RepData(_Model):
     last_assigned_at: AwareDatetime | None = None
     shares: list[ShareData] = Field(default_factory=list)
     """This week's ledger rows, one per route whose pool holds the rep."""
+    # The rep's own calendar settings; None takes the rulebook's territory default
+    # (``working_time``). See rules/calendars.py.
+    time_zone: str | None = None
+    working_hours: dict[str, list[str]] | None = None
+    """``{"mon-fri": ["09:00-17:00"]}`` (rules.worktime.parse_hours)."""
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    out_of_office: list[AbsenceData] = Field(default_factory=list)
+    """Periods that have not ended at the evaluation's ``now``."""
 
 
 class EvaluationInput(_Model):
@@ -166,6 +183,10 @@ class SlaOutcome(_Model):
     deadline: datetime
     escalate_at: datetime | None = None
     """When an unaccepted handoff goes to the next rep (``sla.escalation``), if ever."""
+    clock: Literal["wall", "business"] = "wall"
+    """``business``: the hours were counted in the owner's working time."""
+    starts_at: datetime | None = None
+    """When the clock started, if later than the evaluation (queued for an unavailable rep)."""
 
 
 class FailedCondition(_Model):

@@ -258,8 +258,10 @@ def _why_deadline(result: EvaluationResult) -> str:
     if sla is None:
         return "no deadline: the SLA applies only at the handoff stage"
     source = f"rule {sla.rule}" if sla.rule else "the default priority"
+    clock = "of the owner's working time" if sla.clock == "business" else "on the wall clock"
+    start = f", counted from {sla.starts_at.isoformat()} (queued)" if sla.starts_at else ""
     return (
-        f"{sla.priority} ({sla.hours:g} h to first touch, set by {source}): "
+        f"{sla.priority} ({sla.hours:g} h {clock} to first touch, set by {source}{start}): "
         f"due {sla.deadline.isoformat()}"
     )
 

@@ -109,10 +109,9 @@ def pick(
     shares: list[RepShare] = []
     for rep in eligible:
         old = before[rep.rep_id]
-        if is_extra:  # a repaid lead: the whole lead is the returning rep's, nobody else's
-            gained = 1.0 if rep.rep_id == cid else 0.0
-        else:
-            gained = weights[rep.rep_id] / total
+        # a repaid lead (extra) is the returning rep's alone; others accrue their weight
+        share_now = weights[rep.rep_id] / total
+        gained = float(rep.rep_id == cid) if is_extra else share_now
         new = old.model_copy(update={"entitled": round(old.entitled + gained, 9)})
         if rep.rep_id == cid:
             update: dict[str, object] = {"assigned": old.assigned + 1}

@@ -7,6 +7,7 @@ from typing import Any
 
 from rules.conditions import Condition, Loc, max_window_days
 from rules.errors import RuleFileError
+from rules.worktime import ALWAYS, WeeklyHours
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class Route:
     """Rep email → weight (relative); empty: every rep of the pool weighs the same."""
     catch_up_per_day: int | None = None
     """None: catch-up ``none``; N: missed share repaid, at most N extra leads a day."""
+    queue_max_wait_hours: float | None = None
+    """``when_unavailable: {queue: true, max_wait: {hours: N}}``: when nobody in the pool is
+    available now, assign the rep available soonest within N hours instead of skipping."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,33 @@ class Sla:
     rules: tuple[SlaRule, ...]
     escalation: dict[str, Escalation] = field(default_factory=dict)
     """Priority → what happens when its handoffs are not accepted in time."""
+    clocks: dict[str, str] = field(default_factory=dict)
+    """Priority → ``business`` (counted in the owner's working time) or ``wall`` (default)."""
+
+    def clock(self, priority: str) -> str:
+        return self.clocks.get(priority, "wall")
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """A territory's default working calendar (a rep's own settings override it)."""
+
+    time_zone: str = "UTC"
+    hours: WeeklyHours = ALWAYS
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True)
+class WorkingTime:
+    territories: dict[str, WorkingCalendar] = field(default_factory=dict)
+    default: WorkingCalendar | None = None
+    """For reps of territories not listed (None: every hour of every day, UTC)."""
+
+    def for_territory(self, territory: str) -> WorkingCalendar:
+        found = self.territories.get(territory, self.default)
+        return found if found is not None else WorkingCalendar()
 
 
 @dataclass(frozen=True)
@@ -165,6 +196,7 @@ class Rulebook:
     reasons: dict[str, tuple[str, ...]]
     examples: tuple[Example, ...]
     example_defaults: dict[str, Any] = field(default_factory=dict)
+    working_time: WorkingTime = field(default_factory=WorkingTime)
     reason_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     """kind → code → label (the code itself when no label is written)."""
     warnings: tuple[RuleFileError, ...] = ()

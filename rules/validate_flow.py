@@ -187,6 +187,21 @@ def sla_errors(book: Rulebook) -> list[RuleFileError]:
     return errors
 
 
+def working_time_errors(book: Rulebook) -> list[RuleFileError]:
+    """Calendars of territories that routing does not declare would never be used."""
+    declared = book.routing.territories
+    return [
+        _err(
+            cal.loc or c.NOWHERE,
+            None,
+            f"working time for undeclared territory `{name}`",
+            suggest(name, declared, "territories"),
+        )
+        for name, cal in book.working_time.territories.items()
+        if name not in declared
+    ]
+
+
 def feedback_errors(book: Rulebook) -> list[RuleFileError]:
     errors = []
     for f in book.feedback:

@@ -30,6 +30,7 @@ def semantic_errors(book: Rulebook) -> list[RuleFileError]:
     errors += flow.stages_errors(book)
     errors += flow.routing_errors(book)
     errors += flow.sla_errors(book)
+    errors += flow.working_time_errors(book)
     errors += flow.feedback_errors(book)
     errors += flow.reasons_errors(book)
     errors += flow.examples_errors(book)

@@ -103,6 +103,13 @@ class SlaOutcome:
     priority: str = strawberry.field(description="Priority name")
     hours: float = strawberry.field(description="Hours to first touch")
     deadline: datetime = strawberry.field(description="Deadline")
+    clock: str = strawberry.field(
+        description="`wall` (elapsed hours) or `business` (hours of the owner's working time)"
+    )
+    starts_at: datetime | None = strawberry.field(
+        description="When the clock started, if after the evaluation: the lead was queued for "
+        "a rep who was not available yet"
+    )
 
 
 Explain = Callable[[Collection[str] | None], Awaitable[list[RuleExplanationData]]]

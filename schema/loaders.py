@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -24,9 +25,11 @@ from api.models import (
     HandoffStep,
     Lead,
     LeadStageChange,
+    RepAbsence,
     SalesRep,
 )
 from api.reps import open_handoff_counts
+from api.worktime import current_absences
 
 M = TypeVar("M", bound=Model)
 
@@ -100,6 +103,10 @@ class FirstPages(Generic[M]):
         return [(by_parent[parent][:n], int(counts.get(parent, 0))) for parent, n in keys]
 
 
+async def _absences_now(rep_ids: Sequence[int]) -> list[list[RepAbsence]]:
+    return await current_absences(rep_ids, datetime.now(UTC))
+
+
 @dataclass
 class Loaders:
     account: DataLoader[int, Account | None] = field(
@@ -116,6 +123,9 @@ class Loaders:
     )
     open_handoffs: DataLoader[int, int] = field(
         default_factory=lambda: DataLoader(load_fn=open_handoff_counts)
+    )
+    rep_absences: DataLoader[int, list[RepAbsence]] = field(
+        default_factory=lambda: DataLoader(load_fn=_absences_now)
     )
     campaign_leads: DataLoader[int, int] = field(
         default_factory=lambda: DataLoader(load_fn=first_touch_lead_counts)

@@ -101,6 +101,11 @@ POLICY: dict[str, frozenset[Role]] = {
     "createRep": REP_ADMIN,
     "updateRep": REP_ADMIN,
     "deactivateRep": REP_ADMIN,
+    # working time (issue 16): a rep's own key (bound sales key) or RevOps/admin; the rep check
+    # is in schema/worktime.py (and schema/rep_binding.py for the rep id)
+    "addRepAbsence": frozenset({Role.SALES, Role.REVOPS, Role.ADMIN}),
+    "removeRepAbsence": frozenset({Role.SALES, Role.REVOPS, Role.ADMIN}),
+    "setRepWorkingTime": REP_ADMIN,
     "campaigns": EVERYONE,
     "createCampaign": CAMPAIGN_ADMIN,
     "updateCampaign": CAMPAIGN_ADMIN,

@@ -1,9 +1,10 @@
-"""Sales reps in GraphQL: list them with their load, create, change and deactivate them."""
+"""Sales reps in GraphQL: list them with their load and calendar, create, change and deactivate
+them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Self
 
 import strawberry
@@ -11,11 +12,16 @@ from strawberry import relay
 
 from api import reps as service
 from api.errors import LeadgateError
+from api.models import RepAbsence as RepAbsenceRow
 from api.models import SalesRep as SalesRepRow
+from api.worktime import Availability, availability, rep_data
+from rules.calendars import rep_calendar
+from rules.worktime import Calendar
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.ids import node_id
 from schema.pagination import Connection, id_connection
+from schema.worktime import RepAbsence, WorkingDay, working_days
 
 
 @strawberry.type(description="A sales owner that routing assigns handoffs to.")
@@ -31,6 +37,7 @@ class SalesRep(relay.Node):
         description="Last handoff routed to them (round robin picks the longest-waiting rep)"
     )
     created_at: datetime = strawberry.field(description="Created at")
+    row: strawberry.Private[SalesRepRow]
 
     @classmethod
     def from_row(cls, row: SalesRepRow) -> Self:
@@ -44,6 +51,85 @@ class SalesRep(relay.Node):
             active=row.active,
             last_assigned_at=row.last_assigned_at,
             created_at=row.created_at,
+            row=row,
+        )
+
+    def _calendar(self, info: Info) -> Calendar:
+        return rep_calendar(info.context.engine.rulebook.working_time, rep_data(self.row))
+
+    async def _availability(self, info: Info, at: datetime | None) -> Availability:
+        absences = await info.context.loaders.rep_absences.load(self.id)
+        now = at or datetime.now(UTC)
+        return availability(info.context.engine.rulebook.working_time, self.row, absences, now)
+
+    @strawberry.field(description="IANA time zone (their own, else their territory's default)")
+    def time_zone(self, info: Info) -> str:
+        return self._calendar(info).time_zone
+
+    @strawberry.field(description="Weekly working hours in their time zone (own, else territory)")
+    def working_hours(self, info: Info) -> list[WorkingDay]:
+        return working_days(self._calendar(info).hours.as_spec())
+
+    @strawberry.field(description="Country whose public holidays are their days off")
+    def holiday_country(self, info: Info) -> str | None:
+        return self._calendar(info).holiday_country
+
+    @strawberry.field(description="State or region of the holiday country")
+    def holiday_subdivision(self, info: Info) -> str | None:
+        return self._calendar(info).holiday_subdivision
+
+    @strawberry.field(
+        description="Calendar settings that are the rep's own (the others come from the "
+        "rulebook's territory default): timeZone, workingHours, holidayCountry"
+    )
+    def own_working_time(self) -> list[str]:
+        own = [("timeZone", self.row.time_zone), ("workingHours", self.row.working_hours)]
+        own.append(("holidayCountry", self.row.holiday_country))
+        return [name for name, value in own if value is not None]
+
+    @strawberry.field(description="Can routing give them a lead now (hours, holidays, away)")
+    async def available_now(self, info: Info) -> bool:
+        return (await self._availability(info, None)).available
+
+    @strawberry.field(
+        description="When they are next available: `after` itself when available then; null "
+        "when not within five years"
+    )
+    async def next_available_at(
+        self,
+        info: Info,
+        after: Annotated[
+            datetime | None, strawberry.argument(description="From when (default: now)")
+        ] = None,
+    ) -> datetime | None:
+        return (await self._availability(info, after)).next_available_at
+
+    @strawberry.field(
+        description='Why they are unavailable, e.g. "out of office until Mon 7 Dec 09:00 CET"; '
+        "null when available"
+    )
+    async def unavailable_reason(
+        self,
+        info: Info,
+        at: Annotated[datetime | None, strawberry.argument(description="Default: now")] = None,
+    ) -> str | None:
+        return (await self._availability(info, at)).reason
+
+    @strawberry.field(description="Out-of-office periods not ended yet (or all), oldest first")
+    async def out_of_office(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+        include_past: Annotated[
+            bool, strawberry.argument(description="Also periods that have ended")
+        ] = False,
+    ) -> Connection[RepAbsence]:
+        query = RepAbsenceRow.filter(rep_id=self.id)
+        if not include_past:
+            query = query.filter(ends_at__gt=datetime.now(UTC))
+        return await id_connection(
+            "absence", query, RepAbsence.from_row, first=first, after=after, newest_first=False
         )
 
     @strawberry.field(description="Pending handoffs they hold now (routing stops at capacity)")

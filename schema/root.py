@@ -30,6 +30,7 @@ from schema.simulation import SimulationQueries
 from schema.subscriptions import Subscription
 from schema.targeting import TargetingMutations, TargetingQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
+from schema.worktime import WorkTimeMutations
 
 
 @strawberry.type
@@ -77,6 +78,7 @@ Mutation = merge_types(
         MetricMutations,
         WebhookMutations,
         RepMutations,
+        WorkTimeMutations,
         CampaignMutations,
         PrivacyMutations,
         TargetingMutations,

@@ -26,7 +26,7 @@ from api.enums import JobStatus, Role
 from api.live import LiveEngine
 from api.migrate import migrate_database
 from api.models import BulkJob, RulebookActivation, RulebookVersion
-from api.settings import Settings
+from api.settings import DEMO_RULES_DIR, Settings
 
 ADMIN_URL = os.environ.get("LEADGATE_TEST_DATABASE_URL", "")
 ON_POSTGRES = ADMIN_URL.startswith(("postgres://", "postgresql://"))
@@ -64,12 +64,28 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         await admin.close()
 
 
+def wall_clock_rules(folder: Path) -> Path:
+    """The demo rulebook without its territory working hours (issue 16), in ``folder``.
+
+    The app tests run at the real time of day, and the demo's working hours would make their
+    routing depend on it (nobody in NA at 03:00 New York time). Without them every rep is
+    available around the clock and the business clock equals the wall clock; tests of working
+    time give reps their own calendars, or install the full demo rulebook.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(DEMO_RULES_DIR.glob("*.yaml")):
+        if path.name != "working_time.yaml":
+            (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     # Clock ticks (SLA check, due re-scoring) would add statements to the tests that count
     # them; tests call the ticks themselves. Webhook tests run their own dispatcher.
     return Settings(
         database_url=database_url,
+        rules_dir=wall_clock_rules(tmp_path_factory.mktemp("rules")),
         dev=False,
         sla_check_interval_s=3600,
         rescore_interval_s=3600,
@@ -148,6 +164,7 @@ TABLES = (
     "feedback", "deal_stage_change", "deal", "lead_stage_change", "handoff", "evaluation",
     "activity", "lead", "rulebook_version", "sales_rep", "account", "campaign",
     "rulebook_activation", "bulk_job_chunk", "bulk_job", "shadow_disagreement", "shadow_run",
+    "rep_absence",  # issue 16
 )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_issue10_shadow')]
+    dependencies = [('models', '0012_issue16_worktime')]
 
     initial = False
 

@@ -85,7 +85,8 @@ def test_catch_up_none_does_not_flood_a_rep_on_return() -> None:
     reps, picks = run(reps, 120, policy, away=lambda i: {"2"} if i < 100 else set())
     assert Counter(picks[100:]) == {"1": 10, "2": 10}
     share = share_of(reps[1], "r", MONDAY.date())
-    assert share.owed == 0 and share.assigned == 10
+    assert share.owed == 0
+    assert share.assigned == 10
 
 
 def test_catch_up_cap_repays_at_most_n_extra_leads_a_day() -> None:
@@ -101,7 +102,8 @@ def test_catch_up_cap_repays_at_most_n_extra_leads_a_day() -> None:
         # never the 20 it missed at once
         assert Counter(picks)["2"] in (3 + 3, 3 + 4)
         share = share_of(reps[1], "r", MONDAY.date())
-        assert share.owed == pytest.approx(owed) and share.extra_count == 3
+        assert share.owed == pytest.approx(owed)
+        assert share.extra_count == 3
 
 
 def test_the_pick_is_explained() -> None:
@@ -122,8 +124,6 @@ def test_a_new_week_starts_a_new_ledger() -> None:
     policy = Policy(weights={})
     reps = [rep("1", "a@x.io"), rep("2", "b@x.io")]
     reps, _ = run(reps, 3, policy)
-    later = pick(
-        route="r", eligible=reps, absent=[], policy=policy, now=MONDAY + timedelta(days=7)
-    )
+    later = pick(route="r", eligible=reps, absent=[], policy=policy, now=MONDAY + timedelta(days=7))
     assert [s.share.period for s in later.shares] == [(MONDAY + timedelta(days=7)).date()] * 2
     assert sum(s.share.assigned for s in later.shares) == 1

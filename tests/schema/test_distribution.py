@@ -12,7 +12,6 @@ import pytest
 from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
-import rules
 from api.bulk import evaluate_leads
 from api.engine import RulesEngine
 from api.enums import HandoffStatus, Role
@@ -21,7 +20,7 @@ from api.handoffs import accept_handoff, expire_overdue
 from api.models import Account, Activity, DomainEvent, Handoff, Lead, SalesRep
 from api.webhooks.catalogue import translate
 from rules import load_rulebook
-from tests.conftest import GqlFactory, GraphQLClient
+from tests.conftest import GqlFactory, GraphQLClient, wall_clock_rules
 
 DOMAIN = "northpeak-analytics.example"
 ETHAN, PRIYA = f"ethan.brooks@{DOMAIN}", f"priya.nair@{DOMAIN}"
@@ -249,11 +248,9 @@ async def test_a_fallback_rep_gets_the_handoff_after_the_escalations(
     app: Starlette, tmp_path: Path
 ) -> None:
     """``then: {rep: …}`` instead of a queue (a copy of the demo rulebook)."""
-    src = Path(rules.__file__).parent / "demo"
-    for path in src.glob("*.yaml"):
-        (tmp_path / path.name).write_text(path.read_text())
+    wall_clock_rules(tmp_path)
     sla = (
-        (src / "sla.yaml")
+        (tmp_path / "sla.yaml")
         .read_text()
         .replace("then: {queue: sales_managers}", "then: {rep: boss@x.test}")
         .replace("times: 2", "times: 1")

@@ -107,6 +107,19 @@ OPERATIONS: dict[str, str] = {
         f'mutation {{ deactivateRep(input: {{repId: "{MISSING_REP}"}}) '
         "{ userErrors { code } } }"
     ),
+    "addRepAbsence": (
+        f'mutation {{ addRepAbsence(input: {{repId: "{MISSING_REP}", '
+        'startsAt: "2030-01-01T00:00:00Z", endsAt: "2030-01-02T00:00:00Z"}) '
+        "{ userErrors { code } } }"
+    ),
+    "removeRepAbsence": (
+        'mutation { removeRepAbsence(input: {absenceId: "UmVwQWJzZW5jZTo5OTk5OTk="}) '
+        "{ userErrors { code } } }"
+    ),
+    "setRepWorkingTime": (
+        f'mutation {{ setRepWorkingTime(input: {{repId: "{MISSING_REP}"}}) '
+        "{ userErrors { code } } }"
+    ),
     "campaigns": "{ campaigns(first: 1) { totalCount } }",
     "createCampaign": (
         'mutation { createCampaign(input: {key: "Bad Key", name: "x", channel: "paid"}) '
