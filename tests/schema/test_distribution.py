@@ -17,7 +17,7 @@ from api.engine import RulesEngine
 from api.enums import HandoffStatus, Role
 from api.escalation import escalate_due
 from api.handoffs import accept_handoff, expire_overdue
-from api.models import Account, Activity, DomainEvent, Handoff, Lead, SalesRep
+from api.models import Account, Activity, DomainEvent, Handoff, Lead, RepAbsence, SalesRep
 from api.webhooks.catalogue import translate
 from rules import load_rulebook
 from tests.conftest import GqlFactory, GraphQLClient, wall_clock_rules
@@ -145,6 +145,28 @@ async def test_an_absent_rep_is_not_flooded_on_return_under_catch_up_none(
     assert got[PRIYA]["entitled"] == pytest.approx(30)  # nothing accrued while away
     assert got[PRIYA]["owed"] == 0
     assert got[ETHAN]["entitled"] == pytest.approx(170)
+
+
+async def test_an_out_of_office_rep_is_skipped_and_owed_nothing_on_return(
+    app: Starlette, gql: GraphQLClient
+) -> None:
+    """Out of office (helper "time"'s calendars) under catch-up none: no debt builds up."""
+    await rep(ETHAN, "NA", ["mid_market"])
+    priya = await rep(PRIYA, "NA", ["mid_market", "smb"])
+    tuesday = NOW + timedelta(days=1)
+    await RepAbsence.create(rep=priya, starts_at=NOW - timedelta(days=3), ends_at=tuesday,
+                            note="conference", set_by="test")  # fmt: skip
+    away = await new_leads(50, country="US", employees=500, at=NOW, tag="ooo")
+    await evaluate_leads(engine=engine_of(app), lead_ids=away, now=NOW)
+    assert await owners(away) == {ETHAN: 50}
+    first = await Handoff.filter(lead_id=away[0]).prefetch_related("steps").get()
+    [step] = list(first.steps)
+    assert "not eligible now: " + PRIYA in step.reason
+    back = await new_leads(50, country="US", employees=500, at=tuesday, tag="ooo-back")
+    await evaluate_leads(engine=engine_of(app), lead_ids=back, now=tuesday)
+    assert abs((await owners(back))[PRIYA] - 15) <= 1  # 30 % of 50, nothing more
+    got = await report(gql, "route_na_mid_market", tuesday)
+    assert got[PRIYA]["entitled"] == pytest.approx(15)
 
 
 async def test_catch_up_is_capped_at_n_extra_leads_a_day(
