@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 from strawberry.relay import to_base64
 
+from api.auth import create_api_key
 from api.bulk import evaluate_leads
 from api.engine import RulesEngine
 from api.enums import HandoffStatus, Role
@@ -30,11 +31,14 @@ from api.models import (
 from api.webhooks.catalogue import translate
 from rules import load_rulebook
 from tests.conftest import GqlFactory, GraphQLClient, wall_clock_rules
+from tests.schema import test_subscriptions
+from tests.schema.test_subscriptions import next_message, open_session, subscribe
 
 DOMAIN = "northpeak-analytics.example"
 ETHAN, PRIYA = f"ethan.brooks@{DOMAIN}", f"priya.nair@{DOMAIN}"
 # A Monday morning, so that every injected time of a test stays in one ISO week.
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+ws_url = test_subscriptions.ws_url  # the real-socket server fixture
 REPORT = """query ($route: String!, $day: Date) {
   fairnessReport(route: $route, day: $day) {
     periodStart periodEnd
@@ -325,3 +329,27 @@ async def test_the_fairness_report_matches_hand_counts(app: Starlette, gql: Grap
     assert other["meanAcceptHours"] is None
     body = await gql('{ fairnessReport(route: "nope") { route } }')
     assert body["errors"][0]["extensions"]["code"] == "not_found"
+
+
+async def test_each_escalation_step_reaches_the_new_owners_subscription(
+    app: Starlette, ws_url: str
+) -> None:
+    ae0 = await rep("ae0@x.test", "NA", ["enterprise"])
+    ae1 = await rep("ae1@x.test", "NA", ["enterprise"])
+    [lead] = await new_leads(1, country="US", employees=5000, at=NOW, tag="hot")
+    await evaluate_leads(engine=engine_of(app), lead_ids=[lead], now=NOW)
+    handoff = await Handoff.get(lead_id=lead)
+    nxt = ae1 if handoff.owner_id == ae0.id else ae0  # type: ignore[attr-defined]
+    _, token = await create_api_key(name="next", role=Role.SALES, rep_email=nxt.email)
+    ws = await open_session(ws_url, token)
+    try:
+        await subscribe(ws, "subscription { handoffs { escalations owner { email } } }")
+        await escalate_due(book=engine_of(app).rulebook, now=NOW + timedelta(hours=2))
+        message = await next_message(ws)
+        assert message["type"] == "next", message
+        assert message["payload"]["data"]["handoffs"] == {
+            "escalations": 1,
+            "owner": {"email": nxt.email},
+        }
+    finally:
+        await ws.close()
