@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from rules import RepData
+from rules import RepData, check_rulebook, load_rulebook
 from rules.pick import Policy, pick, share_of
+from tests.rules.conftest import DEMO
 
 MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -127,3 +130,48 @@ def test_a_new_week_starts_a_new_ledger() -> None:
     later = pick(route="r", eligible=reps, absent=[], policy=policy, now=MONDAY + timedelta(days=7))
     assert [s.share.period for s in later.shares] == [(MONDAY + timedelta(days=7)).date()] * 2
     assert sum(s.share.assigned for s in later.shares) == 1
+
+
+def _demo_with(tmp_path: Path, old: str, new: str, file: str) -> Path:
+    shutil.copytree(DEMO, tmp_path / "book")
+    path = tmp_path / "book" / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return tmp_path / "book"
+
+
+def test_the_demo_rulebook_carries_weights_catch_up_and_escalation() -> None:
+    book = load_rulebook(DEMO)
+    routes = {r.name: r for r in book.routing.routes}
+    assert dict(routes["route_na_mid_market"].weights) == {
+        "ethan.brooks@northpeak-analytics.example": 0.7,
+        "priya.nair@northpeak-analytics.example": 0.3,
+    }
+    assert routes["route_emea_mid_market"].catch_up_per_day == 2
+    escalation = book.sla.escalation["p1"]
+    assert (escalation.after_hours, escalation.times, escalation.then_queue) == (
+        2.0, 2, "sales_managers"
+    )  # fmt: skip
+
+
+def test_escalation_errors_are_located(tmp_path: Path) -> None:
+    book = _demo_with(tmp_path, "    p1: {after:", "    p9: {after:", "sla.yaml")
+    [error] = check_rulebook(book)
+    assert error.message == "escalation for unknown priority `p9`"
+    assert (error.file, error.line) == ("sla.yaml", 14)
+    book = _demo_with(tmp_path / "b", "then: {queue: sales_managers}", "then: {}", "sla.yaml")
+    errors = check_rulebook(book)
+    assert errors
+    assert errors[0].file == "sla.yaml"
+    assert errors[0].line == 14
+
+
+def test_weights_and_catch_up_are_checked(tmp_path: Path) -> None:
+    book = _demo_with(tmp_path, "catch_up: {per_day: 2}", "catch_up: {per_day: 0}", "routing.yaml")
+    [error] = check_rulebook(book)
+    assert error.file == "routing.yaml"
+    assert error.rule == "route_emea_mid_market"
+    book = _demo_with(tmp_path / "b", ".example: 0.3}", ".example: -1}", "routing.yaml")
+    [error] = check_rulebook(book)
+    assert error.rule == "route_na_mid_market"
