@@ -34,7 +34,7 @@ from api.ingest.http import ROUTES as INGEST_ROUTES
 from api.ingest.segment import event_types as segment_event_types
 from api.live import LiveEngine
 from api.middleware import BodyReadTimeout, BodySizeLimit, RequestContext
-from api.periodic import check_sla, every, rescore
+from api.periodic import check_sla, escalate, every, rescore
 from api.routing import Router
 from api.rulebook_signal import listen
 from api.rulebook_versions import bootstrap, load_version
@@ -207,6 +207,10 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                 async with live.lease() as engine:
                     return await rescore(engine)()
 
+            async def escalate_tick() -> str | None:
+                async with live.lease() as engine:
+                    return await escalate(engine)()
+
             async def route_waiting() -> str | None:
                 async with live.lease() as engine:
                     return await router.retry(engine)
@@ -223,6 +227,7 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
                     live.on_message, live.use_pointer
                 ),  # PostgreSQL: swap on NOTIFY, not on the next poll
                 every(settings.sla_check_interval_s, "sla", check_sla),
+                every(settings.sla_check_interval_s, "escalation", escalate_tick),
                 _later(
                     settings.sla_check_interval_s,
                     every(settings.sla_check_interval_s, "routing", route_waiting),

@@ -17,10 +17,11 @@ from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.facts import _active_adjustments, _reps
 from api.inserts import copy_rows, insert_returning
-from api.models import Lead, SalesRep
+from api.models import HandoffStep, Lead, SalesRep
 from api.outcomes import OutcomePlan, plan_outcome
+from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
-from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RulesError
+from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RepShare, RulesError
 
 BATCH = 200
 # Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
@@ -154,7 +155,7 @@ class _Run:
                 and stage == engine.handoff_stage
                 and state.owner_id is None
             ):
-                self.reps.assigned(outcome.routing.rep_id)
+                self.reps.assigned(outcome.routing.rep_id, outcome.routing.shares)
             results[state.id] = (fact_input, outcome)
         return results
 
@@ -226,6 +227,14 @@ async def _write(
     if handoffs:
         await insert_returning(handoffs, key="lead_id")
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
+        await HandoffStep.bulk_create(
+            [
+                first_step(p.handoff, results[p.lead.id][1].routing.why, now)
+                for p in plans
+                if p.handoff is not None
+            ]
+        )
+        await save_shares(reps.changed_shares())
     await update_leads([(p.lead.id, p.lead_changes) for p in plans], datetime.now(UTC))
     events = [e for p in plans for e in p.final_events()]
     if events:
@@ -244,7 +253,8 @@ async def _touch_reps(rep_ids: set[int], reps: RepBook, now: datetime) -> None:
 
 
 class RepBook:
-    """The reps' routing state as it evolves through one batch.
+    """The reps' routing state as it evolves through one batch: open handoffs, the last
+    assignment and the routing ledger (rules/pick.py), so each pick sees the earlier ones.
 
     Each assignment gets a distinct, increasing time (1 µs apart) so that round robin sees the
     order of assignments inside a batch and across batches, as it would one lead at a time.
@@ -254,17 +264,27 @@ class RepBook:
         self._reps = {r.rep_id: r for r in reps}
         stamps = [r.last_assigned_at for r in reps if r.last_assigned_at is not None]
         self._clock = max([now, *stamps])
+        self._touched: set[str] = set()
 
     def current(self) -> list[RepData]:
         return list(self._reps.values())
 
-    def assigned(self, rep_id: str) -> None:
+    def assigned(self, rep_id: str, shares: Sequence[RepShare] = ()) -> None:
         rep = self._reps.get(rep_id)
         if rep is not None:
             self._clock += timedelta(microseconds=1)
             self._reps[rep_id] = rep.model_copy(
                 update={"open_handoffs": rep.open_handoffs + 1, "last_assigned_at": self._clock}
             )
+        if shares:
+            for updated in apply_shares([self._reps[s.rep_id] for s in shares], shares):
+                self._reps[updated.rep_id] = updated
+            self._touched.update(s.rep_id for s in shares)
+
+    def changed_shares(self) -> list[RepShare]:
+        """The ledger rows of every rep a pick changed since the last call (one batch)."""
+        touched, self._touched = self._touched, set()
+        return latest_shares(self._reps.values(), touched)
 
     def last_assigned(self, rep_id: int) -> datetime | None:
         rep = self._reps.get(str(rep_id))

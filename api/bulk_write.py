@@ -15,7 +15,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.bulk_read import connection, id_filter, id_params, is_postgres
-from api.enums import HandoffStatus
+from api.enums import HOLDING
 from api.models import Lead
 
 _MAX_PARAMS = 30_000
@@ -53,11 +53,12 @@ async def lock_versions(lead_ids: Sequence[int]) -> dict[int, int]:
 async def open_handoff_leads(lead_ids: Sequence[int]) -> set[int]:
     db = connection()
     pg = is_postgres(db)
-    status = "$2" if pg else "?"
+    params = id_params(db, lead_ids)
+    marks = ", ".join(f"${len(params) + 1 + i}" if pg else "?" for i in range(len(HOLDING)))
     _, rows = await db.execute_query(
         f"SELECT lead_id FROM handoff WHERE {id_filter(db, 'lead_id', lead_ids)} "
-        f"AND status = {status}",
-        [*id_params(db, lead_ids), HandoffStatus.PENDING.value],
+        f"AND status IN ({marks})",
+        [*params, *(s.value for s in HOLDING)],
     )
     return {int(row[0]) for row in rows}
 

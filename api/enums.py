@@ -37,6 +37,12 @@ class HandoffStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    QUEUED = "queued"
+    """Escalated to a fallback queue: nobody owns it until someone claims it."""
+
+
+HOLDING = (HandoffStatus.PENDING, HandoffStatus.QUEUED)
+"""A lead with a handoff in these states is not handed off again (it has an owner or a queue)."""
 
 
 class FeedbackKind(StrEnum):

@@ -30,6 +30,12 @@ class Conflict(LeadgateError):
     code = "conflict"
 
 
+class HandoffReassigned(Conflict):
+    """A rep acts on a handoff that escalation has taken from them."""
+
+    code = "handoff_reassigned"
+
+
 class StaleVersion(Conflict):
     code = "stale_version"
 

@@ -10,6 +10,7 @@ from tortoise.functions import Count
 
 from api.enums import HandoffStatus
 from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.shares import load_shares
 from api.worktime import current_absences, rep_data
 from rules import (
     AccountData,
@@ -46,7 +47,7 @@ async def build_inputs(
             ActivityData(type=a.type, occurred_at=a.occurred_at, properties=a.properties)
         )
     adjustments = await _active_adjustments(now)
-    reps = await _reps(now)
+    reps = await reps_now(now)
     inputs = {}
     for lead in leads:
         account = accounts.get(lead.account_id)  # type: ignore[attr-defined]
@@ -113,8 +114,10 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
     ]
 
 
-async def _reps(now: datetime) -> list[RepData]:
+async def reps_now(now: datetime) -> list[RepData]:
+    """Every rep with open handoffs, calendar, absences and this week's routing ledger."""
     reps = await SalesRep.all().order_by("id")
+    shares = await load_shares(now)
     open_rows = (
         await Handoff.filter(status=HandoffStatus.PENDING)
         .annotate(n=Count("id"))
@@ -124,6 +127,8 @@ async def _reps(now: datetime) -> list[RepData]:
     open_by_rep = {int(owner): int(n) for owner, n in open_rows}
     away = await current_absences([r.id for r in reps], now)
     return [
-        rep_data(r, open_handoffs=open_by_rep.get(r.id, 0), absences=absences)
+        rep_data(r, open_handoffs=open_by_rep.get(r.id, 0), absences=absences).model_copy(
+            update={"shares": shares.get(r.id, [])}
+        )
         for r, absences in zip(reps, away, strict=True)
     ]

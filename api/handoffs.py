@@ -11,10 +11,10 @@ from tortoise.transactions import in_transaction
 
 from api.engine import RulesEngine
 from api.enums import FeedbackKind, HandoffStatus, LifecycleStage
-from api.errors import Conflict, NotFound, PermissionDenied
+from api.errors import Conflict, HandoffReassigned, NotFound, PermissionDenied
 from api.feedback import record_feedback
 from api.locking import for_update
-from api.models import DomainEvent, Handoff, Lead
+from api.models import DomainEvent, Handoff, HandoffStep, Lead
 from api.stage_moves import move_lead
 
 OPEN = (HandoffStatus.PENDING, HandoffStatus.EXPIRED)
@@ -46,11 +46,15 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
     handoff = await for_update(Handoff.filter(id=handoff_id)).first()
     if handoff is None:
         raise NotFound(f"no handoff with id {handoff_id}", field="handoffId")
-    if rep_id is not None and handoff.owner_id != rep_id:  # type: ignore[attr-defined]
-        raise PermissionDenied(
-            f"handoff {handoff_id} belongs to another rep",
+    if rep_id is not None and (
+        handoff.owner_id != rep_id or handoff.status == HandoffStatus.QUEUED  # type: ignore[attr-defined]
+    ):
+        await _not_yours(handoff, rep_id)
+    if handoff.status == HandoffStatus.QUEUED:
+        raise Conflict(
+            f"handoff {handoff_id} waits in queue {handoff.queue}",
             field="handoffId",
-            suggestion="a rep's key can only decide that rep's handoffs",
+            suggestion="a rep claims a queued handoff by accepting it with their own key",
         )
     if handoff.status not in OPEN:
         raise Conflict(
@@ -60,6 +64,54 @@ async def _open_handoff(handoff_id: int, rep_id: int | None) -> tuple[Handoff, L
         )
     lead = await for_update(Lead.filter(id=handoff.lead_id)).get()  # type: ignore[attr-defined]
     return handoff, lead
+
+
+async def left_to_service(handoff_id: int, rep_id: int) -> bool:
+    """A rep-bound key on a handoff it does not own that the service answers itself: one in a
+    fallback queue (the rep claims it) or one escalation took from this rep (a clear error)."""
+    queued = await Handoff.filter(id=handoff_id, status=HandoffStatus.QUEUED).exists()
+    return queued or await HandoffStep.filter(handoff_id=handoff_id, rep_id=rep_id).exists()
+
+
+async def _not_yours(handoff: Handoff, rep_id: int) -> None:
+    """A rep-bound key on a handoff it does not own: taken by escalation, or never theirs.
+    A queued handoff is claimed by the first rep who was not in its chain."""
+    last = await HandoffStep.filter(handoff_id=handoff.id, rep_id=rep_id).order_by("-step").first()
+    if last is not None:
+        moved = (
+            await HandoffStep.filter(handoff_id=handoff.id, step__gt=last.step)
+            .order_by("step")
+            .first()
+        )
+        where = f"queue {moved.queue}" if moved and moved.queue else "another rep"
+        raise HandoffReassigned(
+            f"handoff {handoff.id} was re-assigned to {where} at "
+            f"{moved.at.isoformat() if moved else 'an earlier time'}: "
+            f"{moved.reason if moved else 'escalated'}",
+            field="handoffId",
+            suggestion="a handoff that escalation moved on can only be decided by its new owner",
+        )
+    if handoff.status == HandoffStatus.QUEUED:
+        handoff.owner_id = rep_id
+        handoff.status = HandoffStatus.PENDING
+        handoff.queue = None
+        number = await HandoffStep.filter(handoff_id=handoff.id).count()
+        await HandoffStep.create(
+            handoff_id=handoff.id,
+            step=number,
+            kind="claimed",
+            rep_id=rep_id,
+            reason="claimed from the fallback queue",
+            at=datetime.now(UTC),
+        )
+        await handoff.save(update_fields=["owner_id", "status", "queue"])
+        await Lead.filter(id=handoff.lead_id).update(owner_id=rep_id)  # type: ignore[attr-defined]
+        return
+    raise PermissionDenied(
+        f"handoff {handoff.id} belongs to another rep",
+        field="handoffId",
+        suggestion="a rep's key can only decide that rep's handoffs",
+    )
 
 
 async def _decide(handoff: Handoff, status: HandoffStatus, now: datetime, *fields: str) -> None:
@@ -72,12 +124,12 @@ async def _decide(handoff: Handoff, status: HandoffStatus, now: datetime, *field
     if handoff.breached_at is None and handoff.sla_deadline < now:
         handoff.breached_at = now
         extra.append("breached_at")
-        await DomainEvent.create(**_breach_event(handoff))
+        await DomainEvent.create(**breach_event(handoff))
     await handoff.save(update_fields=["status", "decided_at", *fields, *extra])
     await DomainEvent.create(**_decided_event(handoff, before))
 
 
-def _breach_event(handoff: Handoff) -> dict[str, Any]:
+def breach_event(handoff: Handoff) -> dict[str, Any]:
     return {
         "kind": "sla_breached",
         "subject_id": handoff.owner_id,  # type: ignore[attr-defined]
@@ -176,7 +228,7 @@ async def expire_overdue(*, now: datetime | None = None, batch: int = 500) -> in
             ).update(status=HandoffStatus.EXPIRED, breached_at=now)
             if changed != len(overdue):  # cannot happen while we hold the locks
                 raise RuntimeError("handoffs changed under their row locks")
-            await DomainEvent.bulk_create([DomainEvent(**_breach_event(h)) for h in overdue])
+            await DomainEvent.bulk_create([DomainEvent(**breach_event(h)) for h in overdue])
         total += len(overdue)
         if len(overdue) < batch:
             return total

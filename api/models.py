@@ -257,6 +257,13 @@ class Handoff(Model):
     decided_at = fields.DatetimeField(null=True)
     breached_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    route = fields.CharField(max_length=100, null=True)
+    """The route that picked the first owner: escalation re-picks in its pool."""
+    escalate_at = fields.DatetimeField(null=True)
+    """When the handoff is re-assigned if still not accepted (null: no escalation left)."""
+    escalations = fields.IntField(default=0, db_default=0)
+    queue = fields.CharField(max_length=50, null=True)
+    """The fallback queue a ``queued`` handoff waits in."""
 
     class Meta:
         table = "handoff"
@@ -264,7 +271,50 @@ class Handoff(Model):
             Index(fields=("owner_id", "status")),
             Index(fields=("status", "sla_deadline")),
             Index(fields=("lead_id", "status")),
+            Index(fields=("status", "escalate_at")),
         )
+
+
+class HandoffStep(Model):
+    """One owner change of a handoff (first assignment, escalation, fallback) and why."""
+
+    id = fields.IntField(primary_key=True)
+    handoff: fields.ForeignKeyRelation[Handoff] = fields.ForeignKeyField(
+        "models.Handoff", related_name="steps", on_delete=fields.CASCADE
+    )
+    step = fields.IntField()
+    kind = fields.CharField(max_length=20)
+    rep: fields.ForeignKeyNullableRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="handoff_steps", null=True, on_delete=fields.SET_NULL
+    )
+    queue = fields.CharField(max_length=50, null=True)
+    reason = fields.TextField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "handoff_step"
+        unique_together = (("handoff_id", "step"),)
+
+
+class RoutingShare(Model):
+    """Ledger of one rep in one route for one ISO week: assigned vs entitled leads."""
+
+    id = fields.IntField(primary_key=True)
+    route = fields.CharField(max_length=100)
+    rep: fields.ForeignKeyRelation[SalesRep] = fields.ForeignKeyField(
+        "models.SalesRep", related_name="routing_shares", on_delete=fields.CASCADE
+    )
+    period = fields.DateField()
+    assigned = fields.IntField(default=0)
+    entitled = fields.FloatField(default=0.0)
+    owed = fields.FloatField(default=0.0)
+    extra_day = fields.DateField(null=True)
+    extra_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "routing_share"
+        unique_together = (("route", "rep_id", "period"),)
+        indexes = (Index(fields=("period", "route")),)
 
 
 class LeadStageChange(Model):

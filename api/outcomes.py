@@ -161,6 +161,9 @@ def plan_outcome(
             owner_id=owner_id,
             priority=sla.priority if sla else "normal",
             sla_deadline=sla.deadline if sla else now,
+            route=result.routing.route,
+            escalate_at=sla.escalate_at if sla else None,
+            created_at=now,  # the evaluation's clock: the SLA and escalation count from it
         )
     return OutcomePlan(
         lead=lead,

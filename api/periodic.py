@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from api.bulk import due_lead_ids, evaluate_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger
+from api.escalation import escalate_due
 from api.handoffs import expire_overdue
-from api.telemetry import SLA_BREACHES
+from api.telemetry import ESCALATIONS, SLA_BREACHES
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,19 @@ async def check_sla() -> str | None:
     expired = await expire_overdue()
     SLA_BREACHES.inc(expired)
     return f"{expired} handoffs expired" if expired else None
+
+
+def escalate(
+    engine: RulesEngine, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Callable[[], Awaitable[str | None]]:
+    """Re-assign handoffs nobody accepted in time (``sla.escalation``): on the SLA clock."""
+
+    async def tick() -> str | None:
+        steps = await escalate_due(book=engine.rulebook, now=clock())
+        ESCALATIONS.inc(steps)
+        return f"{steps} handoff escalation steps" if steps else None
+
+    return tick
 
 
 RESCORE_BATCH = 5_000

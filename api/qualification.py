@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from api.engine import RulesEngine
-from api.enums import EvaluationTrigger, HandoffStatus
+from api.enums import HOLDING, EvaluationTrigger
 from api.errors import EngineFailure, NotFound
 from api.facts import build_input
 from api.locking import for_update
 from api.models import DomainEvent, Evaluation, Handoff, Lead, SalesRep
 from api.outcomes import plan_outcome
+from api.shares import first_step, save_shares
 from rules import EvaluationInput, EvaluationResult, RulesError
 
 
@@ -110,9 +111,7 @@ async def apply_outcome(
         result=result,
         trigger=trigger,
         now=now,
-        has_open_handoff=await Handoff.filter(
-            lead_id=lead.id, status=HandoffStatus.PENDING
-        ).exists(),
+        has_open_handoff=await Handoff.filter(lead_id=lead.id, status__in=HOLDING).exists(),
     )
     recorded = plan.evaluation is not None
     if plan.evaluation is not None:
@@ -123,6 +122,8 @@ async def apply_outcome(
     if plan.handoff is not None:
         await plan.handoff.save()
         await SalesRep.filter(id=plan.handoff.owner_id).update(last_assigned_at=now)  # type: ignore[attr-defined]
+        await first_step(plan.handoff, result.routing.why, now).save()
+        await save_shares(result.routing.shares)
     if plan.lead_changes:
         lead.update_from_dict(plan.lead_changes)
         await lead.save(update_fields=[*plan.lead_changes, "updated_at"])

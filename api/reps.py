@@ -18,7 +18,8 @@ from api.errors import Conflict, InvalidInput, NotFound
 from api.facts import build_inputs
 from api.leads import normalize_email
 from api.locking import for_update
-from api.models import DomainEvent, Handoff, Lead, SalesRep
+from api.models import DomainEvent, Handoff, HandoffStep, Lead, SalesRep
+from api.shares import apply_shares, latest_shares, next_step_numbers, save_shares
 from rules import RulesError
 
 
@@ -148,6 +149,9 @@ async def _reroute(rep: SalesRep, engine: RulesEngine) -> list[Reroute]:
     reroutes: list[Reroute] = []
     events: list[DomainEvent] = []
     moved_leads: list[Lead] = []
+    steps: list[HandoffStep] = []
+    touched: set[str] = set()
+    numbers = await next_step_numbers([h.id for h in handoffs])
     for handoff in handoffs:
         lead_id: int = handoff.lead_id  # type: ignore[attr-defined]
         fact_input = inputs[lead_id].model_copy(update={"reps": reps})
@@ -181,6 +185,18 @@ async def _reroute(rep: SalesRep, engine: RulesEngine) -> list[Reroute]:
             else r
             for r in reps
         ]
+        reps = apply_shares(reps, result.routing.shares)
+        touched.update(s.rep_id for s in result.routing.shares)
+        steps.append(
+            HandoffStep(
+                handoff_id=handoff.id,
+                step=numbers.get(handoff.id, 0),
+                kind="rerouted",
+                rep_id=new_owner,
+                reason=f"{rep.email} was deactivated; {result.routing.why}",
+                at=now,
+            )
+        )
         events.append(DomainEvent(kind="handoff", subject_id=new_owner, payload={"id": handoff.id}))
         reroutes.append(Reroute(handoff.id, new_owner, result.routing.why))
     placed = [h for h, r in zip(handoffs, reroutes, strict=True) if r.new_owner_id is not None]
@@ -189,6 +205,8 @@ async def _reroute(rep: SalesRep, engine: RulesEngine) -> list[Reroute]:
         await Lead.bulk_update(moved_leads, fields=["owner_id", "version"])
         owners = {r.new_owner_id for r in reroutes if r.new_owner_id is not None}
         await SalesRep.filter(id__in=list(owners)).update(last_assigned_at=now)
+        await HandoffStep.bulk_create(steps)
+        await save_shares(latest_shares(reps, touched))
     await DomainEvent.bulk_create(events)
     return reroutes
 

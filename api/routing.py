@@ -34,7 +34,7 @@ OPEN = (HandoffStatus.PENDING, HandoffStatus.EXPIRED)
 
 def waiting_leads(handoff_stage: str) -> QuerySet[Lead]:
     """Leads at the handoff stage with no owner and no open handoff."""
-    with_open_handoff = Handoff.filter(status__in=OPEN).values("lead_id")
+    with_open_handoff = Handoff.filter(status__in=(*OPEN, HandoffStatus.QUEUED)).values("lead_id")
     return Lead.filter(stage=LifecycleStage(handoff_stage), owner_id__isnull=True).exclude(
         id__in=Subquery(with_open_handoff)
     )

@@ -16,7 +16,7 @@ from typing import cast
 
 from api.bulk import RepBook
 from api.engine import RulesEngine
-from api.enums import EvaluationTrigger, HandoffStatus, LifecycleStage
+from api.enums import HOLDING, EvaluationTrigger, LifecycleStage
 from api.facts import build_inputs
 from api.jobs import LeadFilter
 from api.models import Handoff, Lead, LeadStageChange
@@ -135,7 +135,7 @@ async def _batch(
     samples: int,
 ) -> None:
     ids = [lead.id for lead in leads]
-    pending = Handoff.filter(lead_id__in=ids, status=HandoffStatus.PENDING)
+    pending = Handoff.filter(lead_id__in=ids, status__in=HOLDING)
     open_handoffs = set(cast(list[int], await pending.values_list("lead_id", flat=True)))
     stays = await _entered_handoff_from(leads, candidate.handoff_stage)
     for lead in leads:
@@ -163,7 +163,7 @@ async def _batch(
             has_open_handoff=lead.id in open_handoffs,
         )
         if after.routing.rep_id is not None and after.stage.to_stage == candidate.handoff_stage:
-            reps.assigned(after.routing.rep_id)
+            reps.assigned(after.routing.rep_id, after.routing.shares)
         stage_after = plan.evaluation.stage_after if plan.evaluation else lead.stage
         _count(impact, lead, stage_after.value, plan, before, after, samples)
 

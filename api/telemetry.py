@@ -14,6 +14,7 @@ import functools
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from prometheus_client import (
@@ -54,6 +55,9 @@ EVALUATIONS = Counter(
     ["trigger", "outcome"],
 )
 SLA_BREACHES = Counter("leadgate_sla_breaches", "Handoffs expired because their SLA passed")
+ESCALATIONS = Counter(
+    "leadgate_handoff_escalations", "Handoff owner changes because nobody accepted in time"
+)
 BULK_LEADS = Gauge(
     "leadgate_bulk_job_leads",
     "The running (or last) bulk evaluation per trigger: leads in the job and leads done",
@@ -124,6 +128,28 @@ def _pool_use() -> dict[str, float]:
 REGISTRY.register(_ScrapeTime())
 
 
+ROUTING_SHARE = Gauge(
+    "leadgate_routing_share",
+    "This ISO week per route and rep (id): leads assigned and the share entitled by weight "
+    "and availability (rules/pick.py); entitled minus assigned is how far below share",
+    ["route", "rep", "kind"],
+)
+
+
+async def _refresh_shares() -> None:
+    from api.fairness import share_gauges  # the ORM only once the app runs
+
+    try:
+        rows = await share_gauges(datetime.now(UTC))
+    except Exception:  # no database (CLI, tests without one): the gauge stays as it was
+        return
+    ROUTING_SHARE.clear()
+    for route, rep, assigned, entitled in rows:
+        ROUTING_SHARE.labels(route=route, rep=str(rep), kind="assigned").set(assigned)
+        ROUTING_SHARE.labels(route=route, rep=str(rep), kind="entitled").set(entitled)
+
+
 async def metrics(request: Request) -> Response:
     """The Prometheus scrape endpoint."""
+    await _refresh_shares()
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

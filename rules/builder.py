@@ -11,6 +11,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from rules import conditions as c
 from rules.errors import RuleFileError
 from rules.rulebook import (
+    Escalation,
     Example,
     FeedbackRule,
     Route,
@@ -197,6 +198,8 @@ class Builder:
                         segment=str(pool["segment"]) if "segment" in pool else None,
                         when=self._when(locs, r),
                         loc=locs.of(r),
+                        weights=tuple((str(k), float(v)) for k, v in r.get("weights", {}).items()),
+                        catch_up_per_day=_catch_up(r.get("catch_up", "none")),
                         queue_max_wait_hours=self._max_wait(locs, r),
                     )
                 )
@@ -211,6 +214,7 @@ class Builder:
         clocks: dict[str, str] = {}
         default = None
         rules = []
+        escalation: dict[str, Escalation] = {}
         for locs, body in self.maps.get("sla", []):
             for key, hours in body.get("priorities", {}).items():
                 if key in priorities:
@@ -227,7 +231,20 @@ class Builder:
                 rules.append(
                     SlaRule(str(r["name"]), str(r["priority"]), self._when(locs, r), locs.of(r))
                 )
-        return Sla(priorities, default, tuple(rules), clocks)
+            for key, spec in body.get("escalation", {}).items():
+                if key in escalation:
+                    self.error(locs.key(body["escalation"], key), None, f"escalation `{key}` twice")
+                then = spec["then"]
+                escalation[str(key)] = Escalation(
+                    priority=str(key),
+                    after_hours=float(spec["after"]["hours"]),
+                    clock=str(spec["after"].get("clock", "wall")),
+                    times=int(spec.get("times", 1)),
+                    then_rep=str(then["rep"]) if "rep" in then else None,
+                    then_queue=str(then["queue"]) if "queue" in then else None,
+                    loc=locs.key(body["escalation"], key),
+                )
+        return Sla(priorities, default, tuple(rules), escalation=escalation, clocks=clocks)
 
     def _max_wait(self, locs: FileLocs, route: Any) -> float | None:
         rule = route.get("when_unavailable")
@@ -303,6 +320,11 @@ class Builder:
     def _reasons(self) -> dict[str, tuple[str, ...]]:
         merged = self._merged_map("reasons")
         return {k: tuple(str(r["code"]) for r in v) for k, v in merged.items()}
+
+
+def _catch_up(value: Any) -> int | None:
+    """``none`` (the default) or ``{per_day: N}`` (the schema checked the shape)."""
+    return int(value["per_day"]) if isinstance(value, dict) else None
 
 
 def _stage_value_locs(locs: FileLocs, s: Any) -> dict[str, c.Loc]:

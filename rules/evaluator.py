@@ -1,8 +1,9 @@
 """In-process evaluation of one lead: facts in, fired rules out, outcome computed from them.
 
 The engine decides which rules fire. Python only turns what fired into scores (decay, caps,
-adjustments), the stage outcome (precedence), the rep (round robin inside the chosen pool) and
-the SLA deadline. Use :class:`rules.pool.EnginePool` in the server; this class is for one thread.
+adjustments), the stage outcome (precedence), the rep (weighted shares inside the chosen pool:
+rules/pick.py) and the SLA deadline. Use :class:`rules.pool.EnginePool` in the server; this
+class is for one thread.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rules.compiler import (
 from rules.conditions import fields_used
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
+from rules.escalation import escalate_at
 from rules.facts import FactBuilder, Facts
 from rules.horizon import Horizon
 from rules.loader import load_rulebook
@@ -40,6 +42,7 @@ from rules.models import (
     Section,
 )
 from rules.packing import fact_kind
+from rules.pick import pick, route_policy
 from rules.rulebook import Route, Rulebook, Transition
 
 _DAY = float(MICROS_PER_DAY)
@@ -86,6 +89,7 @@ class Evaluator:
         self._signals = {s.name: s for s in book.signals}
         self._transitions = {t.name: t for t in book.transitions}
         self._sla_rules = {r.name: r for r in book.sla.rules}
+        self._policies = {r.name: route_policy(r) for r in book.routing.routes}
         self._order = {r: i for i, r in enumerate(self.compiled.conditions)}
         self._lookback = book.lookback_days
         self.leaked_sessions = 0
@@ -345,7 +349,8 @@ class Evaluator:
     def _route_and_sla(
         self, inp: EvaluationInput, fired: set[str], stage: str
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """First fired route (file order) with an eligible rep; round robin inside its pool."""
+        """First fired route (file order) with an eligible rep; the pick inside its pool is
+        rules/pick.py's (weights, catch-up; equal weights pick in round robin order)."""
         handoff = self.book.stages.handoff
         if handoff is None or stage != handoff:
             why = f"stage `{stage}` is not the handoff stage `{handoff}`"
@@ -366,13 +371,19 @@ class Evaluator:
         for route in matched:
             pool, starts_at = self._pool(inp, route, skipped, seen)
             if pool:
-                rep = min(pool, key=_round_robin_key)
-                last = rep.last_assigned_at.isoformat() if rep.last_assigned_at else "never"
+                free = {rep.rep_id for rep in pool}
+                chosen = pick(
+                    route=route.name,
+                    eligible=pool,
+                    absent=[r for r in _inside(inp, route) if r.rep_id not in free],
+                    policy=self._policies[route.name],
+                    now=inp.now,
+                )
                 routing = {
                     "route": route.name,
-                    "rep_id": rep.rep_id,
-                    "why": f"route {route.name}: {len(pool)} eligible rep(s), round robin picked "
-                    f"{rep.email or rep.rep_id} (last assigned {last})",
+                    "rep_id": chosen.rep_id,
+                    "why": chosen.why,
+                    "shares": chosen.shares,
                 }
                 break
         routing["why"] += self._queued(inp, starts_at, routing["rep_id"]) + _skipped(skipped)
@@ -443,11 +454,12 @@ class Evaluator:
         clock = sla.clock(level)
         deadline = None
         owner = next((r for r in inp.reps if r.rep_id == rep_id), None)
-        if clock == "business" and owner is not None:
-            cal = rep_calendar(self.book.working_time, owner)
+        cal = rep_calendar(self.book.working_time, owner) if owner is not None else None
+        if clock == "business" and cal is not None:
             deadline = worktime.add_working_time(cal, start, hours)
         if deadline is None:  # no owner, or no working time for years: the wall clock
             clock, deadline = "wall", start + timedelta(hours=hours)
+        escalation = sla.escalation.get(level)
         return {
             "rule": priority.name if priority else None,
             "priority": level,
@@ -455,6 +467,11 @@ class Evaluator:
             "deadline": deadline,
             "clock": clock,
             "starts_at": starts_at,
+            "escalate_at": (
+                escalate_at(escalation.after_hours, escalation.clock, cal, start)
+                if escalation
+                else None
+            ),
         }
 
     def _fired_list(
@@ -507,6 +524,16 @@ def _skipped(skipped: dict[str, str]) -> str:
     return "; unavailable: " + ", ".join(skipped.values()) if skipped else ""
 
 
+def _inside(inp: EvaluationInput, route: Route) -> list[RepData]:
+    """Every rep of the route's pool, eligible now or not (the absent ones for catch-up)."""
+    return [
+        rep
+        for rep in inp.reps
+        if (route.territory is None or rep.territory == route.territory)
+        and (route.segment is None or route.segment in rep.segments)
+    ]
+
+
 def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:
     """How texts name a rep: the email people read (the id when the input has no email)."""
     if rep_id is None:  # no rep chosen: nothing to look up (most leads)
@@ -525,11 +552,6 @@ def _activity_types(part: dict[str, Any]) -> frozenset[str]:
         if (kind := fact_kind(test)).startswith("a:")
     )
 
-
-def _round_robin_key(rep: RepData) -> tuple[float, str]:
-    """Oldest last assignment first (never assigned = oldest), ties by rep id."""
-    last = rep.last_assigned_at.timestamp() if rep.last_assigned_at else float("-inf")
-    return (last, rep.rep_id)
 
 
 class _SignalPlan:

@@ -6,7 +6,7 @@ against the same rulebook version, and stores :class:`EvaluationResult` as its o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -63,6 +63,27 @@ class AdjustmentData(_Model):
     rule: str = ""
 
 
+class ShareData(_Model):
+    """A rep's ledger in one route for one ISO week (rules/pick.py)."""
+
+    route: str
+    period: date
+    """Monday of the ISO week."""
+    assigned: int = Field(default=0, ge=0)
+    entitled: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Leads the rep's weight entitled them to while eligible."""
+    owed: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Share missed while absent, still to be repaid (catch-up cap only)."""
+    extra_day: date | None = None
+    extra_count: int = Field(default=0, ge=0)
+    """Catch-up leads given on ``extra_day``."""
+
+
+class RepShare(_Model):
+    rep_id: str
+    share: ShareData
+
+
 class AbsenceData(_Model):
     """An out-of-office period of a rep, ``[starts_at, ends_at)``."""
 
@@ -81,6 +102,8 @@ class RepData(_Model):
     open_handoffs: int = Field(default=0, ge=0)
     active: bool = True
     last_assigned_at: AwareDatetime | None = None
+    shares: list[ShareData] = Field(default_factory=list)
+    """This week's ledger rows, one per route whose pool holds the rep."""
     # The rep's own calendar settings; None takes the rulebook's territory default
     # (``working_time``). See rules/calendars.py.
     time_zone: str | None = None
@@ -149,6 +172,8 @@ class RoutingOutcome(_Model):
     route: str | None
     rep_id: str | None
     why: str
+    shares: list[RepShare] = Field(default_factory=list)
+    """Ledger rows this pick changed; written only when the lead is handed off."""
 
 
 class SlaOutcome(_Model):
@@ -156,6 +181,8 @@ class SlaOutcome(_Model):
     priority: str
     hours: float
     deadline: datetime
+    escalate_at: datetime | None = None
+    """When an unaccepted handoff goes to the next rep (``sla.escalation``), if ever."""
     clock: Literal["wall", "business"] = "wall"
     """``business``: the hours were counted in the owner's working time."""
     starts_at: datetime | None = None

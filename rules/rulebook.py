@@ -81,9 +81,28 @@ class Route:
     segment: str | None
     when: Condition
     loc: Loc
+    weights: tuple[tuple[str, float], ...] = ()
+    """Rep email → weight (relative); empty: every rep of the pool weighs the same."""
+    catch_up_per_day: int | None = None
+    """None: catch-up ``none``; N: missed share repaid, at most N extra leads a day."""
     queue_max_wait_hours: float | None = None
     """``when_unavailable: {queue: true, max_wait: {hours: N}}``: when nobody in the pool is
     available now, assign the rep available soonest within N hours instead of skipping."""
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Re-assign an unaccepted handoff of one priority, then hand it to a fallback."""
+
+    priority: str
+    after_hours: float
+    clock: str
+    """``wall`` or ``business`` (the owner's working hours)."""
+    times: int
+    then_rep: str | None
+    """Fallback rep's email, or None when the fallback is a queue."""
+    then_queue: str | None
+    loc: Loc
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,8 @@ class Sla:
     priorities: dict[str, float]
     default: str | None
     rules: tuple[SlaRule, ...]
+    escalation: dict[str, Escalation] = field(default_factory=dict)
+    """Priority → what happens when its handoffs are not accepted in time."""
     clocks: dict[str, str] = field(default_factory=dict)
     """Priority → ``business`` (counted in the owner's working time) or ``wall`` (default)."""
 

@@ -167,6 +167,16 @@ def sla_errors(book: Rulebook) -> list[RuleFileError]:
                     suggest(rule.priority, names, "priorities"),
                 )
             )
+    for esc in sla.escalation.values():
+        if esc.priority not in sla.priorities:
+            errors.append(
+                _err(
+                    esc.loc,
+                    None,
+                    f"escalation for unknown priority `{esc.priority}`",
+                    suggest(esc.priority, names, "priorities"),
+                )
+            )
     if sla.default is not None and sla.default not in sla.priorities:
         loc = sla.rules[0].loc if sla.rules else c.NOWHERE
         errors.append(

@@ -22,6 +22,7 @@ from api.models import (
     DealStageChange,
     Evaluation,
     Feedback,
+    HandoffStep,
     Lead,
     LeadStageChange,
     RepAbsence,
@@ -59,6 +60,14 @@ async def deal_histories(deal_ids: Sequence[int]) -> list[list[DealStageChange]]
     for row in await rows:
         by_deal[row.deal_id].append(row)  # type: ignore[attr-defined]
     return [by_deal[deal_id] for deal_id in deal_ids]
+
+
+async def handoff_step_lists(handoff_ids: Sequence[int]) -> list[list[HandoffStep]]:
+    """Every handoff's owner history, in step order, in one query for the whole page."""
+    by_handoff: dict[int, list[HandoffStep]] = {h: [] for h in handoff_ids}
+    for row in await HandoffStep.filter(handoff_id__in=list(handoff_ids)).order_by("id"):
+        by_handoff[row.handoff_id].append(row)  # type: ignore[attr-defined]
+    return [by_handoff[h] for h in handoff_ids]
 
 
 class FirstPages(Generic[M]):
@@ -125,6 +134,9 @@ class Loaders:
     )
     deal_history: DataLoader[int, list[DealStageChange]] = field(
         default_factory=lambda: DataLoader(load_fn=deal_histories)
+    )
+    handoff_steps: DataLoader[int, list[HandoffStep]] = field(
+        default_factory=lambda: DataLoader(load_fn=handoff_step_lists)
     )
     lead_evaluations: FirstPages[Evaluation] = field(
         default_factory=lambda: FirstPages(Evaluation, "lead_id")

@@ -46,6 +46,8 @@ POLICY: dict[str, frozenset[Role]] = {
     "viewer": EVERYONE,
     "targetingAdjustments": EVERYONE,
     "unroutedLeads": EVERYONE,
+    # issue 16: distribution fairness (RevOps, admins, sales managers)
+    "fairnessReport": frozenset({Role.SALES, Role.REVOPS, Role.ADMIN}),
     # subscriptions (``handoffs`` shares its name, and its policy, with the query)
     "evaluations": EVERYONE,
     # intake and triggers

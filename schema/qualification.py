@@ -21,6 +21,7 @@ from api.models import Handoff as HandoffRow
 from api.models import Lead as LeadRow
 from api.qualification import EvaluationOutcome, evaluate_lead
 from schema.context import Info
+from schema.distribution import HandoffStep
 from schema.errors import UserError, user_error
 from schema.evaluations import Evaluation, EvaluationReport
 from schema.followups import capacity_freed, feedback_recorded
@@ -28,14 +29,22 @@ from schema.headlines import HEADLINES, headline_key
 from schema.ids import node_id
 from schema.leads import Lead, lead_from_snapshot, lead_snapshot
 from schema.loaders import by_id
-from schema.pagination import Connection, build_connection, decode_cursor, page_size
+from schema.pagination import (
+    Connection,
+    build_connection,
+    decode_cursor,
+    memory_connection,
+    page_size,
+)
 from schema.reps import SalesRep
 
 
 @strawberry.type(description="A qualified lead handed to a sales owner, with a deadline.")
 class Handoff(relay.Node):
     id: relay.NodeID[int]
-    status: HandoffStatus = strawberry.field(description="pending, accepted, rejected, expired")
+    status: HandoffStatus = strawberry.field(
+        description="pending, accepted, rejected, expired, queued (in a fallback queue)"
+    )
     priority: str = strawberry.field(description="SLA priority")
     sla_deadline: datetime = strawberry.field(description="First touch is due by then")
     reason_code: str | None = strawberry.field(description="Rejection reason code")
@@ -43,6 +52,12 @@ class Handoff(relay.Node):
     decided_at: datetime | None = strawberry.field(description="Accepted or rejected at")
     breached_at: datetime | None = strawberry.field(description="When the SLA was breached")
     created_at: datetime = strawberry.field(description="Handed off at")
+    route: str | None = strawberry.field(description="The route that picked the first owner")
+    escalations: int = strawberry.field(description="Times it went to the next rep")
+    escalate_at: datetime | None = strawberry.field(
+        description="When it goes to the next rep or the fallback if still not accepted"
+    )
+    queue: str | None = strawberry.field(description="The fallback queue (status queued)")
     lead_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
 
@@ -58,6 +73,10 @@ class Handoff(relay.Node):
             decided_at=row.decided_at,
             breached_at=row.breached_at,
             created_at=row.created_at,
+            route=row.route,
+            escalations=row.escalations,
+            escalate_at=row.escalate_at,
+            queue=row.queue,
             lead_id=row.lead_id,  # type: ignore[attr-defined]
             owner_id=row.owner_id,  # type: ignore[attr-defined]
         )
@@ -72,6 +91,18 @@ class Handoff(relay.Node):
     async def owner(self, info: Info) -> SalesRep | None:
         row = await info.context.loaders.rep.load(self.owner_id)
         return SalesRep.from_row(row) if row else None
+
+    @strawberry.field(description="Every owner it had and why (assignment, escalations, fallback)")
+    async def steps(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size, ≤100")] = None,
+        after: Annotated[str | None, strawberry.argument(description="endCursor")] = None,
+    ) -> Connection[HandoffStep]:
+        rows = await info.context.loaders.handoff_steps.load(self.id)
+        return memory_connection(
+            "handoff_step", rows, HandoffStep.from_row, first=first, after=after
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

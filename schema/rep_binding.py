@@ -25,6 +25,7 @@ from graphql.language import OperationType
 from strawberry import relay
 from tortoise.models import Model
 
+from api import handoffs as handoff_service
 from api.auth import Principal
 from api.errors import PermissionDenied
 from api.models import Deal, Handoff, Lead
@@ -65,7 +66,9 @@ async def foreign_object(rep_id: int, ids: list[tuple[str, int, list[str]]]) -> 
             owner = rows[0]
         elif type_name != "SalesRep":
             continue
-        if owner != rep_id:
+        if owner != rep_id and not (
+            type_name == "Handoff" and await handoff_service.left_to_service(db_id, rep_id)
+        ):
             return BadInput(
                 f"this key is bound to another sales rep: it may not act on {type_name} "
                 f"{db_id} ({'/'.join(path)})",

@@ -12,6 +12,7 @@ from schema.admin import AdminMutations, AdminQueries
 from schema.audit import AuditQueries
 from schema.campaigns import CampaignMutations, CampaignQueries
 from schema.deals import DealMutations, DealQueries
+from schema.distribution import DistributionQueries
 from schema.error_log import LeadgateSchema
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
@@ -57,6 +58,7 @@ Query = merge_types(
         MetricQueries,
         WebhookQueries,
         RepQueries,
+        DistributionQueries,
         CampaignQueries,
         AccountQueries,
         AuditQueries,

@@ -16,13 +16,14 @@ from schema.evaluations import Evaluation
 from schema.ids import node_id
 from schema.qualification import Handoff
 
-HANDOFF_EVENTS = ("handoff", "sla_breached")
+HANDOFF_EVENTS = ("handoff", "sla_breached", "handoff_escalated")
 
 
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="New and breached handoffs of one rep (a rep's own key: that rep's only)"
+        description="New, breached and escalated handoffs of one rep (a rep's own key: that "
+        "rep's only)"
     )
     async def handoffs(
         self,

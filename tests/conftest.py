@@ -195,6 +195,7 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 TABLES = (
+    "handoff_step", "routing_share",  # issue 16 (distribution)
     "webhook_attempt", "webhook_delivery", "webhook_endpoint", "webhook_cursor",
     "ingested_message",  # issue 15
     "audit_entry", "campaign_cost", "erasure_tombstone",

@@ -100,6 +100,11 @@ REPS = (
     RepSpec("Aisha Rahman", "APAC", ("smb", "mid_market"), 60),
 )
 
+#: Weighted pools (rules/demo/routing.yaml `weights`): (territory, segment) -> rep name -> weight.
+POOL_WEIGHTS: dict[tuple[str, str], dict[str, float]] = {
+    ("NA", "mid_market"): {"Ethan Brooks": 0.7, "Priya Nair": 0.3},
+}
+
 #: ISO 3166 alpha-2 codes per territory, with the share of accounts each country gets.
 COUNTRIES: dict[str, tuple[tuple[str, float], ...]] = {
     "NA": (("US", 0.86), ("CA", 0.14)),

@@ -101,6 +101,7 @@ class _Generator:
         self.plan = Plan()
         self.assigned = [0] * len(cat.REPS)
         self.rep_last_assigned: list[datetime | None] = [None] * len(cat.REPS)
+        self.pool_assigned: dict[tuple[str, str], dict[int, int]] = {}
         self.account_first_lead: dict[int, datetime] = {}
         self.account_won: dict[int, datetime] = {}
         self.campaign_of_slug = {spec.slug: i for i, spec in enumerate(cat.CAMPAIGNS)}
@@ -536,7 +537,18 @@ class _Generator:
         ]
         local = [i for i in active if cat.REPS[i].territory == territory]
         candidates = [i for i in local if segment in cat.REPS[i].segments] or local or active
-        rep = min(candidates, key=lambda i: (self.assigned[i] / cat.REPS[i].capacity, i))
+        weights = cat.POOL_WEIGHTS.get((territory, segment), {})
+        weighted = [i for i in candidates if cat.REPS[i].name in weights]
+        if weighted:  # as the rulebook's weighted pool does: furthest below the weighted share
+            counts = self.pool_assigned.setdefault((territory, segment), {})
+            n = sum(counts.values()) + 1
+            rep = max(
+                weighted,
+                key=lambda i: (weights[cat.REPS[i].name] * n - counts.get(i, 0), -i),
+            )
+            counts[rep] = counts.get(rep, 0) + 1
+        else:
+            rep = min(candidates, key=lambda i: (self.assigned[i] / cat.REPS[i].capacity, i))
         self.assigned[rep] += 1
         last = self.rep_last_assigned[rep]
         self.rep_last_assigned[rep] = at if last is None else max(last, at)

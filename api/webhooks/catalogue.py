@@ -20,6 +20,8 @@ EVENT_TYPES: dict[str, str] = {
     "handoff.accepted": "The owner accepted the handoff (status: pending|expired -> accepted)",
     "handoff.rejected": "The owner rejected the handoff with a reason code",
     "handoff.expired": "The first-touch SLA passed without a decision (pending -> expired)",
+    "handoff.escalated": "Nobody accepted in time: the handoff went to the next rep, a "
+    "fallback rep or a fallback queue (sla.escalation), with the reason",
     "lead.stage_changed": "A lead moved in the lifecycle (by the rules or by hand)",
     "deal.won": "A deal closed as won (stage: <open stage> -> closed_won)",
     "deal.lost": "A deal closed as lost, with a reason",
@@ -67,7 +69,8 @@ async def translate(events: Sequence[DomainEvent]) -> list[WebhookEvent]:
     leads = await _leads(lead_ids)
     out: list[WebhookEvent] = []
     for event, kind, data, facts in staged:
-        lead = leads.get(cast(int, facts.get("lead") or 0))
+        found = leads.get(cast(int, facts.get("lead") or 0))
+        lead = dict(found) if found is not None else None  # several events of one lead
         if lead is not None:
             data["lead"] = lead
         owner = facts.get("owner")
@@ -162,6 +165,19 @@ def _handoff_expired(p: dict[str, Any], _: dict[int, Handoff]) -> Built:
     return "handoff.expired", data, {"lead": p.get("lead")}
 
 
+def _handoff_escalated(p: dict[str, Any], _: dict[int, Handoff]) -> Built:
+    data = {
+        "handoff": {"id": _gid("Handoff", p.get("handoff")), "queue": p.get("queue")},
+        "step": p.get("step"),
+        "kind": p.get("kind"),
+        "reason": p.get("reason"),
+        "changes": {
+            "ownerId": _change(_gid("SalesRep", p.get("from")), _gid("SalesRep", p.get("to")))
+        },
+    }
+    return "handoff.escalated", data, {"lead": p.get("lead"), "owner": p.get("to")}
+
+
 def _stage_changed(p: dict[str, Any], _: dict[int, Handoff]) -> Built:
     data = {
         "changes": {"stage": _change(p["from"], p["to"])},
@@ -211,6 +227,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], dict[int, Handoff]], Built | None
     "handoff": _handoff_created,
     "handoff_decided": _handoff_decided,
     "sla_breached": _handoff_expired,
+    "handoff_escalated": _handoff_escalated,
     "lead_stage_changed": _stage_changed,
     "deal_closed": _deal_closed,
     "targeting_adjusted": _adjustment,

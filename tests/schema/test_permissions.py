@@ -183,6 +183,7 @@ OPERATIONS: dict[str, str] = {
     "bulkJob": f'{{ bulkJob(id: "{MISSING_JOB}") {{ id }} }}',
     "bulkJobs": "{ bulkJobs(first: 1) { totalCount } }",
     "shadowReport": "{ shadowReport { counts { kind count } } }",
+    "fairnessReport": '{ fairnessReport(route: "route_na_enterprise") { periodStart } }',
     "startShadow": 'mutation { startShadow(input: {version: "nope"}) { userErrors { code } } }',
     "stopShadow": "mutation { stopShadow { userErrors { code } } }",
     "simulateRulebook": (

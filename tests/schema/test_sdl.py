@@ -56,6 +56,7 @@ def _object_types(sdl: str) -> dict[str, GraphQLObjectType]:
 INTERNAL = {
     "DomainEvent", "IdempotencyRecord", "ErasureTombstone", "WebhookCursor", "IngestedMessage",
     "BulkJobChunk", "RulebookActivation",
+    "RoutingShare",  # issue 16: read through fairnessReport
 }  # fmt: skip
 # Where the GraphQL name differs from the model's.
 RENAMED = {"RulebookVersion": "Rulebook"}
