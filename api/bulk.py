@@ -15,7 +15,7 @@ from api.bulk_read import LeadState, campaign_keys, read_batch
 from api.bulk_write import lock_versions, open_handoff_leads, update_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
-from api.facts import _active_adjustments, _reps
+from api.facts import _active_adjustments, reps_now
 from api.inserts import copy_rows, insert_returning
 from api.models import HandoffStep, Lead, SalesRep
 from api.outcomes import OutcomePlan, plan_outcome
@@ -72,7 +72,7 @@ async def evaluate_leads(
     if not lead_ids:
         return summary
     run = _Run(engine, now, await campaign_keys(), await _active_adjustments(now),
-               RepBook(await _reps(), now))  # fmt: skip
+               RepBook(await reps_now(now), now))  # fmt: skip
     starts = range(0, len(lead_ids), batch_size)
     batch = await run.start(lead_ids[starts[0] : starts[0] + batch_size])
     for start in starts:

@@ -13,7 +13,7 @@ from api.bulk_write import lock_versions, update_leads
 from api.demo import seed_demo
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
-from api.facts import _active_adjustments, _reps, build_inputs
+from api.facts import _active_adjustments, build_inputs, reps_now
 from api.models import Account, Activity, Campaign, Lead, TargetingAdjustment
 
 ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
@@ -52,7 +52,7 @@ async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
         lookback_days=90,
         campaigns=await campaign_keys(),
         adjustments=await _active_adjustments(ANCHOR),
-        reps=await _reps(),
+        reps=await reps_now(ANCHOR),
     )
     assert [s.id for s in states] == ids
     # activity properties are not read: no rule reads them, no record keeps them
