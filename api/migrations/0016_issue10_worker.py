@@ -4,7 +4,7 @@ from tortoise import fields
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_issue10_shadow')]
+    dependencies = [('models', '0013_issue16_distribution')]
 
     initial = False
 

@@ -5,7 +5,7 @@ from tortoise.indexes import Index
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_issue10_shadow')]
+    dependencies = [('models', '0016_issue10_worker')]
 
     initial = False
 
