@@ -553,7 +553,6 @@ def _activity_types(part: dict[str, Any]) -> frozenset[str]:
     )
 
 
-
 class _SignalPlan:
     """What the outcome code reads per signal and score, looked up once per rulebook."""
 
