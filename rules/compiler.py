@@ -475,3 +475,10 @@ def subject_keys(
             collect(compiled.definition[name]["all"][0]["m"])
     keys.discard("k")
     return frozenset(keys)
+
+
+def part_keys(compiled: CompiledRulebook, part: dict[str, Any], phase: int) -> tuple[str, ...]:
+    """Subject fact keys the rules of one engine ruleset test in ``phase`` (sorted)."""
+    names = {n for n in part if n in compiled.rules and compiled.rules[n].phase == phase}
+    keys = subject_keys(compiled, phase, names)
+    return tuple(sorted(keys))

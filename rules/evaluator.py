@@ -26,7 +26,7 @@ from rules.compiler import (
     compile_rulebook,
     fact_field,
     number,
-    subject_keys,
+    part_keys,
 )
 from rules.conditions import fields_used
 from rules.engine import EngineRuleset
@@ -41,9 +41,10 @@ from rules.models import (
     RepData,
     Section,
 )
-from rules.packing import fact_kind
+from rules.packing import activity_types
 from rules.pick import pick, route_policy
 from rules.rulebook import Route, Rulebook, Transition
+from rules.scoring import ScorePlan
 
 _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
@@ -66,7 +67,7 @@ class Evaluator:
         prefix = f"leadgate_{book.version[:12]}"
         self.rulesets = [EngineRuleset(prefix, part) for part in self.compiled.parts]
         """One engine ruleset per part of the compiled rulebook, all given the same facts."""
-        self._activity_types = [_activity_types(part) for part in self.compiled.parts]
+        self._activity_types = [activity_types(part) for part in self.compiled.parts]
         self._decides = [
             any(self.compiled.rules[n].phase == 2 for n in part if n in self.compiled.rules)
             for part in self.compiled.parts
@@ -102,10 +103,10 @@ class Evaluator:
         self._facts = FactBuilder(
             book, self._lookback, compiled.regexes, self._fields, compiled.activity_windows
         )
-        self._plan = _SignalPlan(book)
+        self._plan = ScorePlan(book)
         # Per engine ruleset: the subject fields its own rules test (round 1, round 2).
         self._part_keys = [
-            (_part_keys(self.compiled, part, 1), _part_keys(self.compiled, part, 2))
+            (part_keys(self.compiled, part, 1), part_keys(self.compiled, part, 2))
             for part in self.compiled.parts
         ]
         self._type_json: dict[str, str] = {}
@@ -265,64 +266,12 @@ class Evaluator:
             ruleset.delete(sid)
 
     def _contributions(self, hits: dict[str, list[float | None]]) -> list[dict[str, Any]]:
-        """One contribution per fired signal; per-activity signals sum their decayed matches."""
-        out: list[dict[str, Any]] = []
-        plan = self._plan
-        for name in sorted(hits, key=plan.order.__getitem__):
-            ages = hits[name]
-            score, points, half_life, per_activity, flat = plan.signals[name]
-            known = [a for a in ages if a is not None]
-            if not half_life:  # no decay: one full-value contribution (as below, precomputed)
-                age = round(min(known), 4) if known else None
-                out.append(
-                    {
-                        "signal": name,
-                        "score": score,
-                        "points": points,
-                        "matches": 1,
-                        "decay_factor": 1.0,
-                        "value": flat,
-                        "activity_age_days": age,
-                    }
-                )
-                continue
-            if not per_activity:
-                known = [min(known)] if known else []
-            factors = [1.0] if not known else [0.5 ** (age / half_life) for age in known]
-            total = sum(factors)
-            count = len(factors)
-            out.append(
-                {
-                    "signal": name,
-                    "score": score,
-                    "points": points,
-                    "matches": count,
-                    "decay_factor": round(total / count, 6),
-                    "value": round(points * total, 4),
-                    "activity_age_days": round(min(known), 4) if known else None,
-                }
-            )
-        return out
+        return self._plan.contributions(hits)
 
     def _scores(
         self, contributions: list[dict[str, Any]], facts: Facts
     ) -> dict[str, dict[str, Any]]:
-        raw = dict.fromkeys(self.book.scores, 0.0)
-        for contribution in contributions:
-            raw[contribution["score"]] += contribution["value"]
-        out = {}
-        adjustments = facts.adjustments
-        for name, floor, cap in self._plan.scores:
-            adjustment = adjustments.get(name, 0.0)
-            value = max(floor, min(cap, raw[name] + adjustment))
-            out[name] = {
-                "name": name,
-                "raw": round(raw[name], 4),
-                "adjustment": adjustment,
-                "value": round(value, 4),
-                "cap": cap,
-            }
-        return out
+        return self._plan.scores(contributions, facts.adjustments)
 
     def _stage(self, inp: EvaluationInput, fired: set[str]) -> dict[str, Any]:
         """Disqualification wins; then side stages (recycle); then the most advanced stage."""
@@ -540,39 +489,3 @@ def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:
         return None
     rep = next((r for r in inp.reps if r.rep_id == rep_id), None)
     return (rep.email or rep.rep_id) if rep is not None else rep_id
-
-
-def _activity_types(part: dict[str, Any]) -> frozenset[str]:
-    """Activity types some pattern of this engine ruleset tests (others are not sent to it)."""
-    return frozenset(
-        kind[2:]
-        for rule in part.values()
-        for pattern in rule["all"]
-        for test in pattern.values()
-        if (kind := fact_kind(test)).startswith("a:")
-    )
-
-
-class _SignalPlan:
-    """What the outcome code reads per signal and score, looked up once per rulebook."""
-
-    def __init__(self, book: Rulebook) -> None:
-        self.order = {s.name: i for i, s in enumerate(book.signals)}
-        self.signals = {
-            s.name: (
-                s.score,
-                s.points,
-                book.scores[s.score].half_life_days,
-                s.per_activity,
-                round(s.points * 1.0, 4),
-            )
-            for s in book.signals
-        }
-        self.scores = [(name, d.floor, d.cap) for name, d in book.scores.items()]
-
-
-def _part_keys(compiled: CompiledRulebook, part: dict[str, Any], phase: int) -> tuple[str, ...]:
-    """Subject fact keys the rules of one engine ruleset test in ``phase`` (sorted)."""
-    names = {n for n in part if n in compiled.rules and compiled.rules[n].phase == phase}
-    keys = subject_keys(compiled, phase, names)
-    return tuple(sorted(keys))

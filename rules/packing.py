@@ -88,3 +88,14 @@ def pack(rules: dict[str, JSON], always: dict[str, JSON]) -> list[dict[str, JSON
     if not bins:
         bins.append(_Bin())
     return [{**b.rules, **always} for b in bins]
+
+
+def activity_types(part: dict[str, Any]) -> frozenset[str]:
+    """Activity types some pattern of this engine ruleset tests (others are not sent to it)."""
+    return frozenset(
+        kind[2:]
+        for rule in part.values()
+        for pattern in rule["all"]
+        for test in pattern.values()
+        if (kind := fact_kind(test)).startswith("a:")
+    )
