@@ -213,6 +213,33 @@ async def swaps(url: str, *, runs: int, rules: int, clients: int) -> dict[str, A
     return {"waits": waits, "failures": failures, "served": served}
 
 
+def swap_pieces(rules: int, runs: int) -> dict[str, list[float]]:
+    """Where a swap's time goes, without a server: validating and parsing the YAML, compiling
+    it in running workers (what a swap does now), and starting new workers (what it did)."""
+    from api.rulebook_versions import validate_files
+    from rules import EnginePool, EvaluationInput, LeadData
+
+    probe = EvaluationInput(lead=LeadData(email="w@bench.invalid"), now=datetime.now(UTC))
+    times: dict[str, list[float]] = {"parse": [], "compile": [], "spawn": []}
+    base = validate_files(synthetic_rulebook(10), root="base")
+    with EnginePool(base, workers=2) as pool:
+        for run in range(runs):
+            files = synthetic_rulebook(rules)
+            files[sorted(files)[0]] += f"\n# piece {run} {time.time()}\n".encode()
+            started = time.perf_counter()
+            book = validate_files(files, root="bench")
+            times["parse"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            outcomes = pool.evaluate_batch_sync([probe, probe], rulebook=book)
+            assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+            times["compile"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            EnginePool(book, workers=2).close()
+            times["spawn"].append(time.perf_counter() - started)
+            print(f"pieces {run}: {[round(v[-1], 2) for v in times.values()]}", file=sys.stderr)
+    return times
+
+
 def _stats(xs: list[float], fmt: str = "{:.2f}") -> str:
     return " / ".join(fmt.format(x) for x in (min(xs), statistics.median(xs), max(xs)))
 
@@ -286,7 +313,18 @@ def main() -> int:
     parser.add_argument("--swaps", type=int, default=7, help="live swaps")
     parser.add_argument("--rules", type=int, default=1000, help="rules of the swapped-in book")
     parser.add_argument("--clients", type=int, default=8, help="concurrent requests in swaps")
+    parser.add_argument(
+        "--pieces", action="store_true", help="only time a swap's pieces (no database)"
+    )
     args = parser.parse_args()
+    if args.pieces:
+        pieces = swap_pieces(args.rules, args.swaps)
+        print(
+            f"Swap pieces, {args.rules:,} rules, 2 workers, seconds (min / median / max of "
+            f"{args.swaps}): parse {_stats(pieces['parse'])}; compile in running workers "
+            f"{_stats(pieces['compile'])}; starting 2 new workers {_stats(pieces['spawn'])}"
+        )
+        return 0
     if args.smoke:
         args.leads, args.runs, args.swaps, args.rules, args.clients = 200, 1, 1, 100, 2
     print(asyncio.run(run(args)))
