@@ -267,15 +267,18 @@ class Builder:
             if "default" in body:
                 if default is not None:
                     self.error(locs.key(body, "default"), None, "`working_time.default` twice")
-                default = self._calendar(locs, body["default"], "default")
+                default = self._calendar(
+                    locs, body["default"], "default", locs.key(body, "default")
+                )
             for name, spec in body.get("territories", {}).items():
                 if name in territories:
                     where = locs.key(body["territories"], name)
                     self.error(where, None, f"working time of territory `{name}` given twice")
-                territories[str(name)] = self._calendar(locs, spec, str(name))
+                at = locs.key(body["territories"], name)
+                territories[str(name)] = self._calendar(locs, spec, str(name), at)
         return WorkingTime(territories, default)
 
-    def _calendar(self, locs: FileLocs, spec: Any, what: str) -> WorkingCalendar:
+    def _calendar(self, locs: FileLocs, spec: Any, what: str, at: c.Loc) -> WorkingCalendar:
         """One calendar; a bad time zone, day, interval or holiday country is a located error."""
         hours = ALWAYS
         try:
@@ -295,7 +298,7 @@ class Builder:
         except WorkTimeError as exc:
             at = locs.value(spec, exc.what) if exc.what in spec else locs.of(spec)
             self.error(at, None, f"{exc.message} ({what})", exc.hint)
-        return WorkingCalendar(str(spec["time_zone"]), hours, country, sub, locs.of(spec))
+        return WorkingCalendar(str(spec["time_zone"]), hours, country, sub, at)
 
     def _feedback(self, locs: FileLocs, n: Any) -> FeedbackRule:
         group = str(n["group_by"])

@@ -308,9 +308,10 @@ class Evaluator:
                 "pools",
             }
         skipped: dict[str, str] = {}
+        seen: dict[str, tuple[str | None, datetime | None]] = {}
         starts_at = None
         for route in matched:
-            pool, starts_at = self._pool(inp, route, skipped)
+            pool, starts_at = self._pool(inp, route, skipped, seen)
             if pool:
                 free = {rep.rep_id for rep in pool}
                 chosen = pick(
@@ -331,11 +332,16 @@ class Evaluator:
         return routing, self._sla(inp, fired, routing["rep_id"], starts_at)
 
     def _pool(
-        self, inp: EvaluationInput, route: Route, skipped: dict[str, str]
+        self,
+        inp: EvaluationInput,
+        route: Route,
+        skipped: dict[str, str],
+        seen: dict[str, tuple[str | None, datetime | None]],
     ) -> tuple[list[RepData], datetime | None]:
         """The route's reps with free capacity that are available at ``inp.now`` (the others go
         to ``skipped`` with the reason). When none is and the route queues, the reps available
-        soonest within its bound, and when that is (the SLA clock starts then)."""
+        soonest within its bound, and when that is (the SLA clock starts then). ``seen`` keeps
+        each rep's availability across the routes of one evaluation."""
         eligible = [
             rep
             for rep in inp.reps
@@ -344,21 +350,21 @@ class Evaluator:
             and (route.territory is None or rep.territory == route.territory)
             and (route.segment is None or route.segment in rep.segments)
         ]
-        working_time = self.book.working_time
         pool, away = [], []
         for rep in eligible:
-            cal = rep_calendar(working_time, rep)
-            reason = worktime.unavailable_reason(cal, inp.now)
+            if rep.rep_id not in seen:
+                cal = rep_calendar(self.book.working_time, rep)
+                seen[rep.rep_id] = worktime.status(cal, inp.now)
+            reason, back = seen[rep.rep_id]
             if reason is None:
                 pool.append(rep)
             else:
                 skipped.setdefault(rep.rep_id, f"{rep.name or rep.email or rep.rep_id} {reason}")
-                away.append((rep, cal))
+                away.append((back, rep))
         if pool or not away or route.queue_max_wait_hours is None:
             return pool, None
         bound = inp.now + timedelta(hours=route.queue_max_wait_hours)
-        back = [(worktime.next_available(cal, inp.now), rep) for rep, cal in away]
-        waits = [(at, rep) for at, rep in back if at is not None and at <= bound]
+        waits = [(at, rep) for at, rep in away if at is not None and at <= bound]
         if not waits:
             return [], None
         soonest = min(at for at, _ in waits)

@@ -10,7 +10,7 @@ local time that does not exist (spring forward) is read with the offset before t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import pairwise
@@ -43,6 +43,14 @@ class WeeklyHours:
     """Working intervals of each weekday, Monday first."""
 
     days: tuple[tuple[Interval, ...], ...]
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Hashed on every cached day lookup (the hot path): compute it once.
+        object.__setattr__(self, "_hash", hash(self.days))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def as_spec(self) -> dict[str, list[str]]:
         """The canonical written form: ``{"mon": ["09:00-17:00"], …}`` (days off left out)."""
@@ -328,9 +336,14 @@ def unavailable_reason(cal: Calendar, at: datetime) -> str | None:
     """Why the rep cannot take a lead at ``at``, and until when, in their time zone (None when
     available): "out of office until Mon 7 Dec 09:00 CET", "outside working hours until 09:00
     EST", "public holiday (Christmas Day) until Mon 28 Dec 09:00 GMT"."""
+    return status(cal, at)[0]
+
+
+def status(cal: Calendar, at: datetime) -> tuple[str | None, datetime | None]:
+    """``(None, at)`` when available, else (the reason in words, when next available)."""
     absence = absence_at(cal, at)
     if absence is None and in_hours(cal, at):
-        return None
+        return None, at
     tz = cal.tz
     local = at.astimezone(tz)
     if absence is not None:
@@ -340,7 +353,9 @@ def unavailable_reason(cal: Calendar, at: datetime) -> str | None:
     else:
         what = "outside working hours"
     back = next_available(cal, at)
-    return f"{what} until {when(back, tz, local)}" if back else f"{what} for the foreseeable future"
+    if back is None:
+        return f"{what} for the foreseeable future", None
+    return f"{what} until {when(back, tz, local)}", back
 
 
 def when(at: datetime, tz: ZoneInfo, today: datetime | None = None) -> str:

@@ -79,6 +79,10 @@ class RepSpec:
     segments: tuple[str, ...]
     capacity: int
     left_day: int | None = None
+    time_zone: str | None = None
+    """Their own time zone, over the territory default of the demo rulebook (issue 16)."""
+    away_days: tuple[float, float] | None = None
+    """Out of office from this many days before the seed day to this many after it."""
 
 
 REPS = (
@@ -86,9 +90,9 @@ REPS = (
     RepSpec("Jordan Reyes", "NA", ("enterprise", "mid_market"), 30, left_day=70),
     RepSpec("Ethan Brooks", "NA", ("mid_market",), 40),
     RepSpec("Priya Nair", "NA", ("mid_market", "smb"), 50),
-    RepSpec("Lucas Martin", "NA", ("smb",), 80),
+    RepSpec("Lucas Martin", "NA", ("smb",), 80, time_zone="America/Los_Angeles"),
     RepSpec("Chloe Bennett", "NA", ("smb",), 80),
-    RepSpec("Sofia Keller", "EMEA", ("enterprise",), 25),
+    RepSpec("Sofia Keller", "EMEA", ("enterprise",), 25, away_days=(3, 6)),
     RepSpec("Tom Hughes", "EMEA", ("mid_market",), 40),
     RepSpec("Lea Dubois", "EMEA", ("smb", "mid_market"), 60),
     RepSpec("Jonas Berg", "EMEA", ("smb",), 60, left_day=120),

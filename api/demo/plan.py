@@ -48,6 +48,7 @@ class Plan:
 
     campaign: list[Row] = field(default_factory=list)
     sales_rep: list[Row] = field(default_factory=list)
+    rep_absence: list[Row] = field(default_factory=list)
     account: list[Row] = field(default_factory=list)
     lead: list[Row] = field(default_factory=list)
     activity: list[Row] = field(default_factory=list)
@@ -162,9 +163,24 @@ class _Generator:
                         "capacity": spec.capacity,
                         "active": spec.left_day is None,
                         "created_at": self.start - timedelta(days=420 - 25 * i, hours=-9),
+                        "time_zone": spec.time_zone,
                     }
                 )
             )
+            if spec.away_days is not None:  # out of office around the seed time (issue 16)
+                before, after = spec.away_days
+                self.plan.rep_absence.append(
+                    Row(
+                        {
+                            "starts_at": self.end - timedelta(days=before),
+                            "ends_at": self.end + timedelta(days=after),
+                            "note": "annual leave",
+                            "set_by": "demo",
+                            "created_at": self.end - timedelta(days=before + 14),
+                        },
+                        {"rep_id": ("sales_rep", i)},
+                    )
+                )
 
     def _accounts(self) -> None:
         rng = self.rng
@@ -512,7 +528,13 @@ class _Generator:
     def _route(self, territory: str, segment: str, at: datetime) -> int:
         """Territory and segment first, then the least loaded rep relative to capacity."""
         day = self._day(at)
-        active = [i for i, r in enumerate(cat.REPS) if r.left_day is None or r.left_day > day]
+        away = HISTORY_DAYS - day  # days before the seed day
+        active = [
+            i
+            for i, r in enumerate(cat.REPS)
+            if (r.left_day is None or r.left_day > day)
+            and (r.away_days is None or away > r.away_days[0])
+        ]
         local = [i for i in active if cat.REPS[i].territory == territory]
         candidates = [i for i in local if segment in cat.REPS[i].segments] or local or active
         weights = cat.POOL_WEIGHTS.get((territory, segment), {})

@@ -30,6 +30,7 @@ from api.models import (
     Handoff,
     Lead,
     LeadStageChange,
+    RepAbsence,
     SalesRep,
 )
 
@@ -42,6 +43,7 @@ MAX_LEADS = 200_000
 _TABLES: tuple[tuple[str, type[Model], str | None], ...] = (
     ("campaign", Campaign, "key"),
     ("sales_rep", SalesRep, "email"),
+    ("rep_absence", RepAbsence, None),
     ("account", Account, "domain"),
     ("lead", Lead, "email"),
     ("activity", Activity, None),

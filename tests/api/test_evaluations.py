@@ -25,6 +25,20 @@ from tests.schema.test_qualification import EVALUATE, create_vp
 REPS = [
     {"rep_id": "7", "name": "Ana", "territory": "NA", "segments": ["enterprise"], "capacity": 5},
     {"rep_id": "8", "territory": "EMEA", "capacity": 0, "open_handoffs": 0, "active": False},
+    # issue 16: a calendar of their own and an absence survive the compact form
+    {
+        "rep_id": "9",
+        "name": "Eve",
+        "territory": "NA",
+        "segments": ["mid_market"],
+        "capacity": 3,
+        "time_zone": "America/Chicago",
+        "working_hours": {"mon-fri": ["08:00-16:00"]},
+        "holiday_country": "US",
+        "out_of_office": [
+            {"starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-01-20T08:30:00Z", "note": "x"}
+        ],
+    },
 ]
 _WHY_NOT: dict[str, WhyNot] = {}
 
@@ -95,6 +109,29 @@ def test_legacy_rows_read_as_before() -> None:
         "now": "2026-01-02T00:00:00Z",
     }
     assert unpack_input(full).activities[0].type == "page_view"
+
+
+def test_sla_rows_before_the_business_clock_read_as_wall_clock() -> None:
+    """Rows written before issue 16 pack the SLA as four items; newer ones add the clock and
+    the queued start only when they differ from the wall clock now."""
+    evaluator = _demo_evaluator()
+    reps = [RepData.model_validate(r) for r in REPS]
+    inp = EvaluationInput.model_validate(
+        {"lead": {"email": "a@b.io", "country": "US", "stage": "mql"},
+         "account": {"employee_count": 300}, "reps": reps, "now": "2026-01-15T15:00:00Z"}
+    )  # fmt: skip
+    result = evaluator.evaluate(inp, explain=False)
+    assert result.sla is not None
+    assert (result.sla.clock, result.routing.rep_id) == ("business", "7")
+    assert "Eve out of office until Tue 20 Jan 08:00 CST" in result.routing.why
+    row = _Row(inp, True, result=result, rulebook_version="v", duration_ms=1.0,
+               next_change_at=None)  # fmt: skip
+    assert len(row.outcome["sla"]) == 6
+    assert stored_result(row).sla == result.sla  # type: ignore[arg-type]
+    row.outcome["sla"] = row.outcome["sla"][:4]
+    old = stored_result(row).sla  # type: ignore[arg-type]
+    assert old is not None
+    assert (old.clock, old.deadline, old.starts_at) == ("wall", result.sla.deadline, None)
 
 
 async def test_demo_records_are_small_and_explain_on_demand(app: Starlette) -> None:
