@@ -18,6 +18,7 @@ from api.models import Evaluation, RulebookVersion
 from rules import (
     EvaluationInput,
     EvaluationResult,
+    RoutingOutcome,
     RuleExplanation,
     SlaOutcome,
     WhyNot,
@@ -97,7 +98,7 @@ def pack_result(result: EvaluationResult) -> dict[str, Any]:
         "outcome": {
             "stage": [result.stage.from_stage, result.stage.to_stage, result.stage.rule,
                       result.stage.reason],
-            "routing": [result.routing.route, result.routing.rep_id, result.routing.why],
+            "routing": _pack_routing(result.routing),
             "sla": _pack_sla(sla) if sla else None,
         },
     }  # fmt: skip
@@ -108,16 +109,36 @@ _PART = ("signal", "score", "points", "matches", "decay_factor", "value", "activ
 _SCORE = ("raw", "adjustment", "value", "cap")
 _STAGE = ("from_stage", "to_stage", "rule", "reason")
 ROUTING_KEYS = _ROUTING = ("route", "rep_id", "why")
-_SLA = ("rule", "priority", "hours", "deadline", "clock", "starts_at")
+_SLA = ("rule", "priority", "hours", "deadline", "clock", "starts_at", "escalate_at")
+
+
+def _pack_routing(routing: RoutingOutcome) -> list[Any]:
+    """Three items (the form older rows have), four when the pick moved the routing ledger
+    (issue 16: the ledger rows it wrote, so a replay shows the same counts)."""
+    row: list[Any] = [routing.route, routing.rep_id, routing.why]
+    if routing.shares:
+        row.append([s.model_dump(mode="json") for s in routing.shares])
+    return row
 
 
 def _pack_sla(sla: SlaOutcome) -> list[Any]:
     """Four items on the wall clock (the form older rows have), six with a business clock or a
-    queued start (issue 16)."""
+    queued start, seven with an escalation time (issue 16)."""
     row: list[Any] = [sla.rule, sla.priority, sla.hours, micros(sla.deadline)]
-    if sla.clock != "wall" or sla.starts_at is not None:
+    if sla.clock != "wall" or sla.starts_at is not None or sla.escalate_at is not None:
         row += [sla.clock, micros(sla.starts_at) if sla.starts_at else None]
+    if sla.escalate_at is not None:
+        row.append(micros(sla.escalate_at))
     return row
+
+
+def _unpack_routing(row: Any) -> Any:
+    if not isinstance(row, list):
+        return row
+    routing = dict(zip(_ROUTING, row[:3], strict=True))
+    if len(row) > 3:
+        routing["shares"] = row[3]
+    return routing
 
 
 def _named(keys: tuple[str, ...], row: Any) -> Any:
@@ -131,7 +152,7 @@ def stored_result(row: Evaluation) -> EvaluationResult:
     sla: dict[str, Any] | None = (
         dict(zip(_SLA, packed, strict=False)) if isinstance(packed, list) else packed
     )
-    for key in ("deadline", "starts_at"):
+    for key in ("deadline", "starts_at", "escalate_at"):
         if sla is not None and isinstance(sla.get(key), int):
             sla[key] = from_micros(sla[key])
     return EvaluationResult.model_validate(
@@ -144,7 +165,7 @@ def stored_result(row: Evaluation) -> EvaluationResult:
                 for name, s in row.scores.items()
             },
             "stage": _named(_STAGE, outcome["stage"]),
-            "routing": _named(_ROUTING, outcome["routing"]),
+            "routing": _unpack_routing(outcome["routing"]),
             "sla": sla,
             "not_fired": [],
             "duration_ms": row.duration_ms,

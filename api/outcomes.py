@@ -79,7 +79,7 @@ class OutcomePlan:
         if self.unrouted:
             routing = self.evaluation.outcome["routing"]
             assert isinstance(routing, list)
-            why = dict(zip(_ROUTING, routing, strict=True))
+            why = dict(zip(_ROUTING, routing[:3], strict=True))
             events.append(
                 DomainEvent(
                     kind="handoff_unrouted",
