@@ -239,8 +239,11 @@ async def _postgres_emptying(conn: Any) -> str:
             "ORDER BY 1",
             [list(TABLES)],
         )
+        # The lock waits for in-flight writers (background pollers) as TRUNCATE's did.
+        lock = f"BEGIN;LOCK TABLE {', '.join(TABLES)} IN ACCESS EXCLUSIVE MODE;"
         deletes = "".join(f"DELETE FROM {t};" for t in TABLES)
-        _PG_EMPTYING.append(deletes + "".join(f"ALTER SEQUENCE {r['name']} RESTART;" for r in rows))
+        restarts = "".join(f"ALTER SEQUENCE {r['name']} RESTART;" for r in rows)
+        _PG_EMPTYING.append(f"{lock}{deletes}{restarts}COMMIT;")
     return _PG_EMPTYING[0]
 
 
