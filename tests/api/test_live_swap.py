@@ -30,6 +30,8 @@ CONVERGE_S = 30.0
 bound leaves room for a CI machine shared with other runs). Under the 50-client load, which
 saturates both cores, the new engine's processes compete for the CPU: UNDER_LOAD_S."""
 UNDER_LOAD_S = 90.0
+STARTUP_S = 300.0
+"""Two servers starting their engine workers on a 2-core machine shared with other test runs."""
 
 
 async def leadgate(url: str, *args: str) -> str:
@@ -90,7 +92,7 @@ async def servers(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[list
     try:
         async with httpx.AsyncClient() as http:
             for base_url in bases:
-                await _until(lambda b=base_url: _ready(http, b), 90)
+                await _until(lambda b=base_url: _ready(http, b), STARTUP_S)
         yield bases
     finally:
         for proc in procs:
