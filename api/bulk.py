@@ -142,7 +142,7 @@ class _Run:
             if to_stage == engine.handoff_stage and to_stage != outcome.stage.from_stage:
                 fact_input = fact_input.model_copy(update={"reps": self.reps.current()})
                 try:  # no "why not": records replay it on demand
-                    outcome = await engine.pool.evaluate(fact_input, explain=False)
+                    outcome = await engine.evaluate(fact_input, explain=False)
                 except RulesError:
                     summary.failed += 1
                     continue

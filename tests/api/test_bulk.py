@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -22,7 +23,8 @@ from api.models import (
     LeadStageChange,
     SalesRep,
 )
-from rules import EvaluationInput, EvaluationResult, RulesError
+from rules import EvaluationInput, EvaluationResult, RulesError, load_rulebook
+from tests.api.rulebook_data import demo_files, write_rulebook
 from tests.conftest import SqlCounter
 
 NOW = datetime.now(UTC)
@@ -162,3 +164,29 @@ async def test_waiting_leads_are_routed_round_robin_across_batches(app: Starlett
         for rep in (ana, ben)
     }
     assert per_rep == {"ana@x.test": 2, "ben@x.test": 2}
+
+
+async def test_an_engine_on_a_shared_pool_routes_with_its_own_version(
+    app: Starlette, tmp_path: Path
+) -> None:
+    """A live swap keeps the worker processes (``with_rulebook``): the second pass of a bulk
+    run, which routes the leads moving into the handoff stage, must evaluate with the run's
+    version, not the one the pool was started with. (Merge regression: it called the pool
+    without naming its rulebook.)"""
+    await SalesRep.create(email="ana@x.test", name="Ana", territory="NA", segments=["enterprise"])
+    files = demo_files()
+    for name in ("sla.yaml", "examples.yaml"):
+        files[name] = files[name].replace("sla_hot_intent", "sla_hot_intent_v2")
+    candidate = load_rulebook(write_rulebook(tmp_path / "v2", files))
+    engine = engine_of(app).with_rulebook(candidate)
+    assert engine.version != engine_of(app).version
+    ids = await hot_leads(3)
+    summary = await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
+    assert summary.handoffs == 3
+    versions = set(
+        await Evaluation.filter(lead_id__in=ids).values_list("rulebook_version", flat=True)
+    )
+    assert versions == {candidate.version}
+    fired = [name for e in await Evaluation.filter(lead_id__in=ids) for name, *_ in e.fired]
+    assert "sla_hot_intent_v2" in fired
+    assert "sla_hot_intent" not in fired
