@@ -64,12 +64,14 @@ async def test_worker_crash_is_typed_and_worker_replaced(
 
 
 async def test_worker_killed_mid_evaluation(small_pool: EnginePool) -> None:
-    """An external SIGKILL (OOM killer, segfault) during an evaluation."""
+    """An external SIGKILL (OOM killer, segfault) while a worker is busy. The worker is held
+    busy by a hang (a slow lead is not slow enough on a fast engine: it finished before the
+    kill), and the kill comes long before the call's timeout, so only the crash can end it."""
     pid = small_pool.worker_pids()[0]
     assert pid is not None
-    slow = lead_input(activities=[("page_view", 1)] * 3000)
-    task = asyncio.create_task(small_pool.evaluate(slow))
-    await asyncio.sleep(0.05)
+    task = asyncio.create_task(asyncio.to_thread(small_pool._inject_fault, "hang", 60.0))
+    await asyncio.sleep(0.3)
+    assert not task.done()
     os.kill(pid, signal.SIGKILL)
     with pytest.raises(EngineCrashed):
         await task
