@@ -62,7 +62,11 @@ from api.app import create_app
 from api.settings import Settings
 
 async def main() -> None:
-    app = create_app(Settings(database_url=sys.argv[1], rescore_interval_s=0.1, _env_file=None))
+    app = create_app(
+        Settings(
+            database_url=sys.argv[1], rules_dir=sys.argv[2], rescore_interval_s=0.1, _env_file=None
+        )
+    )
     async with LifespanManager(app, startup_timeout=60):
         await asyncio.sleep(1.5)  # the scheduler ticks at start, then every 0.1 s
 
@@ -81,7 +85,9 @@ async def test_a_server_start_rescores_nothing(app: Starlette, settings: Setting
     stamps = sorted(str(lead.evaluated_at) for lead in await Lead.all())
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-c", SERVE_BRIEFLY, settings.database_url],
+        # the test app's rules: a server on an emptied database activates its rules dir, and
+        # the test app follows the active version (the full demo would leak into later tests)
+        [sys.executable, "-c", SERVE_BRIEFLY, settings.database_url, str(settings.rules_dir)],
         capture_output=True,
         text=True,
         timeout=120,
