@@ -183,10 +183,8 @@ async def test_an_engine_on_a_shared_pool_routes_with_its_own_version(
     ids = await hot_leads(3)
     summary = await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert summary.handoffs == 3
-    versions = set(
-        await Evaluation.filter(lead_id__in=ids).values_list("rulebook_version", flat=True)
-    )
-    assert versions == {candidate.version}
-    fired = [name for e in await Evaluation.filter(lead_id__in=ids) for name, *_ in e.fired]
+    rows = await Evaluation.filter(lead_id__in=ids)
+    assert {row.rulebook_version for row in rows} == {candidate.version}
+    fired = [cast(list[str], f)[0] for row in rows for f in row.fired]
     assert "sla_hot_intent_v2" in fired
     assert "sla_hot_intent" not in fired
