@@ -23,7 +23,10 @@ from api.settings import Settings
 _EMAIL: Final = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 _TOKEN: Final = re.compile(r"\b(lg_[A-Za-z0-9]+_)[A-Za-z0-9_-]+")
 MAX_EVENT: Final = 2_000
-"""Characters of one message (tracebacks of internal errors included)."""
+"""Characters of one value (tracebacks of internal errors included)."""
+_HEAD: Final = 400
+"""Of a clipped value, the characters kept from its start; the rest of MAX_EVENT comes from its
+end, where a traceback names the error."""
 
 
 def mask(text: str) -> str:
@@ -36,8 +39,16 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     for key, value in event.items():
         if isinstance(value, str):
             masked = mask(value)
-            event[key] = masked if len(masked) <= MAX_EVENT else f"{masked[:MAX_EVENT]}…"
+            event[key] = clip(masked)
     return event
+
+
+def clip(text: str) -> str:
+    """At most about MAX_EVENT characters: the start and the end, with what was left out."""
+    if len(text) <= MAX_EVENT:
+        return text
+    tail = MAX_EVENT - _HEAD
+    return f"{text[:_HEAD]}… [{len(text) - MAX_EVENT:,} characters left out] …{text[-tail:]}"
 
 
 def json_logs(settings: Settings) -> bool:
