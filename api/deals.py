@@ -1,5 +1,6 @@
-"""Deals: the opportunity stage machine, won/lost with their effects on accounts and leads,
-and churn, which ends a customer relationship (retention).
+"""Deals: the opportunity stage machine and won/lost with their effects on accounts and leads.
+Churn, which ends the customer relationship a win starts, is in api/churn.py; what a deal's
+fields may hold, in api/deal_checks.py.
 
 ``discovery → demo → proposal → negotiation → closed_won | closed_lost``. Open deals move
 forward (skipping is allowed); closing goes through ``close_deal`` so that the reason, the
@@ -12,17 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from api.currencies import CURRENCIES
+from api.deal_checks import check_amount, check_currency, check_name, check_owner
 from api.engine import RulesEngine
 from api.enums import DealStage, FeedbackKind, LifecycleStage
-from api.errors import Conflict, IllegalTransition, InvalidInput, NotFound, StaleVersion
+from api.errors import IllegalTransition, InvalidInput, NotFound, StaleVersion
 from api.feedback import record_feedback
 from api.locking import for_update
-from api.models import Account, Deal, DealStageChange, DomainEvent, Lead, SalesRep
+from api.models import Account, Deal, DealStageChange, DomainEvent, Lead
 from api.stage_moves import move_lead
 
 OPEN_STAGES: tuple[DealStage, ...] = (
@@ -34,7 +35,6 @@ OPEN_STAGES: tuple[DealStage, ...] = (
 CLOSED_STAGES = frozenset({DealStage.CLOSED_WON, DealStage.CLOSED_LOST})
 # Leads sales has accepted: only these become opportunities.
 ACCEPTED_LEAD_STAGES = frozenset({LifecycleStage.SAL, LifecycleStage.SQL})
-MAX_AMOUNT = Decimal("99999999999999.99")  # what DecimalField(16, 2) holds
 
 
 class _Unset:
@@ -56,51 +56,6 @@ class DealChanges:
     currency: str | _Unset = UNSET
     owner_id: int | _Unset | None = UNSET
     expected_close_on: date | _Unset | None = UNSET
-
-
-def check_amount(amount: Decimal) -> Decimal:
-    """Amounts are non-negative money with at most two decimals."""
-    try:
-        finite = amount.is_finite()
-    except (AttributeError, InvalidOperation):
-        finite = False
-    if not finite or amount < 0:
-        raise InvalidInput(
-            f"amount must be a number ≥ 0, got {amount}",
-            field="amount",
-            suggestion="send the deal value, e.g. 12000.00",
-        )
-    if amount > MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput(
-            f"amount {amount} has more than two decimals or is too large",
-            field="amount",
-            suggestion=f"at most 2 decimals and ≤ {MAX_AMOUNT}",
-        )
-    return amount
-
-
-def check_currency(currency: str) -> str:
-    code = currency.strip().upper()
-    if code not in CURRENCIES:
-        raise InvalidInput(
-            f"unknown currency {currency!r}",
-            field="currency",
-            suggestion="an ISO 4217 code such as USD, EUR or GBP",
-        )
-    return code
-
-
-def _check_name(name: str) -> str:
-    clean = name.strip()
-    if not clean or len(clean) > 200:
-        raise InvalidInput("name must have 1 to 200 characters", field="name")
-    return clean
-
-
-async def _check_owner(owner_id: int | None) -> int | None:
-    if owner_id is not None and not await SalesRep.exists(id=owner_id):
-        raise NotFound(f"no sales rep with id {owner_id}", field="ownerId")
-    return owner_id
 
 
 async def _locked_deal(deal_id: int, expected_version: int) -> Deal:
@@ -139,7 +94,7 @@ async def create_deal(
     """A deal from an accepted lead (SAL/SQL → opportunity, the lead's account and owner) or
     directly for an account. One of ``lead_id``/``account_id`` is needed."""
     now = now or datetime.now(UTC)
-    name = _check_name(name)
+    name = check_name(name)
     amount = check_amount(amount)
     currency = check_currency(currency)
     if lead_id is None and account_id is None:
@@ -176,7 +131,7 @@ async def create_deal(
                 owner_id = lead.owner_id  # type: ignore[attr-defined]
         elif not await Account.exists(id=account_id):
             raise NotFound(f"no account with id {account_id}", field="accountId")
-        await _check_owner(owner_id)
+        await check_owner(owner_id)
         deal = await Deal.create(
             name=name,
             account_id=account_id,
@@ -383,7 +338,7 @@ async def update_deal(
     they change only after reopening."""
     fields: dict[str, object] = {}
     if not isinstance(changes.name, _Unset):
-        fields["name"] = _check_name(changes.name)
+        fields["name"] = check_name(changes.name)
     if not isinstance(changes.amount, _Unset):
         fields["amount"] = check_amount(changes.amount)
     if not isinstance(changes.currency, _Unset):
@@ -397,7 +352,7 @@ async def update_deal(
     async with in_transaction():
         deal = await _locked_deal(deal_id, expected_version)
         if "owner_id" in fields:
-            await _check_owner(changes.owner_id)  # type: ignore[arg-type]
+            await check_owner(changes.owner_id)  # type: ignore[arg-type]
         if deal.stage in CLOSED_STAGES and {"amount", "currency"} & fields.keys():
             raise IllegalTransition(
                 f"deal {deal_id} is {deal.stage}: its amount is booked",
@@ -409,70 +364,3 @@ async def update_deal(
         deal.version += 1
         await deal.save(update_fields=[*fields, "version", "updated_at"])
         return deal
-
-
-async def churn_account(
-    *,
-    engine: RulesEngine,
-    account_id: int,
-    churned_at: datetime,
-    actor: str,
-    note: str | None = None,
-    now: datetime | None = None,
-) -> Account:
-    """The customer left: retention counts it from ``churned_at`` on (an imported date may lie
-    in the past, never in the future). Marketing hears it as ``churned`` feedback for the
-    account's segment and the campaign that first brought its last won deal's lead."""
-    now = now or datetime.now(UTC)
-    if churned_at.tzinfo is None:
-        raise InvalidInput("churnedAt needs a time zone", field="churnedAt")
-    if churned_at > now:
-        raise InvalidInput("churnedAt lies in the future", field="churnedAt")
-    async with in_transaction():
-        account = await for_update(Account.filter(id=account_id)).first()
-        if account is None:
-            raise NotFound(f"no account with id {account_id}", field="accountId")
-        if account.customer_since is None:
-            raise IllegalTransition(
-                f"account {account_id} is not a customer",
-                field="accountId",
-                suggestion="only accounts with a won deal can churn",
-            )
-        if account.churned_at is not None:
-            raise Conflict(
-                f"account {account_id} already churned at {account.churned_at.isoformat()}",
-                field="accountId",
-            )
-        if churned_at < account.customer_since:
-            raise InvalidInput(
-                "churnedAt is before the account became a customer",
-                field="churnedAt",
-                suggestion=f"a time after {account.customer_since.isoformat()}",
-            )
-        account.churned_at = churned_at
-        await account.save(update_fields=["churned_at", "updated_at"])
-        await DomainEvent.create(
-            kind="account_churned",
-            subject_id=account.id,
-            payload={"churned_at": churned_at.isoformat(), "by": actor},
-        )
-        last_win = (
-            await Deal.filter(account_id=account.id, stage=DealStage.CLOSED_WON)
-            .order_by("-closed_at", "-id")
-            .first()
-        )
-        lead = None
-        if last_win is not None and last_win.lead_id is not None:  # type: ignore[attr-defined]
-            lead = await Lead.get_or_none(id=last_win.lead_id)  # type: ignore[attr-defined]
-        await record_feedback(
-            engine=engine,
-            kind=FeedbackKind.CHURNED,
-            reason=None,
-            note=note,
-            lead=lead,
-            deal_id=last_win.id if last_win else None,
-            rep_id=last_win.owner_id if last_win else None,  # type: ignore[attr-defined]
-            account_id=account.id,
-            now=now,
-        )
-        return account

@@ -1,4 +1,4 @@
-"""Deals and churn in GraphQL: thin resolvers over api.deals."""
+"""Deals and churn in GraphQL: thin resolvers over api.deals and api.churn."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import strawberry
 from strawberry import relay
 
 from api import deals as service
+from api.churn import churn_account
 from api.enums import DealStage
 from api.errors import LeadgateError
 from api.models import Deal as DealRow
@@ -363,7 +364,7 @@ class DealMutations:
     @strawberry.mutation(description="Record that a customer left (retention counts from then)")
     async def churn_account(self, info: Info, input: ChurnAccountInput) -> ChurnAccountPayload:
         try:
-            account = await service.churn_account(
+            account = await churn_account(
                 engine=info.context.engine,
                 account_id=node_id(input.account_id, "Account", "accountId"),
                 churned_at=input.churned_at,

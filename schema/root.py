@@ -8,12 +8,15 @@ from strawberry.tools import merge_types
 
 from api.settings import Settings, get_settings
 from schema.accounts import AccountQueries
+from schema.activities import ActivityMutations
 from schema.admin import AdminMutations, AdminQueries
 from schema.audit import AuditQueries
 from schema.campaigns import CampaignMutations, CampaignQueries
 from schema.deals import DealMutations, DealQueries
 from schema.distribution import DistributionQueries
 from schema.error_log import LeadgateSchema
+from schema.feedback import FeedbackMutations
+from schema.handoffs import HandoffMutations, HandoffQueries
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
 from schema.metrics import MetricMutations, MetricQueries
@@ -51,6 +54,7 @@ Query = merge_types(
         NodeQuery,
         LeadQueries,
         QualificationQueries,
+        HandoffQueries,
         RulebookQueries,
         TargetingQueries,
         AdminQueries,
@@ -73,6 +77,9 @@ Mutation = merge_types(
     (
         LeadMutations,
         QualificationMutations,
+        ActivityMutations,
+        HandoffMutations,
+        FeedbackMutations,
         AdminMutations,
         DealMutations,
         MetricMutations,

@@ -13,8 +13,8 @@ from api.models import Evaluation as EvaluationRow
 from api.models import Handoff as HandoffRow
 from schema.context import Info
 from schema.evaluations import Evaluation
+from schema.handoffs import Handoff
 from schema.ids import node_id
-from schema.qualification import Handoff
 
 HANDOFF_EVENTS = ("handoff", "sla_breached", "handoff_escalated")
 

@@ -17,7 +17,8 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from api.demo import catalogue
-from api.demo.plan import Plan, Row, build_plan
+from api.demo.draft import Plan, Row
+from api.demo.plan import build_plan
 from api.errors import Conflict, InvalidInput
 from api.models import (
     Account,

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from starlette.applications import Starlette
 
+from api.churn import churn_account
 from api.deals import (
     DealChanges,
-    churn_account,
     close_deal,
     create_deal,
     move_deal_stage,

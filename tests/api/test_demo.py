@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from api import cli
 from api.demo import SeedSummary, seed_demo
-from api.demo.plan import HISTORY_DAYS
+from api.demo.draft import HISTORY_DAYS
 from api.enums import DealStage, FeedbackKind, HandoffStatus, LifecycleStage
 from api.errors import Conflict, InvalidInput
 from api.lifecycle import check_transition
