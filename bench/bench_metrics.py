@@ -36,6 +36,7 @@ from api.db import tortoise_config
 from api.enums import PeriodKind
 from api.metrics import compute_metrics, funnel
 from api.migrate import migrate_database
+from bench.integration_setup import create_migrated
 
 DB_NAME = "leadgate_bench_metrics"
 TARGET_MS = 250.0
@@ -313,15 +314,16 @@ async def main() -> int:
     try:
         if not args.reuse:
             await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{db_name}"')
+            await create_migrated(admin, db_name)
         version = await admin.fetchval("SHOW server_version")
     finally:
         await admin.close()
     generated = loaded = 0.0
     counts: dict[str, int] = {}
     try:
-        await migrate_database(url)
-        if not args.reuse:
+        if args.reuse:  # a database a --keep run left, brought up to date
+            await migrate_database(url)
+        else:
             began = time.perf_counter()
             data = generate(n_leads)
             generated = time.perf_counter() - began
