@@ -34,33 +34,7 @@ ADMIN_URL = os.environ.get("LEADGATE_TEST_DATABASE_URL", "")
 ON_POSTGRES = ADMIN_URL.startswith(("postgres://", "postgresql://"))
 
 
-#: Set by CI for its second pass (PostgreSQL): run only the tests whose outcome can depend on
-#: the database; the others (rules/, migrations on SQLite files, …) proved the same thing on the
-#: same inputs in the first pass.
-DATABASE_TESTS_ONLY = os.environ.get("LEADGATE_TEST_DATABASE_ONLY") == "1"
-#: Fixtures that reach the test database: a test using none of them never sees its kind.
-_DATABASE_FIXTURES = frozenset({"database_url", "_postgres_template"})
-#: Names through which a test module can see the database kind without those fixtures.
-_DATABASE_NAMES = ("ON_POSTGRES", "ADMIN_URL", "LEADGATE_TEST_DATABASE_URL", "own_db")
-
-
-def _uses_database(item: pytest.Item, sources: dict[Path, str]) -> bool:
-    if "postgres" in item.keywords or _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
-        return True
-    path = Path(item.path)
-    if path not in sources:
-        sources[path] = path.read_text("utf-8")
-    return any(name in sources[path] for name in _DATABASE_NAMES)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if DATABASE_TESTS_ONLY:
-        sources: dict[Path, str] = {}
-        keep = [item for item in items if _uses_database(item, sources)]
-        if len(keep) < len(items):
-            kept = {id(item) for item in keep}
-            config.hook.pytest_deselected(items=[i for i in items if id(i) not in kept])
-            items[:] = keep
     if ON_POSTGRES:
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: set LEADGATE_TEST_DATABASE_URL")
