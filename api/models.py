@@ -197,6 +197,10 @@ class RulebookVersion(Model):
     id = fields.IntField(primary_key=True)
     version = fields.CharField(max_length=64, unique=True)
     files: fields.Field[dict[str, str]] = fields.JSONField()
+    parsed = fields.BinaryField(null=True)
+    """The validated rulebook, frozen (rules.frozen): a swap thaws it instead of parsing."""
+    parsed_format = fields.CharField(max_length=64, null=True)
+    """The rules.frozen format fingerprint ``parsed`` was written with (else: parse files)."""
     active = fields.BooleanField(default=False, db_index=True)
     published_by = fields.CharField(max_length=200, null=True)
     notes = fields.TextField(null=True)
