@@ -37,7 +37,7 @@ from api.middleware import BodyReadTimeout, BodySizeLimit, RequestContext
 from api.periodic import check_sla, escalate, every, rescore
 from api.routing import Router
 from api.rulebook_signal import listen
-from api.rulebook_versions import bootstrap, load_version
+from api.rulebook_versions import bootstrap, load_stored
 from api.rules_watch import watch_rules
 from api.runner import EngineLease, run_jobs
 from api.settings import Settings, get_settings
@@ -299,7 +299,7 @@ async def _start_engine(app: Starlette, settings: Settings) -> LiveEngine:
     def on_swap(engine: RulesEngine) -> None:
         app.state.engine, app.state.rulebook = engine, engine.rulebook
 
-    engine = await asyncio.to_thread(lambda: start(load_version(row)))
+    engine = await asyncio.to_thread(start, await load_stored(row))  # stores a missing form
     live = LiveEngine(engine, on_swap=on_swap)
     on_swap(engine)
     app.state.live = live

@@ -2,9 +2,10 @@
 
 Activating a version wakes every process at once on PostgreSQL (``NOTIFY``, see
 :mod:`api.rulebook_signal`); the poll of the active pointer (one indexed read) is the fallback,
-and the only signal on SQLite. A swap starts no process: the new version's rulebook is parsed
-off the event loop (on a thread of its own, not behind queued evaluations), compiled in the
-running engine workers with a throw-away lead, and installed for new work. Work that already
+and the only signal on SQLite. A swap starts no process: the new version's rulebook is loaded
+off the event loop (on a thread of its own, not behind queued evaluations; thawed from the
+parsed form stored at publish, parsed only when there is none), compiled in the running engine
+workers with a throw-away lead, and installed for new work. Work that already
 holds the old engine (a lease, taken per HTTP request and per background tick) keeps
 evaluating with the old version: each worker keeps the two most recent versions compiled
 (DESIGN.md §4: free old rulesets only after in-flight work ends).
@@ -25,13 +26,13 @@ from typing import Protocol
 
 from api.engine import RulesEngine
 from api.models import RulebookVersion
-from api.rulebook_versions import active_version, load_version
+from api.rulebook_versions import active_version, load_stored
 from rules import EvaluationInput, LeadData, Rulebook, RulesError
 
 log = logging.getLogger(__name__)
 
 PARSED_KEPT = 4
-"""Parsed rulebooks kept per process: a rollback to a recent version skips the YAML parse."""
+"""Loaded rulebooks kept per process: a rollback to a recent version loads nothing."""
 
 
 async def warmed_up(engine: RulesEngine, executor: Executor | None = None) -> bool:
@@ -55,11 +56,11 @@ async def warmed_up(engine: RulesEngine, executor: Executor | None = None) -> bo
 
 
 class Pointer(Protocol):
-    """Where a process reads which version is active, and a version's files."""
+    """Where a process reads which version is active, and a stored version."""
 
     async def active(self) -> str | None: ...
 
-    async def files(self, version: str) -> dict[str, str] | None: ...
+    async def stored(self, version: str) -> RulebookVersion | None: ...
 
 
 class OrmPointer:
@@ -68,9 +69,8 @@ class OrmPointer:
     async def active(self) -> str | None:
         return await active_version()
 
-    async def files(self, version: str) -> dict[str, str] | None:
-        row = await RulebookVersion.get_or_none(version=version)
-        return row.files if row is not None else None
+    async def stored(self, version: str) -> RulebookVersion | None:
+        return await RulebookVersion.get_or_none(version=version)
 
 
 class LiveEngine:
@@ -88,9 +88,9 @@ class LiveEngine:
         self._hint: str | None = None
         self._pointer: Pointer = OrmPointer()
         self._parsed: OrderedDict[str, asyncio.Task[Rulebook | None]] = OrderedDict()
-        # Parsing a large rulebook takes seconds: threads of its own (a parse ahead and a
-        # warm-up at once), so a swap never waits behind the evaluations queued on the default
-        # executor of a busy server.
+        # Loading (parsing, when there is no stored form) and warming up a large rulebook: on
+        # threads of their own (a load ahead and a warm-up at once), so a swap never waits
+        # behind the evaluations queued on the default executor of a busy server.
         self._parser = ThreadPoolExecutor(2, thread_name_prefix="rulebook-swap")
         self.swaps = 0
 
@@ -124,19 +124,19 @@ class LiveEngine:
         ORM's pool (``None``)."""
         self._pointer = pointer or OrmPointer()
 
-    def on_message(self, kind: str, version: str, files: dict[str, str] | None = None) -> None:
-        """A notification (api.rulebook_signal), with the version's files when the listener
-        could read them. A published version is parsed ahead, so activating it later is quick;
+    def on_message(self, kind: str, version: str, row: RulebookVersion | None = None) -> None:
+        """A notification (api.rulebook_signal), with the stored version when the listener
+        could read it. A published version is loaded ahead, so activating it later is quick;
         an activation is followed now instead of at the next poll."""
-        self._parse_ahead(version, files)
+        self._parse_ahead(version, row)
         if kind == "activated":
             self._hint = version
             self._wake.set()
 
-    def _parse_ahead(self, version: str, files: dict[str, str] | None = None) -> None:
-        """Start parsing ``version`` unless it is parsed or being parsed."""
+    def _parse_ahead(self, version: str, row: RulebookVersion | None = None) -> None:
+        """Start loading ``version`` unless it is loaded or being loaded."""
         if version not in self._parsed:
-            task = asyncio.get_running_loop().create_task(self._parse(version, files))
+            task = asyncio.get_running_loop().create_task(self._parse(version, row))
             self._parsed[version] = task
             while len(self._parsed) > PARSED_KEPT:
                 self._parsed.popitem(last=False)
@@ -166,8 +166,8 @@ class LiveEngine:
             return True
 
     async def parsed(self, version: str) -> Rulebook | None:
-        """The stored version, validated and parsed once per process (None: it does not load,
-        and the log says why). A parse already under way (ahead of activation) is shared."""
+        """The stored version, loaded once per process (None: it does not load, and the log
+        says why). A load already under way (ahead of activation) is shared."""
         self._parse_ahead(version)
         task = self._parsed[version]
         self._parsed.move_to_end(version)
@@ -176,14 +176,12 @@ class LiveEngine:
             del self._parsed[version]
         return book
 
-    async def _parse(self, version: str, files: dict[str, str] | None) -> Rulebook | None:
-        files = files or await self._pointer.files(version)
-        if files is None:
+    async def _parse(self, version: str, row: RulebookVersion | None) -> Rulebook | None:
+        row = row or await self._pointer.stored(version)
+        if row is None:
             return None
-        row = RulebookVersion(version=version, files=files)
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._parser, load_version, row)
+            return await load_stored(row, executor=self._parser)
         except Exception:  # keep serving the running version, say why
             log.exception("cannot load rulebook %s: keeping %s", version[:12], self.version)
             return None

@@ -2,8 +2,10 @@
 
 Publishing and activating send a notification inside their transaction (PostgreSQL delivers it
 at commit, so listeners never see a pointer that is not there yet). Each server keeps one
-extra connection that listens; when it drops, the poll of the active pointer still converges
-and the listener reconnects. SQLite has no notifications: polling only.
+extra connection that listens and reads a notified version there (its files and its stored
+parsed form), so the version is loaded before it is activated; when the connection drops, the
+poll of the active pointer still converges and the listener reconnects. SQLite has no
+notifications: polling only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 import asyncpg
 from tortoise import connections
+
+from api.models import RulebookVersion
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +43,14 @@ async def notify(kind: str, version: str) -> None:
         await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, f"{kind}:{version}"])
 
 
-Files = dict[str, str]
-
-
 class ConnectionPointer:
-    """The active pointer and a version's files, read on the listener's own connection: a
+    """The active pointer and a stored version, read on the listener's own connection: a
     loaded server's request pool can keep every pooled connection busy for seconds."""
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self._one_at_a_time = asyncio.Lock()  # a connection runs one query at a time
-        self._read: dict[str, Files] = {}  # "published" then "activated": one read
+        self._read: dict[str, RulebookVersion] = {}  # "published" then "activated": one read
 
     async def active(self) -> str | None:
         async with self._one_at_a_time:
@@ -58,24 +59,34 @@ class ConnectionPointer:
             )
         return str(found) if found is not None else None
 
-    async def files(self, version: str) -> Files | None:
+    async def stored(self, version: str) -> RulebookVersion | None:
+        """The version's files and parsed form (an unsaved row: nothing else is read)."""
         async with self._one_at_a_time:
             if version not in self._read:
-                raw = await self._conn.fetchval(
-                    "SELECT files FROM rulebook_version WHERE version = $1", version
+                found = await self._conn.fetchrow(
+                    "SELECT files, parsed, parsed_format FROM rulebook_version WHERE version = $1",
+                    version,
                 )
-                if raw is None:
+                if found is None:
                     return None
-                self._read = {version: json.loads(raw) if isinstance(raw, str) else raw}
+                files, parsed, parsed_format = found
+                self._read = {
+                    version: RulebookVersion(
+                        version=version,
+                        files=json.loads(files) if isinstance(files, str) else files,
+                        parsed=parsed,
+                        parsed_format=parsed_format,
+                    )
+                }
             return self._read[version]
 
 
-OnMessage = Callable[[str, str, Files | None], None]
+OnMessage = Callable[[str, str, RulebookVersion | None], None]
 UsePointer = Callable[[ConnectionPointer | None], None]
 
 
 async def listen(on_message: OnMessage, use_pointer: UsePointer) -> None:
-    """Call ``on_message(kind, version, files)`` for every notification, for the life of the
+    """Call ``on_message(kind, version, row)`` for every notification, for the life of the
     task; while connected, ``use_pointer`` gets a reader on the listener's connection (and
     ``None`` when it is lost), so neither a swap nor the poll waits for the request pool.
 
@@ -115,12 +126,12 @@ async def _serve(conn: Any, on_message: OnMessage, use_pointer: UsePointer) -> N
 
     async def deliver(payload: str) -> None:
         kind, _, version = payload.partition(":")
-        files = None
+        row = None
         try:
-            files = await pointer.files(version)
+            row = await pointer.stored(version)
         except Exception as exc:  # the engine reads it through the pool instead
             log.warning("rulebook listener cannot read %s (%s)", version[:12], exc)
-        on_message(kind, version, files)
+        on_message(kind, version, row)
 
     def received(_c: object, _pid: int, _channel: str, payload: str) -> None:
         task = asyncio.get_running_loop().create_task(deliver(payload))

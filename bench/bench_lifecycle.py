@@ -1,7 +1,8 @@
 """The rulebook lifecycle as a user runs it: the authoring loop, simulation next to bulk
 re-evaluation throughput, and a live swap to a 1,000-rule rulebook under load.
 
-(a) Seeds the demo data set (``--leads``, not timed) and activates the demo rulebook, then per
+(a) Seeds the demo data set (up to ``--base`` leads, then copied in the database until there are
+    ``--leads``, as bench/bench_bulk.py does; not timed) and activates the demo rulebook, then per
     run edits the engagement gate and times each command a user types, as a subprocess:
     ``leadgate rules check`` → ``rules test`` → ``rules simulate --json`` → ``rules publish``
     (which returns when its bulk job has re-evaluated every lead).
@@ -45,7 +46,7 @@ from api.migrate import migrate_database  # noqa: E402
 from api.models import BulkJob  # noqa: E402
 from api.rulebook_versions import bootstrap, publish_rulebook  # noqa: E402
 from api.settings import DEMO_RULES_DIR  # noqa: E402
-from bench.bench_bulk import _database  # noqa: E402
+from bench.bench_bulk import _database, _grow  # noqa: E402
 from rules.synthetic import synthetic_rulebook  # noqa: E402
 
 ANCHOR = date(2026, 11, 27)
@@ -214,21 +215,37 @@ async def swaps(url: str, *, runs: int, rules: int, clients: int) -> dict[str, A
 
 
 def swap_pieces(rules: int, runs: int) -> dict[str, list[float]]:
-    """Where a swap's time goes, without a server: validating and parsing the YAML, compiling
-    it in running workers (what a swap does now), and starting new workers (what it did)."""
-    from api.rulebook_versions import validate_files
+    """Where a swap's time goes, without a server: validating and parsing the YAML (what a
+    swap did, and what publishing does), freezing the parsed form (publishing) and thawing it
+    (what a swap does now), compiling it in running workers, and starting new workers (what a
+    swap did before it reused them)."""
+    from api.rulebook_versions import frozen_form, validate_files
     from rules import EnginePool, EvaluationInput, LeadData
+    from rules.frozen import thaw
 
     probe = EvaluationInput(lead=LeadData(email="w@bench.invalid"), now=datetime.now(UTC))
-    times: dict[str, list[float]] = {"parse": [], "compile": [], "spawn": []}
+    times: dict[str, list[float]] = {
+        "parse": [],
+        "freeze": [],
+        "thaw": [],
+        "compile": [],
+        "spawn": [],
+    }
     base = validate_files(synthetic_rulebook(10), root="base")
     with EnginePool(base, workers=2) as pool:
         for run in range(runs):
             files = synthetic_rulebook(rules)
             files[sorted(files)[0]] += f"\n# piece {run} {time.time()}\n".encode()
             started = time.perf_counter()
-            book = validate_files(files, root="bench")
+            parsed = validate_files(files, root="bench")
             times["parse"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            form = frozen_form(parsed)
+            times["freeze"].append(time.perf_counter() - started)
+            assert form["parsed"] is not None
+            started = time.perf_counter()
+            book = thaw(form["parsed"], fingerprint=form["parsed_format"], version=parsed.version)
+            times["thaw"].append(time.perf_counter() - started)
             started = time.perf_counter()
             outcomes = pool.evaluate_batch_sync([probe, probe], rulebook=book)
             assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
@@ -272,7 +289,8 @@ async def run(args: argparse.Namespace) -> str:
         await migrate_database(url)
         await Tortoise.init(config=tortoise_config(url))
         started = time.perf_counter()
-        await seed_demo(leads=args.leads, anchor=ANCHOR)
+        await seed_demo(leads=min(args.leads, args.base), anchor=ANCHOR)
+        await _grow(url, args.leads)
         await bootstrap(rules_dir=DEMO_RULES_DIR)
         seeded = time.perf_counter() - started
         print(f"seeded {args.leads} leads in {seeded:.0f}s", file=sys.stderr, flush=True)
@@ -284,7 +302,8 @@ async def run(args: argparse.Namespace) -> str:
     command = "python bench/bench_lifecycle.py " + " ".join(sys.argv[1:])
     totals = [sum(t.values()) for t in loop]
     lines = [
-        f"### Rulebook lifecycle on {db}, {args.leads:,} demo leads",
+        f"### Rulebook lifecycle on {db}, {args.leads:,} demo leads"
+        + (f" ({args.base:,} seeded, the rest copies)" if args.leads > args.base else ""),
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} with `{command.strip()}` "
         f"(seeding {seeded:.0f} s, not counted).",
@@ -309,6 +328,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long run for CI")
     parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--base", type=int, default=5000, help="demo leads seeded, then copied")
     parser.add_argument("--runs", type=int, default=3, help="authoring loops (0: swaps only)")
     parser.add_argument("--swaps", type=int, default=7, help="live swaps")
     parser.add_argument("--rules", type=int, default=1000, help="rules of the swapped-in book")
@@ -321,8 +341,10 @@ def main() -> int:
         pieces = swap_pieces(args.rules, args.swaps)
         print(
             f"Swap pieces, {args.rules:,} rules, 2 workers, seconds (min / median / max of "
-            f"{args.swaps}): parse {_stats(pieces['parse'])}; compile in running workers "
-            f"{_stats(pieces['compile'])}; starting 2 new workers {_stats(pieces['spawn'])}"
+            f"{args.swaps}): parse {_stats(pieces['parse'])}; freeze (at publish) "
+            f"{_stats(pieces['freeze'], '{:.3f}')}; thaw {_stats(pieces['thaw'], '{:.3f}')}; "
+            f"compile in running workers {_stats(pieces['compile'])}; "
+            f"starting 2 new workers {_stats(pieces['spawn'])}"
         )
         return 0
     if args.smoke:

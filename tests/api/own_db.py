@@ -44,3 +44,31 @@ async def leadgate(url: str, *args: str, env: dict[str, str] | None = None) -> s
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     return out.decode()
+
+
+async def assert_each_lead_once(url: str, *, leads: int) -> None:
+    """Bulk job 1 evaluated each of ``leads`` leads exactly once for its version, created no
+    handoff twice, and attempted at most 1.1x the work of one uninterrupted run."""
+    [(version,)] = await query(url, "SELECT rulebook_version FROM bulk_job WHERE id = 1")
+    per_lead = await query(
+        url,
+        "SELECT COUNT(*), COUNT(DISTINCT lead_id) FROM evaluation "
+        f"WHERE rulebook_version = '{version}'",
+    )
+    assert per_lead == [(leads, leads)]
+    created = (
+        "FROM handoff h JOIN evaluation e ON h.evaluation_id = e.id "
+        f"WHERE e.rulebook_version = '{version}'"
+    )
+    doubled = await query(url, f"SELECT h.lead_id {created} GROUP BY h.lead_id HAVING COUNT(*) > 1")
+    assert doubled == []
+    pending = "SELECT lead_id FROM handoff WHERE status = 'pending' GROUP BY lead_id"
+    assert await query(url, f"{pending} HAVING COUNT(*) > 1") == []
+    [(handoffs,)] = await query(url, f"SELECT COUNT(*) {created}")
+    [(reported,)] = await query(url, "SELECT SUM(handoffs) FROM bulk_job_chunk")
+    assert handoffs == reported
+    assert isinstance(handoffs, int)
+    assert handoffs > 0  # the rulebooks of these tests hand leads off: the check above can fail
+    [(work,)] = await query(url, "SELECT SUM(attempted) FROM bulk_job_chunk")
+    assert isinstance(work, int)
+    assert leads <= work <= 1.1 * leads, work

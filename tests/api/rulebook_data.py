@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from api.settings import DEMO_RULES_DIR
+from rules.builder import Builder
 
 ENGAGEMENT_GATE = "- {field: scores.engagement, gte: 30}"
 FIT_GATE = "- {field: scores.fit, gte: 50}"
@@ -52,3 +55,16 @@ def typo_line() -> int:
     """1-based line of the rule that gets the typo (errors point at the rule)."""
     lines = demo_files()["lifecycle.yaml"].splitlines()
     return next(i for i, line in enumerate(lines, 1) if "name: mql_fit_and_engagement" in line)
+
+
+def count_yaml_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The rule files this process parses from now on (a stored version should need none)."""
+    parsed: list[str] = []
+    add_file = Builder.add_file
+
+    def spy(self: Builder, rel: str, data: bytes) -> None:
+        parsed.append(rel)
+        add_file(self, rel, data)
+
+    monkeypatch.setattr(Builder, "add_file", spy)
+    return parsed

@@ -1,5 +1,5 @@
 """PostgreSQL NOTIFY: publishing and activating reach every listening process at commit, with
-the version's files read on the listener's own connection."""
+the version's files and parsed form read on the listener's own connection."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import asyncio
 import pytest
 
 from api.live import LiveEngine
+from api.models import RulebookVersion
 from api.rulebook_signal import ConnectionPointer, listen
-from api.rulebook_versions import activate_rulebook, publish_rulebook
-from tests.api.rulebook_data import demo_files
+from api.rulebook_versions import activate_rulebook, load_stored, parse_version, publish_rulebook
+from tests.api.rulebook_data import count_yaml_parses, demo_files
 
 
 def encoded(files: dict[str, str]) -> dict[str, bytes]:
@@ -18,10 +19,10 @@ def encoded(files: dict[str, str]) -> dict[str, bytes]:
 
 
 @pytest.mark.postgres
-async def test_publish_and_activate_notify_listeners_with_the_files(
-    live_restored: LiveEngine,
+async def test_publish_and_activate_notify_listeners_with_the_stored_version(
+    live_restored: LiveEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    messages: list[tuple[str, str, dict[str, str] | None]] = []
+    messages: list[tuple[str, str, RulebookVersion | None]] = []
     pointers: list[ConnectionPointer | None] = []
     listener = asyncio.create_task(
         listen(lambda *m: messages.append(m), lambda p: pointers.append(p))
@@ -50,7 +51,13 @@ async def test_publish_and_activate_notify_listeners_with_the_files(
             ("activated", second.row.version),
             ("activated", first.row.version),
         ]
-        assert messages[2][2] == demo_files(engagement=20)  # read on the listener's connection
+        row = messages[2][2]  # read on the listener's connection
+        assert row is not None
+        assert row.files == demo_files(engagement=20)
+        yaml_parses = count_yaml_parses(monkeypatch)
+        book = await load_stored(row)  # what the server does with it: no YAML parse
+        assert not yaml_parses
+        assert book == parse_version(row)
         assert await pointer.active() == first.row.version
     finally:
         listener.cancel()

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from tests.api.own_db import leadgate, query, start
+from tests.api.own_db import assert_each_lead_once, leadgate, query, start
 from tests.conftest import ON_POSTGRES
 
 LEADS = 1_200
@@ -77,7 +77,7 @@ async def test_two_workers_share_a_job_and_a_killed_workers_chunk_is_taken_over(
 
         await until(url, "SELECT 1 FROM bulk_job WHERE status = 'done'", b)
         await assert_taken_over(url, chunk_id, cursor, by=runner(b))
-        await assert_each_lead_once(url)
+        await assert_each_lead_once(url, leads=LEADS)
 
         # Waiting in workers mode: the CLI queues its job and follows it while b runs it.
         followed = await leadgate(url, "evaluate", "--stage", "customer", env=ENV)
@@ -113,32 +113,6 @@ async def assert_taken_over(url: str, chunk_id: object, cursor: object, *, by: s
     assert done_cursor > cursor
     assert isinstance(attempted, int)
     assert attempted <= 200 + 20  # from its cursor on: at most the lost batch again
-
-
-async def assert_each_lead_once(url: str) -> None:
-    [(version,)] = await query(url, "SELECT rulebook_version FROM bulk_job WHERE id = 1")
-    per_lead = await query(
-        url,
-        "SELECT COUNT(*), COUNT(DISTINCT lead_id) FROM evaluation "
-        f"WHERE rulebook_version = '{version}'",
-    )
-    assert per_lead == [(LEADS, LEADS)]
-    created = (
-        "FROM handoff h JOIN evaluation e ON h.evaluation_id = e.id "
-        f"WHERE e.rulebook_version = '{version}'"
-    )
-    doubled = await query(url, f"SELECT h.lead_id {created} GROUP BY h.lead_id HAVING COUNT(*) > 1")
-    assert doubled == []
-    pending = "SELECT lead_id FROM handoff WHERE status = 'pending' GROUP BY lead_id"
-    assert await query(url, f"{pending} HAVING COUNT(*) > 1") == []
-    [(handoffs,)] = await query(url, f"SELECT COUNT(*) {created}")
-    [(reported,)] = await query(url, "SELECT SUM(handoffs) FROM bulk_job_chunk")
-    assert handoffs == reported
-    assert isinstance(handoffs, int)
-    assert handoffs > 0  # the demo rulebook hands leads off: the check above can fail
-    [(work,)] = await query(url, "SELECT SUM(attempted) FROM bulk_job_chunk")
-    assert isinstance(work, int)
-    assert LEADS <= work <= 1.1 * LEADS, work
 
 
 async def test_migrate_applies_the_queue_schema_on_postgres_only_and_once(
