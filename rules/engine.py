@@ -2,8 +2,9 @@
 
 No ``engine.Host`` (background threads race with callers), no Python actions (each costs a JSON
 round trip): facts are asserted in one call, then the pending actions of the session are walked
-with ``start_action_for_state``/``complete_and_start_action`` reading only the rule name, and the
-session is deleted. A catch-all rule guarantees that some action runs, which makes
+with ``start_action_for_state``/``complete_and_start_action`` reading only the rule name. The
+facts are then retracted and the session reused for the next lead, or the session is deleted
+(rules/session.py). A catch-all rule guarantees that some action runs, which makes
 ``delete_state`` safe (DESIGN.md §4). Call from one thread per process.
 """
 

@@ -42,7 +42,7 @@ from rules.models import (
 from rules.packing import activity_types
 from rules.rulebook import Rulebook, Transition
 from rules.scoring import ScorePlan
-from rules.session import Sessions
+from rules.session import SUBJECT_1_ID, SUBJECT_2_ID, Sessions
 
 _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
@@ -93,7 +93,9 @@ class Evaluator:
         self._lookback = book.lookback_days
         self.sessions = Sessions(self.rulesets, reuse=reuse_sessions)
         """The engine session, reused from lead to lead (rules/session.py)."""
-        self._asserted: list[list[str]] = [[] for _ in self.rulesets]
+        self._asserted: list[list[int]] = [[] for _ in self.rulesets]
+        """Per engine ruleset, the ids of the facts this evaluation asserted, in the order to
+        retract them."""
         self._fields = frozenset(
             fact_field(f) for cond in self.compiled.conditions.values() for f in fields_used(cond)
         )
@@ -214,7 +216,7 @@ class Evaluator:
             old = act["age"]
             texts.append(
                 f'{{"k":"{ACTIVITY}","type":{quoted},"age":{old},"t":{-old},'
-                f'"rank":{act["rank"]},"n":{i},"sid":"{sid}"}}'
+                f'"rank":{act["rank"]},"id":{i},"sid":"{sid}"}}'
             )
         subject = facts.subject
         hits: dict[str, list[float | None]] = {}
@@ -229,12 +231,13 @@ class Evaluator:
             self.rulesets, self._activity_types, self._part_keys, self._asserted, strict=True
         ):
             if single:
-                sent = texts
+                sent, ids = texts, range(len(texts))
             else:
                 acts = facts.activities
-                sent = [t for t, a in zip(texts, acts, strict=True) if a["type"] in types]
+                ids = [i for i, a in enumerate(acts) if a["type"] in types]
+                sent = [texts[i] for i in ids]
             fact = {k: subject[k] for k in keys if k in subject}
-            fact["k"], fact["n"], fact["sid"] = SUBJECT_1, -2, sid
+            fact["k"], fact["id"], fact["sid"] = SUBJECT_1, SUBJECT_1_ID, sid
             subject_json = _encode(fact)
             frame = "[" + ",".join(sent) + ("," if sent else "") + subject_json + "]"
             for engine_name, message in ruleset.assert_facts(frame):
@@ -248,7 +251,7 @@ class Evaluator:
                     # Only activity facts have an "age" key; no JSON parse of the whole frame.
                     age = min(map(int, _AGE.findall(message))) / _DAY
                 hits.setdefault(rule.rule, []).append(age)
-            asserted += (subject_json, *sent)  # the subject is retracted first ($not)
+            asserted += (SUBJECT_1_ID, *ids)  # the subject is retracted first ($not)
         return hits
 
     def _match_decisions(self, sid: str, subject_2: dict[str, Any], facts: Facts) -> set[str]:
@@ -261,10 +264,9 @@ class Evaluator:
             if not decides:
                 continue
             fact = {k: subject_2[k] for k in keys if k in subject_2}
-            fact["k"], fact["n"], fact["sid"] = SUBJECT_2, -4, sid
-            text = _encode(fact)
-            asserted.insert(0, text)
-            for engine_name, _ in ruleset.assert_facts("[" + text + "]"):
+            fact["k"], fact["id"], fact["sid"] = SUBJECT_2, SUBJECT_2_ID, sid
+            asserted.insert(0, SUBJECT_2_ID)
+            for engine_name, _ in ruleset.assert_facts("[" + _encode(fact) + "]"):
                 rule = rules.get(engine_name)
                 if rule is not None:
                     fired.add(rule.rule)

@@ -8,9 +8,13 @@ sid and, after each evaluation, retracts every fact it asserted instead of delet
 
 Protocol (the C engine read in jruizgit/rules, src/rules/events.c and state.c):
 
-- Facts are retracted with the exact text they were asserted with (a fact's id is a hash of its
-  content); the subject facts first, then the activities: retracting an activity while the
-  subject is still there re-evaluates ``$not`` patterns and fires them (measured).
+- Every fact carries its own ``id`` (an activity its index, the subjects negative numbers):
+  unique within an evaluation, which is all the engine needs (it refuses a second fact with the
+  same id in a session), and it spares the engine hashing every fact's content into an id.
+  Facts are retracted by ``{"id", "sid"}`` alone (the engine finds the stored fact by id and
+  unlinks it from the frames it is in); the subject facts first, then the activities:
+  retracting an activity while the subject is still there re-evaluates ``$not`` patterns and
+  fires them (measured).
 - Retracting a fact deletes every frame that references it (left, right, action frames), so
   once all facts are gone the session holds only the engine's own state fact, which no rule
   tests. Every action was walked to the end (``complete_and_start_action`` until none), which
@@ -30,6 +34,11 @@ from collections.abc import Sequence
 from rules.engine import EngineRuleset
 from rules.errors import EngineError
 
+SUBJECT_1_ID = -2
+"""Engine ``id`` of the round-1 subject fact (activities are numbered from 0)."""
+SUBJECT_2_ID = -4
+"""Engine ``id`` of the round-2 subject fact."""
+
 
 class Sessions:
     """The sid an evaluator asserts into, in every one of its engine rulesets."""
@@ -42,16 +51,31 @@ class Sessions:
         """Sessions not deleted because the engine failed inside them."""
         self.discarded = 0
         """Sessions deleted because, after retraction, they were not like a fresh one."""
+        self._texts: list[str] = []
+        """Retraction text of fact ids 0, 1, … in the current session."""
+        self._subjects: dict[int, str] = {}
 
     def open(self) -> str:
         if self.sid is None:
-            self.sid = self._rulesets[0].new_sid()
+            self.sid = sid = self._rulesets[0].new_sid()
+            self._texts = []
+            self._subjects = {
+                i: f'{{"id":{i},"sid":"{sid}"}}' for i in (SUBJECT_1_ID, SUBJECT_2_ID)
+            }
         return self.sid
 
-    def finish(self, asserted: Sequence[Sequence[str]]) -> None:
-        """After a successful evaluation: retract ``asserted`` (per ruleset, every fact text in
-        the order to retract) and keep the session, or delete it when reuse is off or the
-        session is not clean."""
+    def _retraction(self, ids: Sequence[int]) -> str:
+        texts, subjects = self._texts, self._subjects
+        top = max(ids) + 1
+        if top > len(texts):
+            sid = self.sid
+            texts += [f'{{"id":{i},"sid":"{sid}"}}' for i in range(len(texts), top)]
+        return "[" + ",".join([texts[i] if i >= 0 else subjects[i] for i in ids]) + "]"
+
+    def finish(self, asserted: Sequence[Sequence[int]]) -> None:
+        """After a successful evaluation: retract ``asserted`` (per ruleset, the ids of every
+        fact, in the order to retract) and keep the session, or delete it when reuse is off or
+        the session is not clean."""
         sid = self.sid
         if sid is None:
             return
@@ -59,9 +83,9 @@ class Sessions:
             self.discard()
             return
         try:
-            for ruleset, texts in zip(self._rulesets, asserted, strict=True):
-                if texts:
-                    ruleset.retract_facts("[" + ",".join(texts) + "]")
+            for ruleset, ids in zip(self._rulesets, asserted, strict=True):
+                if ids:
+                    ruleset.retract_facts(self._retraction(ids))
             clean = all(r.is_clean(sid) for r, t in zip(self._rulesets, asserted, strict=True) if t)
         except EngineError:
             self.leak()
