@@ -423,6 +423,7 @@ def main() -> int:
         args.leads, args.seconds, args.rounds, args.memory_evals = 60, 0.25, 5, 500
         args.sizes = "50"
     pinned = "not pinned (smoke)" if args.smoke else pin_one_core()
+    load_before = _load()
     book = load_rulebook(DEMO)
     leads = generate_leads(args.leads)
     same, total = agreement(book, leads[:300])
@@ -510,6 +511,8 @@ def main() -> int:
     sizes = [int(x) for x in args.sizes.split(",") if x]
     if sizes:
         lines += sizes_section(sizes, leads[:300], args.seconds, args.rounds)
+    load = f"Load average (1, 5, 15 min) at the start: {load_before}; at the end: {_load()}."
+    lines += ["", load]
     report = "\n".join(lines) + "\n"
     print(report)
     if args.write:
@@ -518,6 +521,14 @@ def main() -> int:
         print(f"error: the matchers disagree on {total - same} leads", file=sys.stderr)
         return 1
     return 0
+
+
+def _load() -> str:
+    """The machine's load average (what `uptime` prints): the context for every figure."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _write_section(path: Path, section: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -230,6 +231,7 @@ class Evaluator:
         for ruleset, types, (keys, _), asserted in zip(
             self.rulesets, self._activity_types, self._part_keys, self._asserted, strict=True
         ):
+            ids: Sequence[int]
             if single:
                 sent, ids = texts, range(len(texts))
             else:
