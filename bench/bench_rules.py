@@ -42,6 +42,7 @@ from rules import (  # noqa: E402
 )
 from rules.compiler import SUBJECT_1, SUBJECT_2, fact_field, number  # noqa: E402
 from rules.facts import build_facts  # noqa: E402
+from rules.session import SUBJECT_1_ID, SUBJECT_2_ID  # noqa: E402
 from rules.synthetic import synthetic_rulebook  # noqa: E402
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -224,10 +225,14 @@ def _facts(ev: Evaluator, inp: EvaluationInput) -> Any:
     return build_facts(ev.book, inp, None, compiled.regexes, ev._fields, compiled.activity_windows)
 
 
-def engine_only(ev: Evaluator, leads: list[EvaluationInput]) -> Callable[[EvaluationInput], None]:
+def engine_only(
+    ev: Evaluator, leads: list[EvaluationInput], *, reuse: bool = False
+) -> Callable[[EvaluationInput], None]:
     """The bare engine step with facts prepared up front: the same facts and rulesets as the
     evaluator (per-ruleset subject fields, activities of the types each ruleset tests), encoded
-    with a reused JSON encoder, asserted, actions walked, sessions deleted."""
+    with a reused JSON encoder, asserted, actions walked; then the sessions deleted (the loop as
+    issue 9 defines it) or, with ``reuse``, one session kept and the facts retracted, subjects
+    first, by id (what the evaluator does, without its check that the session is clean)."""
     import json
 
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -240,24 +245,31 @@ def engine_only(ev: Evaluator, leads: list[EvaluationInput]) -> Callable[[Evalua
             subject_2[fact_field(f"scores.{name}")] = number(score["value"])
         prepared[id(inp)] = (facts, subject_2)
     parts = list(zip(ev.rulesets, ev._activity_types, ev._decides, ev._part_keys, strict=True))
+    kept = parts[0][0].new_sid()
 
     def run(inp: EvaluationInput) -> None:
         facts, subject_2 = prepared[id(inp)]
-        sid = parts[0][0].new_sid()
-        acts = [{**a, "n": i, "sid": sid} for i, a in enumerate(facts.activities)]
+        sid = kept if reuse else parts[0][0].new_sid()
+        acts = [{**a, "id": i, "sid": sid} for i, a in enumerate(facts.activities)]
         subject_1 = facts.subject
+        asserted = []
         for ruleset, types, _, (keys_1, _) in parts:
             sent = acts if len(parts) == 1 else [a for a in acts if a["type"] in types]
             fact = {k: subject_1[k] for k in keys_1 if k in subject_1}
-            fact.update(k=SUBJECT_1, n=-2, sid=sid)
+            fact.update(k=SUBJECT_1, id=SUBJECT_1_ID, sid=sid)
             ruleset.assert_facts(encode([*sent, fact]))
-        for ruleset, _, decides, (_, keys_2) in parts:
+            asserted.append([fact, *sent])
+        for (ruleset, _, decides, (_, keys_2)), texts in zip(parts, asserted, strict=True):
             if decides:
                 fact = {k: subject_2[k] for k in keys_2 if k in subject_2}
-                fact.update(k=SUBJECT_2, n=-4, sid=sid)
+                fact.update(k=SUBJECT_2, id=SUBJECT_2_ID, sid=sid)
                 ruleset.assert_facts(encode([fact]))
-        for ruleset, _, _, _ in parts:
-            ruleset.delete(sid)
+                texts.insert(0, fact)
+        for (ruleset, _, _, _), texts in zip(parts, asserted, strict=True):
+            if reuse:
+                ruleset.retract_facts(encode([{"id": f["id"], "sid": sid} for f in texts]))
+            else:
+                ruleset.delete(sid)
 
     return run
 
@@ -360,16 +372,21 @@ def sizes_section(
         f"µs per evaluation as min / median / max of {rounds} rounds; ratios per round, median "
         "(range).",
         "",
-        "| rules | engine rulesets | full evaluation µs | engine step µs | wrapper / step "
+        "| rules | engine rulesets | full evaluation µs | same, fresh sessions µs "
+        "| engine step µs (delete session) "
+        "| engine step µs (reused session) | wrapper / step (delete) | wrapper / step (reused) "
         "| business-rules full µs | leadgate vs business-rules | why-not on demand µs |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
         book = load_rulebook_files(synthetic_rulebook(size))
         ev = Evaluator(book)
+        fresh = Evaluator(book, reuse_sessions=False)
         modes: list[tuple[str, Callable[[EvaluationInput], object]]] = [
             ("full", lambda i, ev=ev: ev.decide(i, explain=False)),
+            ("full_fresh", lambda i, ev=fresh: ev.decide(i, explain=False)),
             ("step", engine_only(ev, leads)),
+            ("step_reuse", engine_only(ev, leads, reuse=True)),
             ("whynot", why_not_on_demand(ev, leads)),
         ]
         try:
@@ -380,12 +397,15 @@ def sizes_section(
         r = rates(modes, leads, secs, rounds)
         has_biz = "business" in r
         lines.append(
-            f"| {size:,} | {len(ev.rulesets)} | {spread(r['full'])} | {spread(r['step'])} "
-            f"| {ratio(r, 'full', 'step')} "
+            f"| {size:,} | {len(ev.rulesets)} | {spread(r['full'])} | {spread(r['full_fresh'])} "
+            f"| {spread(r['step'])} "
+            f"| {spread(r['step_reuse'])} | {ratio(r, 'full', 'step')} "
+            f"| {ratio(r, 'full', 'step_reuse')} "
             f"| {spread(r['business']) if has_biz else 'n/a'} "
             f"| {ratio(r, 'business', 'full') if has_biz else 'n/a'} | {spread(r['whynot'])} |"
         )
         ev.close()
+        fresh.close()
     return lines
 
 
@@ -403,28 +423,34 @@ def main() -> int:
         args.leads, args.seconds, args.rounds, args.memory_evals = 60, 0.25, 5, 500
         args.sizes = "50"
     pinned = "not pinned (smoke)" if args.smoke else pin_one_core()
+    load_before = _load()
     book = load_rulebook(DEMO)
     leads = generate_leads(args.leads)
     same, total = agreement(book, leads[:300])
     leadgate = Evaluator(book)
+    fresh = Evaluator(book, reuse_sessions=False)
     python = PythonEvaluator(book)
     business = BusinessRulesEvaluator(book)
     modes: list[tuple[str, Callable[[EvaluationInput], object]]] = [
         ("full", lambda i: leadgate.decide(i, explain=False)),
+        ("full_fresh", lambda i: fresh.decide(i, explain=False)),
         ("full_model", lambda i: leadgate.evaluate(i, explain=False)),
         ("explain", leadgate.evaluate),
         ("whynot", why_not_on_demand(leadgate, leads)),
         ("step", engine_only(leadgate, leads)),
+        ("step_reuse", engine_only(leadgate, leads, reuse=True)),
         ("python", lambda i: python.decide(i, explain=False)),
         ("business_step", business_rules_only(business, leads)),
         ("business", lambda i: business.decide(i, explain=False)),
     ]
     labels = {
         "full": "leadgate full evaluation (plain data, `Evaluator.decide`)",
+        "full_fresh": "same, a fresh engine session per lead (`reuse_sessions=False`)",
         "full_model": "same, validated into an `EvaluationResult` (`Evaluator.evaluate`)",
         "explain": "same, with explanations computed at evaluation time",
         "whynot": "why-not on demand: replay of a stored record (per request)",
-        "step": "raw durable_rules loop, same facts prebuilt (assert, walk, delete)",
+        "step": "raw durable_rules loop, same facts prebuilt (assert, walk, delete session)",
+        "step_reuse": "same raw loop in one reused session (assert, walk, retract the facts)",
         "python": "plain Python matcher, same outcome code",
         "business_step": "business-rules matcher only, facts prebuilt",
         "business": "business-rules matcher, same outcome code",
@@ -457,7 +483,13 @@ def main() -> int:
         "",
         "| ratio | value | target |",
         "|---|---:|---:|",
-        f"| wrapper: full evaluation / raw loop | {ratio(r, 'full', 'step')} | ≤ 1.25x |",
+        f"| wrapper: full evaluation / raw loop (delete session) | {ratio(r, 'full', 'step')} "
+        "| ≤ 1.25x |",
+        f"| wrapper: full evaluation / raw loop (reused session) "
+        f"| {ratio(r, 'full', 'step_reuse')} | |",
+        f"| raw loop: reused session / delete session | {ratio(r, 'step_reuse', 'step')} | |",
+        f"| full evaluation: reused session / fresh sessions | {ratio(r, 'full', 'full_fresh')} "
+        "| |",
         f"| wrapper with the model: `evaluate` / raw loop | {ratio(r, 'full_model', 'step')} | |",
         f"| business-rules full / leadgate full | {ratio(r, 'business', 'full')} | ≥ 5x |",
         f"| business-rules step / raw loop | {ratio(r, 'business_step', 'step')} | |",
@@ -479,6 +511,8 @@ def main() -> int:
     sizes = [int(x) for x in args.sizes.split(",") if x]
     if sizes:
         lines += sizes_section(sizes, leads[:300], args.seconds, args.rounds)
+    load = f"Load average (1, 5, 15 min) at the start: {load_before}; at the end: {_load()}."
+    lines += ["", load]
     report = "\n".join(lines) + "\n"
     print(report)
     if args.write:
@@ -487,6 +521,14 @@ def main() -> int:
         print(f"error: the matchers disagree on {total - same} leads", file=sys.stderr)
         return 1
     return 0
+
+
+def _load() -> str:
+    """The machine's load average (what `uptime` prints): the context for every figure."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _write_section(path: Path, section: str) -> None:

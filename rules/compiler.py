@@ -1,9 +1,10 @@
 """Compile a rulebook to durable_rules ruleset definitions (plain JSON, no Python actions).
 
 Each rule condition is normalised to a disjunction of conjunctions whose atoms the engine can
-match: one subject pattern (all field tests, negations pushed inward), activity patterns (joined
-as correlations), and negated activity patterns (``$not``). Every branch becomes one engine rule;
-the evaluator walks the fired actions instead of running Python callbacks.
+match (rules/normalize.py): one subject pattern (all field tests, negations pushed inward),
+activity patterns (joined as correlations), and negated activity patterns (``$not``). Every
+branch becomes one engine rule; the evaluator walks the fired actions instead of running Python
+callbacks. Fact keys and values the engine sees are in rules/encoding.py.
 
 Regex tests are the one leaf the engine does not evaluate itself: durable_rules' own regex DFA
 gives wrong answers (``.*(vp|chief|cro).*`` does not match "Chief Revenue Officer"), cannot fold
@@ -15,238 +16,57 @@ facts are built; the engine still combines it with every other condition.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rules import conditions as c
 from rules import limits
+from rules.encoding import (
+    ACTIVITY,
+    MICROS_PER_DAY,
+    SUBJECT_1,
+    SUBJECT_2,
+    fact_field,
+    micros,
+    number,
+    regex_key,
+    seconds,
+)
+from rules.normalize import JSON, CompileError, Conj, count_tests, normalize
 from rules.packing import TooManyPatterns, pack
 from rules.regex import Regex, compile_regex
 from rules.rulebook import Rulebook
 
-SUBJECT_1 = "s1"
-SUBJECT_2 = "s2"
-ACTIVITY = "a"
+__all__ = [
+    "ACTIVITY",
+    "CATCH_ALL_1",
+    "CATCH_ALL_2",
+    "MICROS_PER_DAY",
+    "SUBJECT_1",
+    "SUBJECT_2",
+    "CompileError",
+    "CompiledRulebook",
+    "Conj",
+    "EngineRule",
+    "activity_windows",
+    "compile_rulebook",
+    "count_tests",
+    "effective_conditions",
+    "fact_field",
+    "from_stages",
+    "micros",
+    "normalize",
+    "number",
+    "part_keys",
+    "regex_key",
+    "seconds",
+    "subject_keys",
+]
+
 CATCH_ALL_1 = "zz1"
 CATCH_ALL_2 = "zz2"
 CATCH_ALL_PRIORITY = 1_000_000
-
-_CMP = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
-_INVERSE = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt", "eq": "ne", "ne": "eq"}
-_INVERSE["in"], _INVERSE["not_in"] = "not_in", "in"
-
-JSON = dict[str, Any]
-
-
-class CompileError(Exception):
-    """A condition the engine cannot express; the validator reports it with its location."""
-
-    def __init__(self, loc: c.Loc, message: str, suggestion: str | None = None) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-        self.suggestion = suggestion
-
-
-def fact_field(path: str) -> str:
-    """``lead.country`` → ``lead__country`` (flat fact keys; never ``id``/``sid``)."""
-    return path.replace(".", "__")
-
-
-def number(x: float) -> float | int:
-    """A number the engine accepts: no exponent form (error 204), integral values as int."""
-    if x != x:  # NaN
-        return 0
-    if x > _MAX:
-        x = _MAX
-    elif x < -_MAX:
-        x = -_MAX
-    as_float = float(x)
-    if as_float.is_integer():
-        return int(x)
-    if -_MIN < x < _MIN:
-        return 0
-    return as_float  # repr() has no exponent in [1e-4, 1e16): exact, never rounded
-
-
-_MAX, _MIN = limits.MAX_ABS_NUMBER, limits.MIN_ABS_FRACTION
-
-
-MICROS_PER_DAY = 86_400_000_000
-"""Activity ages and windows are integer microseconds: exact edges, no float drift."""
-
-
-def seconds(days: float) -> int:
-    return round(days * 86400)
-
-
-def micros(days: float) -> int:
-    """A window in days as integer microseconds (the unit of activity ``age`` and ``t``)."""
-    return round(days * MICROS_PER_DAY)
-
-
-def regex_key(cmp: c.Compare) -> str:
-    """Fact field holding the result of one regex test (same test, same key)."""
-    text = f"{cmp.field}\0{cmp.value}\0{int(cmp.ignore_case)}"
-    return "rx_" + hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-@dataclass
-class Conj:
-    """One branch: subject tests, activity atoms, negated activity atoms."""
-
-    fields: list[JSON] = field(default_factory=list)
-    acts: list[c.ActivityCount | c.Sequence] = field(default_factory=list)
-    nacts: list[c.ActivityCount] = field(default_factory=list)
-
-    def __add__(self, other: Conj) -> Conj:
-        return Conj(
-            self.fields + other.fields,
-            self.acts + other.acts,
-            self.nacts + other.nacts,
-        )
-
-
-def _literal(v: c.Scalar) -> c.Scalar:
-    if isinstance(v, bool | str):
-        return v
-    return number(v)
-
-
-def _compare_json(cmp: c.Compare, op: str) -> JSON:
-    name = fact_field(cmp.field)
-    value: Any = None if isinstance(cmp.value, tuple) or cmp.value is None else _literal(cmp.value)
-    if op == "eq":
-        return {name: value}
-    if op == "ne":
-        return {"$neq": {name: value}}
-    if op in _CMP:
-        return {_CMP[op]: {name: value}}
-    if op in ("in", "not_in"):
-        values = cmp.value if isinstance(cmp.value, tuple) else ()
-        if op == "in":
-            tests: list[JSON] = [{name: _literal(v)} for v in values]
-            return tests[0] if len(tests) == 1 else {"$or": tests}
-        tests = [{"$neq": {name: _literal(v)}} for v in values]
-        return tests[0] if len(tests) == 1 else {"$and": tests}
-    if op == "matches":
-        return {regex_key(cmp): True}
-    if op == "exists":
-        return {"$ex": {name: 1}}
-    if op == "missing":
-        return {"$nex": {name: 1}}
-    raise CompileError(cmp.loc, f"unknown operator `{op}`")
-
-
-def _field_json(cond: c.Condition, neg: bool) -> JSON | None:
-    """Field-only subtree as one pattern test; None means 'always true'.
-
-    Comparisons on a missing field are false, so a negated comparison also holds when the field
-    is missing: ``not (x gt 5)`` → ``x lte 5 or x missing``.
-    """
-    if isinstance(cond, c.Compare):
-        if not neg:
-            return _compare_json(cond, cond.op)
-        if cond.op == "exists":
-            return _compare_json(cond, "missing")
-        if cond.op == "missing":
-            return _compare_json(cond, "exists")
-        if cond.op == "matches":
-            return {regex_key(cond): False}
-        return {"$or": [_compare_json(cond, _INVERSE[cond.op]), _compare_json(cond, "missing")]}
-    if isinstance(cond, c.Not):
-        return _field_json(cond.item, not neg)
-    if isinstance(cond, c.AllOf | c.AnyOf):
-        conj = isinstance(cond, c.AllOf) != neg
-        parts = [_field_json(i, neg) for i in cond.items]
-        if conj:
-            kept = [p for p in parts if p is not None]
-            if not kept:
-                return None
-            return kept[0] if len(kept) == 1 else {"$and": kept}
-        if not parts or any(p is None for p in parts):
-            if not parts:
-                raise CompileError(cond.loc, "this condition can never be true (empty `any`)")
-            return None
-        real = [p for p in parts if p is not None]
-        return real[0] if len(real) == 1 else {"$or": real}
-    raise CompileError(NOWHERE_LOC, "activity pattern inside a field test")
-
-
-NOWHERE_LOC = c.NOWHERE
-
-
-def _field_only(cond: c.Condition) -> bool:
-    if isinstance(cond, c.Compare):
-        return True
-    if isinstance(cond, c.Not):
-        return _field_only(cond.item)
-    if isinstance(cond, c.AllOf | c.AnyOf):
-        return all(_field_only(i) for i in cond.items)
-    return False
-
-
-def normalize(cond: c.Condition, neg: bool = False) -> list[Conj]:
-    """Disjunctive normal form over engine atoms (field-only subtrees stay one atom)."""
-    if _field_only(cond):
-        test = _field_json(cond, neg)
-        return [Conj(fields=[] if test is None else [test])]
-    if isinstance(cond, c.ActivityCount):
-        return [Conj(nacts=[cond])] if neg else [Conj(acts=[cond])]
-    if isinstance(cond, c.Sequence):
-        if neg:
-            raise CompileError(
-                cond.loc,
-                "`not` over a sequence is not supported by the engine",
-                "negate the single activities instead, e.g. not: {activity: ...}",
-            )
-        return [Conj(acts=[cond])]
-    if isinstance(cond, c.Not):
-        return normalize(cond.item, not neg)
-    assert isinstance(cond, c.AllOf | c.AnyOf)
-    conj = isinstance(cond, c.AllOf) != neg
-    branches = [normalize(i, neg) for i in cond.items]
-    if conj:
-        out = [Conj()]
-        for b in branches:
-            out = [x + y for x, y in itertools.product(out, b)]
-            if len(out) > limits.MAX_DISJUNCTS_PER_RULE:
-                raise CompileError(
-                    cond.loc,
-                    f"condition expands to more than {limits.MAX_DISJUNCTS_PER_RULE} engine rules",
-                    "split the rule, or move `any` around activity patterns up",
-                )
-        return out
-    out = [x for b in branches for x in b]
-    if len(out) > limits.MAX_DISJUNCTS_PER_RULE:
-        raise CompileError(
-            cond.loc, f"condition expands to more than {limits.MAX_DISJUNCTS_PER_RULE} engine rules"
-        )
-    return out
-
-
-def _activity_json(a: c.ActivityCount, max_rank: int | None) -> JSON:
-    rank: JSON = {"$lte": {"rank": max_rank}} if max_rank else {"rank": a.at_least}
-    return {
-        "$and": [
-            {"k": ACTIVITY},
-            {"type": a.type},
-            rank,
-            {"$lte": {"age": micros(a.within_days)}},
-        ]
-    }
-
-
-def count_tests(test: Any) -> int:
-    """Leaf tests in a pattern (for the conditions-per-node limit)."""
-    if isinstance(test, dict):
-        if set(test) <= {"$and", "$or"} and test:
-            return sum(count_tests(x) for v in test.values() for x in v)
-        return 1
-    return 1
 
 
 @dataclass(frozen=True)
@@ -305,6 +125,18 @@ def from_stages(book: Rulebook, to: str, declared: tuple[str, ...]) -> tuple[str
     if to in order:
         return order[: order.index(to)] or (order[0],)
     return tuple(s for s in order if s != to)
+
+
+def _activity_json(a: c.ActivityCount, max_rank: int | None) -> JSON:
+    rank: JSON = {"$lte": {"rank": max_rank}} if max_rank else {"rank": a.at_least}
+    return {
+        "$and": [
+            {"k": ACTIVITY},
+            {"type": a.type},
+            rank,
+            {"$lte": {"age": micros(a.within_days)}},
+        ]
+    }
 
 
 def compile_rulebook(book: Rulebook) -> CompiledRulebook:

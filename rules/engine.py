@@ -2,8 +2,9 @@
 
 No ``engine.Host`` (background threads race with callers), no Python actions (each costs a JSON
 round trip): facts are asserted in one call, then the pending actions of the session are walked
-with ``start_action_for_state``/``complete_and_start_action`` reading only the rule name, and the
-session is deleted. A catch-all rule guarantees that some action runs, which makes
+with ``start_action_for_state``/``complete_and_start_action`` reading only the rule name. The
+facts are then retracted and the session reused for the next lead, or the session is deleted
+(rules/session.py). A catch-all rule guarantees that some action runs, which makes
 ``delete_state`` safe (DESIGN.md §4). Call from one thread per process.
 """
 
@@ -44,6 +45,8 @@ class EngineRuleset:
             json.dumps(definition, ensure_ascii=False),
         )
         self._pid = os.getpid()
+        self.state = 0
+        """Engine offset of the state node the last ``assert_facts`` went to."""
 
     def new_sid(self) -> str:
         return f"{self._pid}.{next(_sids)}"
@@ -63,7 +66,7 @@ class EngineRuleset:
             raise EngineError(f"durable_rules assert_facts failed: {exc}") from exc
         if result[0] == 2:
             raise EngineError("a fact was asserted twice (MessageObservedException)")
-        state = result[1]
+        state = self.state = result[1]
         fired: list[FiredAction] = []
         try:
             started = _dre.start_action_for_state(handle, state)
@@ -77,6 +80,26 @@ class EngineRuleset:
         except _dre.error as exc:
             raise EngineError(f"durable_rules action walk failed: {exc}") from exc
         return fired
+
+    def retract_facts(self, facts_json: str) -> None:
+        """Retract a JSON array of facts asserted before (same text: the engine's fact id is a
+        hash of the content). Facts that matched nothing were never stored: a no-op."""
+        _engine_call("retract_facts", _dre.retract_facts, self.handle, facts_json)
+
+    def is_clean(self, sid: str) -> bool:
+        """The session holds no fact and no pending action: what a fresh one holds (besides
+        the engine's own state fact, which no rule tests and which frames never reference).
+
+        ``get_facts`` walks the 512 buckets of the session's fact index (no per-rule cost);
+        ``start_action_for_state`` would return a pending action (then the session is dirty,
+        and the caller deletes it)."""
+        handle = self.handle
+        if _engine_call("get_facts", _dre.get_facts, handle, sid) != "[]":
+            return False
+        pending = _engine_call(
+            "start_action_for_state", _dre.start_action_for_state, handle, self.state
+        )
+        return not pending
 
     def delete(self, sid: str) -> None:
         _engine_call("delete_state", _dre.delete_state, self.handle, sid)

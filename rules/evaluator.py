@@ -1,9 +1,9 @@
 """In-process evaluation of one lead: facts in, fired rules out, outcome computed from them.
 
 The engine decides which rules fire. Python only turns what fired into scores (decay, caps,
-adjustments), the stage outcome (precedence), the rep (weighted shares inside the chosen pool:
-rules/pick.py) and the SLA deadline. Use :class:`rules.pool.EnginePool` in the server; this
-class is for one thread.
+adjustments: rules/scoring.py), the stage outcome (precedence), the rep and the SLA deadline
+(rules/handoff.py). The engine session is reused from lead to lead (rules/session.py). Use
+:class:`rules.pool.EnginePool` in the server; this class is for one thread.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
-from rules import explainer, worktime
-from rules.calendars import rep_calendar
+from rules import explainer
 from rules.compiler import (
     ACTIVITY,
     MICROS_PER_DAY,
@@ -31,20 +31,19 @@ from rules.compiler import (
 from rules.conditions import fields_used
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
-from rules.escalation import escalate_at
 from rules.facts import FactBuilder, Facts
+from rules.handoff import Handoff, rep_label
 from rules.horizon import Horizon
 from rules.loader import load_rulebook
 from rules.models import (
     EvaluationInput,
     EvaluationResult,
-    RepData,
     Section,
 )
 from rules.packing import activity_types
-from rules.pick import pick, route_policy
-from rules.rulebook import Route, Rulebook, Transition
+from rules.rulebook import Rulebook, Transition
 from rules.scoring import ScorePlan
+from rules.session import SUBJECT_1_ID, SUBJECT_2_ID, Sessions
 
 _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
@@ -60,7 +59,7 @@ _encode_result = json.JSONEncoder(
 class Evaluator:
     """A compiled rulebook registered in this process's engine."""
 
-    def __init__(self, rulebook: Rulebook | str | Path) -> None:
+    def __init__(self, rulebook: Rulebook | str | Path, *, reuse_sessions: bool = True) -> None:
         book = rulebook if isinstance(rulebook, Rulebook) else load_rulebook(rulebook)
         self.book = book
         self.compiled: CompiledRulebook = compile_rulebook(book)
@@ -90,11 +89,14 @@ class Evaluator:
         self._signals = {s.name: s for s in book.signals}
         self._transitions = {t.name: t for t in book.transitions}
         self._sla_rules = {r.name: r for r in book.sla.rules}
-        self._policies = {r.name: route_policy(r) for r in book.routing.routes}
+        self._handoff = Handoff(book)
         self._order = {r: i for i, r in enumerate(self.compiled.conditions)}
         self._lookback = book.lookback_days
-        self.leaked_sessions = 0
-        """Sessions not deleted because the engine failed inside them (see ``evaluate``)."""
+        self.sessions = Sessions(self.rulesets, reuse=reuse_sessions)
+        """The engine session, reused from lead to lead (rules/session.py)."""
+        self._asserted: list[list[int]] = [[] for _ in self.rulesets]
+        """Per engine ruleset, the ids of the facts this evaluation asserted, in the order to
+        retract them."""
         self._fields = frozenset(
             fact_field(f) for cond in self.compiled.conditions.values() for f in fields_used(cond)
         )
@@ -116,6 +118,11 @@ class Evaluator:
         return next(s for s in self.book.signals if s.name == name)
 
     @property
+    def leaked_sessions(self) -> int:
+        """Sessions not deleted because the engine failed inside them (see ``decide``)."""
+        return self.sessions.leaked
+
+    @property
     def version(self) -> str:
         return self.book.version
 
@@ -126,6 +133,7 @@ class Evaluator:
 
     def close(self) -> None:
         """Free the engine rulesets (call when no evaluation is in flight)."""
+        self.sessions.leak()  # freed with the rulesets
         for ruleset in self.rulesets:
             ruleset.close()
 
@@ -136,7 +144,7 @@ class Evaluator:
         self.close()
 
     def evaluate(self, inp: EvaluationInput, *, explain: bool = True) -> EvaluationResult:
-        """Evaluate one lead in a fresh engine session (always deleted).
+        """Evaluate one lead: in the evaluator's engine session, left as fresh afterwards.
 
         ``explain=False`` skips the failed-condition report of rules that did not fire.
         """
@@ -156,7 +164,8 @@ class Evaluator:
             valid = ", ".join(book.stages.all)
             raise InvalidInput(f"unknown stage `{inp.lead.stage}` (valid: {valid})")
         facts = self._facts.build(inp)
-        sid = self.ruleset.new_sid()
+        sid = self.sessions.open()
+        self._asserted = [[] for _ in self.rulesets]
         try:
             hits = self._match_signals(sid, facts)
             contributions = self._contributions(hits)
@@ -169,19 +178,19 @@ class Evaluator:
             # Deleting a session whose assert failed frees invalid memory and aborts the
             # process (measured: error 303, then "free(): invalid pointer"). Leak it instead;
             # pool workers exit after an engine error so the leak never accumulates.
-            self.leaked_sessions += 1
+            self.sessions.leak()
             raise
         except BaseException:
-            self._end_session(sid)
+            self.sessions.discard()
             raise
         self._end_session(sid)
         stage = self._stage(inp, fired_names)
         final_stage = stage["to_stage"] or stage["from_stage"]
-        routing, sla = self._route_and_sla(inp, fired_names, final_stage)
+        routing, sla = self._handoff.route_and_sla(inp, fired_names, final_stage)
         return {
             "rulebook_version": book.version,
             "fired": self._fired_list(
-                fired_names, contributions, stage, routing, sla, _rep_label(inp, routing["rep_id"])
+                fired_names, contributions, stage, routing, sla, rep_label(inp, routing["rep_id"])
             ),
             "contributions": contributions,
             "scores": scores,
@@ -208,7 +217,7 @@ class Evaluator:
             old = act["age"]
             texts.append(
                 f'{{"k":"{ACTIVITY}","type":{quoted},"age":{old},"t":{-old},'
-                f'"rank":{act["rank"]},"n":{i},"sid":"{sid}"}}'
+                f'"rank":{act["rank"]},"id":{i},"sid":"{sid}"}}'
             )
         subject = facts.subject
         hits: dict[str, list[float | None]] = {}
@@ -219,18 +228,20 @@ class Evaluator:
             for act in reversed(facts.activities):  # sorted by age: the first of a type is newest
                 newest[act["type"]] = act["age"]
         single = len(self.rulesets) == 1
-        for ruleset, types, (keys, _) in zip(
-            self.rulesets, self._activity_types, self._part_keys, strict=True
+        for ruleset, types, (keys, _), asserted in zip(
+            self.rulesets, self._activity_types, self._part_keys, self._asserted, strict=True
         ):
+            ids: Sequence[int]
             if single:
-                sent = texts
+                sent, ids = texts, range(len(texts))
             else:
                 acts = facts.activities
-                sent = [t for t, a in zip(texts, acts, strict=True) if a["type"] in types]
+                ids = [i for i, a in enumerate(acts) if a["type"] in types]
+                sent = [texts[i] for i in ids]
             fact = {k: subject[k] for k in keys if k in subject}
-            fact["k"], fact["n"], fact["sid"] = SUBJECT_1, -2, sid
-            sent.append(_encode(fact))
-            frame = "[" + ",".join(sent) + "]"
+            fact["k"], fact["id"], fact["sid"] = SUBJECT_1, SUBJECT_1_ID, sid
+            subject_json = _encode(fact)
+            frame = "[" + ",".join(sent) + ("," if sent else "") + subject_json + "]"
             for engine_name, message in ruleset.assert_facts(frame):
                 rule = rules.get(engine_name)
                 if rule is None:
@@ -242,19 +253,21 @@ class Evaluator:
                     # Only activity facts have an "age" key; no JSON parse of the whole frame.
                     age = min(map(int, _AGE.findall(message))) / _DAY
                 hits.setdefault(rule.rule, []).append(age)
+            asserted += (SUBJECT_1_ID, *ids)  # the subject is retracted first ($not)
         return hits
 
     def _match_decisions(self, sid: str, subject_2: dict[str, Any], facts: Facts) -> set[str]:
         """Round 2: the subject with scores; names of fired stage/routing/SLA rules."""
         rules = self.compiled.rules
         fired = set()
-        for ruleset, decides, (_, keys) in zip(
-            self.rulesets, self._decides, self._part_keys, strict=True
+        for ruleset, decides, (_, keys), asserted in zip(
+            self.rulesets, self._decides, self._part_keys, self._asserted, strict=True
         ):
             if not decides:
                 continue
             fact = {k: subject_2[k] for k in keys if k in subject_2}
-            fact["k"], fact["n"], fact["sid"] = SUBJECT_2, -4, sid
+            fact["k"], fact["id"], fact["sid"] = SUBJECT_2, SUBJECT_2_ID, sid
+            asserted.insert(0, SUBJECT_2_ID)
             for engine_name, _ in ruleset.assert_facts("[" + _encode(fact) + "]"):
                 rule = rules.get(engine_name)
                 if rule is not None:
@@ -262,8 +275,8 @@ class Evaluator:
         return fired
 
     def _end_session(self, sid: str) -> None:
-        for ruleset in self.rulesets:
-            ruleset.delete(sid)
+        """Retract what this evaluation asserted (the session is reused), or delete it."""
+        self.sessions.finish(self._asserted)
 
     def _contributions(self, hits: dict[str, list[float | None]]) -> list[dict[str, Any]]:
         return self._plan.contributions(hits)
@@ -293,134 +306,6 @@ class Evaluator:
             "to_stage": chosen.to,
             "rule": chosen.name,
             "reason": chosen.reason,
-        }
-
-    def _route_and_sla(
-        self, inp: EvaluationInput, fired: set[str], stage: str
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """First fired route (file order) with an eligible rep; the pick inside its pool is
-        rules/pick.py's (weights, catch-up; equal weights pick in round robin order)."""
-        handoff = self.book.stages.handoff
-        if handoff is None or stage != handoff:
-            why = f"stage `{stage}` is not the handoff stage `{handoff}`"
-            return {"route": None, "rep_id": None, "why": why}, None
-        matched = [r for r in self.book.routing.routes if r.name in fired]
-        routing: dict[str, Any] = {"route": None, "rep_id": None, "why": "no route matched"}
-        if matched:
-            names = ", ".join(r.name for r in matched)
-            routing = {
-                "route": matched[0].name,
-                "rep_id": None,
-                "why": f"routes {names} matched but no active rep with free capacity in their "
-                "pools",
-            }
-        skipped: dict[str, str] = {}
-        seen: dict[str, tuple[str | None, datetime | None]] = {}
-        starts_at = None
-        for route in matched:
-            pool, starts_at = self._pool(inp, route, skipped, seen)
-            if pool:
-                free = {rep.rep_id for rep in pool}
-                chosen = pick(
-                    route=route.name,
-                    eligible=pool,
-                    absent=[r for r in _inside(inp, route) if r.rep_id not in free],
-                    policy=self._policies[route.name],
-                    now=inp.now,
-                )
-                routing = {
-                    "route": route.name,
-                    "rep_id": chosen.rep_id,
-                    "why": chosen.why,
-                    "shares": chosen.shares,
-                }
-                break
-        routing["why"] += self._queued(inp, starts_at, routing["rep_id"]) + _skipped(skipped)
-        return routing, self._sla(inp, fired, routing["rep_id"], starts_at)
-
-    def _pool(
-        self,
-        inp: EvaluationInput,
-        route: Route,
-        skipped: dict[str, str],
-        seen: dict[str, tuple[str | None, datetime | None]],
-    ) -> tuple[list[RepData], datetime | None]:
-        """The route's reps with free capacity that are available at ``inp.now`` (the others go
-        to ``skipped`` with the reason). When none is and the route queues, the reps available
-        soonest within its bound, and when that is (the SLA clock starts then). ``seen`` keeps
-        each rep's availability across the routes of one evaluation."""
-        eligible = [
-            rep
-            for rep in inp.reps
-            if rep.active
-            and rep.open_handoffs < rep.capacity
-            and (route.territory is None or rep.territory == route.territory)
-            and (route.segment is None or route.segment in rep.segments)
-        ]
-        pool, away = [], []
-        for rep in eligible:
-            if rep.rep_id not in seen:
-                cal = rep_calendar(self.book.working_time, rep)
-                seen[rep.rep_id] = worktime.status(cal, inp.now)
-            reason, back = seen[rep.rep_id]
-            if reason is None:
-                pool.append(rep)
-            else:
-                skipped.setdefault(rep.rep_id, f"{rep.name or rep.email or rep.rep_id} {reason}")
-                away.append((back, rep))
-        if pool or not away or route.queue_max_wait_hours is None:
-            return pool, None
-        bound = inp.now + timedelta(hours=route.queue_max_wait_hours)
-        waits = [(at, rep) for at, rep in away if at is not None and at <= bound]
-        if not waits:
-            return [], None
-        soonest = min(at for at, _ in waits)
-        return [rep for at, rep in waits if at == soonest], soonest
-
-    def _queued(self, inp: EvaluationInput, starts_at: datetime | None, rep_id: str | None) -> str:
-        owner = next((r for r in inp.reps if r.rep_id == rep_id), None)
-        if starts_at is None or owner is None:
-            return ""
-        tz = rep_calendar(self.book.working_time, owner).tz
-        back = worktime.when(starts_at, tz, inp.now)
-        return f"; nobody was available: queued for the rep available soonest ({back})"
-
-    def _sla(
-        self,
-        inp: EvaluationInput,
-        fired: set[str],
-        rep_id: str | None,
-        starts_at: datetime | None,
-    ) -> dict[str, Any] | None:
-        """The deadline: wall-clock hours, or hours of the owner's working time (business)."""
-        sla = self.book.sla
-        priority = next((p for p in sla.rules if p.name in fired), None)
-        level = priority.priority if priority else sla.default
-        if level is None or level not in sla.priorities:
-            return None
-        hours = sla.priorities[level]
-        start = starts_at or inp.now
-        clock = sla.clock(level)
-        deadline = None
-        owner = next((r for r in inp.reps if r.rep_id == rep_id), None)
-        cal = rep_calendar(self.book.working_time, owner) if owner is not None else None
-        if clock == "business" and cal is not None:
-            deadline = worktime.add_working_time(cal, start, hours)
-        if deadline is None:  # no owner, or no working time for years: the wall clock
-            clock, deadline = "wall", start + timedelta(hours=hours)
-        escalation = sla.escalation.get(level)
-        return {
-            "rule": priority.name if priority else None,
-            "priority": level,
-            "hours": hours,
-            "deadline": deadline,
-            "clock": clock,
-            "starts_at": starts_at,
-            "escalate_at": (
-                escalate_at(escalation.after_hours, escalation.clock, cal, start)
-                if escalation
-                else None
-            ),
         }
 
     def _fired_list(
@@ -466,26 +351,3 @@ class Evaluator:
             for name, cond in self.compiled.conditions.items()
             if name not in fired
         ]
-
-
-def _skipped(skipped: dict[str, str]) -> str:
-    """``; unavailable: Avery Ent out of office until Mon 7 Dec 09:00 CET, …``"""
-    return "; unavailable: " + ", ".join(skipped.values()) if skipped else ""
-
-
-def _inside(inp: EvaluationInput, route: Route) -> list[RepData]:
-    """Every rep of the route's pool, eligible now or not (the absent ones for catch-up)."""
-    return [
-        rep
-        for rep in inp.reps
-        if (route.territory is None or rep.territory == route.territory)
-        and (route.segment is None or route.segment in rep.segments)
-    ]
-
-
-def _rep_label(inp: EvaluationInput, rep_id: str | None) -> str | None:
-    """How texts name a rep: the email people read (the id when the input has no email)."""
-    if rep_id is None:  # no rep chosen: nothing to look up (most leads)
-        return None
-    rep = next((r for r in inp.reps if r.rep_id == rep_id), None)
-    return (rep.email or rep.rep_id) if rep is not None else rep_id

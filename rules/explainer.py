@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from rules import conditions as c
-from rules.compiler import fact_field, micros, number
+from rules.encoding import fact_field, micros, number
 from rules.models import FailedCondition
 from rules.regex import Regex, compile_regex
 

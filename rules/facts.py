@@ -14,7 +14,7 @@ from typing import Any
 
 from rules import limits
 from rules.catalogue import ACCOUNT_FIELDS, LEAD_FIELDS
-from rules.compiler import ACTIVITY, micros, number
+from rules.encoding import ACTIVITY, micros, number
 from rules.models import AdjustmentData, EvaluationInput
 from rules.regex import Regex, fullmatcher
 from rules.rulebook import Rulebook

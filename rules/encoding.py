@@ -1,0 +1,60 @@
+"""Fact keys and values as the engine sees them: flat field names, numbers it accepts (no
+exponent form, error 204), activity ages and windows in integer microseconds, regex results as
+boolean fields. Shared by the compiler, the fact builder, the explainer and the evaluator."""
+
+from __future__ import annotations
+
+import hashlib
+
+from rules import conditions as c
+from rules import limits
+
+SUBJECT_1 = "s1"
+"""Kind (``k``) of the subject fact of round 1 (signals)."""
+SUBJECT_2 = "s2"
+"""Kind of the subject fact of round 2 (stage, routing, SLA rules), scores included."""
+ACTIVITY = "a"
+"""Kind of an activity fact."""
+
+
+def fact_field(path: str) -> str:
+    """``lead.country`` → ``lead__country`` (flat fact keys; never ``id``/``sid``)."""
+    return path.replace(".", "__")
+
+
+def number(x: float) -> float | int:
+    """A number the engine accepts: no exponent form (error 204), integral values as int."""
+    if x != x:  # NaN
+        return 0
+    if x > _MAX:
+        x = _MAX
+    elif x < -_MAX:
+        x = -_MAX
+    as_float = float(x)
+    if as_float.is_integer():
+        return int(x)
+    if -_MIN < x < _MIN:
+        return 0
+    return as_float  # repr() has no exponent in [1e-4, 1e16): exact, never rounded
+
+
+_MAX, _MIN = limits.MAX_ABS_NUMBER, limits.MIN_ABS_FRACTION
+
+
+MICROS_PER_DAY = 86_400_000_000
+"""Activity ages and windows are integer microseconds: exact edges, no float drift."""
+
+
+def seconds(days: float) -> int:
+    return round(days * 86400)
+
+
+def micros(days: float) -> int:
+    """A window in days as integer microseconds (the unit of activity ``age`` and ``t``)."""
+    return round(days * MICROS_PER_DAY)
+
+
+def regex_key(cmp: c.Compare) -> str:
+    """Fact field holding the result of one regex test (same test, same key)."""
+    text = f"{cmp.field}\0{cmp.value}\0{int(cmp.ignore_case)}"
+    return "rx_" + hashlib.sha1(text.encode()).hexdigest()[:12]
