@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from tortoise.functions import Count
 
-from api.enums import HandoffStatus
+from api.enums import HOLDING
 from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
 from api.shares import load_shares
 from api.worktime import current_absences, rep_data
@@ -115,11 +115,14 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
 
 
 async def reps_now(now: datetime) -> list[RepData]:
-    """Every rep with open handoffs, calendar, absences and this week's routing ledger."""
+    """Every rep with open handoffs, calendar, absences and this week's routing ledger.
+
+    A rep's load is every handoff that holds capacity (``HOLDING``: pending and queued), as
+    the bulk path counts it (api.bulk_write.open_handoff_leads)."""
     reps = await SalesRep.all().order_by("id")
     shares = await load_shares(now)
     open_rows = (
-        await Handoff.filter(status=HandoffStatus.PENDING)
+        await Handoff.filter(status__in=HOLDING)
         .annotate(n=Count("id"))
         .group_by("owner_id")
         .values_list("owner_id", "n")
