@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -26,14 +27,16 @@ async def test_a_client_gone_before_its_body_arrived_is_no_server_error(
                     (b"content-length", b"40"), (b"authorization", f"Bearer {token}".encode())],
         "state": {},
     }  # fmt: skip
-    parts = [{"type": "http.request", "body": b'{"query": "{ __ty', "more_body": True},
-             {"type": "http.disconnect"}]  # fmt: skip
-    sent: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"query": "{ __ty', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return parts.pop(0) if parts else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     with caplog.at_level(logging.DEBUG):

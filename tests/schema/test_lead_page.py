@@ -136,7 +136,8 @@ async def test_a_lead_moved_short_of_the_handoff_stage_hears_what_it_misses(
     [evaluation] = done["data"]["recordActivities"]["evaluations"]
     assert (evaluation["stageBefore"], evaluation["stageAfter"]) == ("NEW", "ENGAGED")
     listed = (await gql(PAGE, first=1))["data"]["leads"]["edges"][0]["node"]
-    for line in (evaluation["report"]["headline"], listed["latestEvaluation"]["report"]["headline"]):
+    shown = listed["latestEvaluation"]["report"]["headline"]
+    for line in (evaluation["report"]["headline"], shown):
         assert line.startswith("Not mql yet: closest is rule "), line
         assert "()" not in line
         assert "fit" in line  # the failed condition, in words
