@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from api.enums import Role
 from api.errors import InvalidInput, NotFound, PermissionDenied
@@ -67,6 +70,7 @@ async def revoke_api_key(*, prefix: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         await key.save(update_fields=["revoked_at"])
+    VERIFIED.clear()  # this process refuses it now; others within VERIFIED.ttl_s
     return key
 
 
@@ -80,8 +84,56 @@ async def _touch(key: ApiKey) -> None:
         await ApiKey.filter(id=key.id).update(last_used_at=now)
 
 
+class VerifiedKeys:
+    """Principals of tokens verified in the last ``ttl_s`` seconds, by a hash of the token.
+
+    Every request used to read its key row (and compare hashes) before anything else; a
+    client sending many requests now costs one look-up per ``ttl_s``. A key revoked through
+    this process is refused at once (:func:`revoke_api_key` clears the map); revoked
+    elsewhere (another server process, the CLI), within ``ttl_s``. Bounded: least recently
+    used tokens go first."""
+
+    def __init__(self, ttl_s: float, limit: int) -> None:
+        self.ttl_s = ttl_s
+        self.limit = limit
+        self._items: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self.clock = time.monotonic
+
+    def get(self, digest: bytes) -> Principal | None:
+        found = self._items.get(digest)
+        if found is None:
+            return None
+        if found[0] <= self.clock():
+            del self._items[digest]
+            return None
+        self._items.move_to_end(digest)
+        return found[1]
+
+    def put(self, digest: bytes, principal: Principal) -> None:
+        self._items[digest] = (self.clock() + self.ttl_s, principal)
+        self._items.move_to_end(digest)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+VERIFIED: Final = VerifiedKeys(ttl_s=5.0, limit=10_000)
+
+
 async def authenticate(token: str) -> Principal:
     """The principal behind a bearer token, or PermissionDenied saying what is wrong."""
+    digest = hashlib.sha256(token.encode()).digest()
+    known = VERIFIED.get(digest)
+    if known is not None:
+        return known
+    principal = await _verify(token)
+    VERIFIED.put(digest, principal)
+    return principal
+
+
+async def _verify(token: str) -> Principal:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         raise PermissionDenied(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from tortoise.functions import Count
 
-from api.enums import HandoffStatus
+from api.enums import HOLDING
 from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
 from api.shares import load_shares
 from api.worktime import current_absences, rep_data
@@ -22,16 +26,113 @@ from rules import (
 )
 
 
-async def build_input(*, lead: Lead, now: datetime, lookback_days: float) -> EvaluationInput:
-    """The complete snapshot one evaluation needs, stored with it so it can be replayed."""
-    inputs = await build_inputs(leads=[lead], now=now, lookback_days=lookback_days)
-    return inputs[lead.id]
+async def build_input(
+    *, lead: Lead, now: datetime, lookback_days: float, reps: bool = True
+) -> EvaluationInput:
+    """The complete snapshot one evaluation needs, stored with it so it can be replayed.
+
+    The same input as :func:`build_inputs` gives for one lead (test ``tests/api/
+    test_facts.py``), read in three fixed raw statements (account with campaign, activities,
+    adjustments) into the engine's models: evaluateLead is the busiest mutation, and building
+    ORM queries and models cost more than the database. Activity properties are left out: no
+    rule reads them and no record keeps them. ``reps`` False leaves the reps out (see
+    :func:`build_inputs`)."""
+    db = Lead._choose_db(for_write=True)  # the transaction's connection, inside one
+    pg = db.capabilities.dialect == "postgres"
+    account_id, campaign_id = lead.account_id, lead.first_campaign_id  # type: ignore[attr-defined]
+    account, campaign = AccountData(), None
+    if account_id is not None or campaign_id is not None:
+        _, rows = await db.execute_query(_sql(_ACCOUNT, pg), [account_id, campaign_id])
+        (domain, name, industry, employees, revenue, country, segment, campaign) = rows[0]
+        if account_id is not None:
+            account = AccountData(
+                domain=domain,
+                name=name,
+                industry=industry,
+                employee_count=employees,
+                annual_revenue=None if revenue is None else float(Decimal(revenue)),
+                country=country,
+                segment=segment,
+            )
+    since = now - timedelta(days=lookback_days)
+    _, rows = await db.execute_query(_sql(_ACTIVITIES, pg), [lead.id, since, now])
+    activities = [  # rows the ORM wrote: the worker parsing the input validates them
+        ActivityData.model_construct(type=kind, occurred_at=_at(at)) for kind, at in rows
+    ]
+    scopes = set()
+    if account.segment:
+        scopes.add(("segment", account.segment))
+    if campaign is not None:
+        scopes.add(("campaign", campaign))
+    _, rows = await db.execute_query(_sql(_ADJUSTMENTS, pg), [now, now])
+    adjustments = [
+        AdjustmentData(
+            score=score, delta=delta, scope=kind, scope_value=value, expires_at=_at(ends), rule=rule
+        )
+        for score, delta, kind, value, ends, rule in rows
+        if (kind, value) in scopes
+    ]
+    return EvaluationInput(
+        lead=_lead_data(lead, campaign),
+        account=account,
+        activities=activities,
+        adjustments=adjustments,
+        reps=await reps_now(now) if reps else [],
+        now=now,
+    )
+
+
+_ACCOUNT = (
+    "SELECT a.domain, a.name, a.industry, a.employee_count, a.annual_revenue, a.country, "
+    'a.segment, c."key" FROM (SELECT 1 AS one) AS o LEFT JOIN account a ON a.id = $1 '
+    "LEFT JOIN campaign c ON c.id = $2"
+)
+_ACTIVITIES = (
+    "SELECT type, occurred_at FROM activity WHERE lead_id = $1 AND occurred_at >= $2 "
+    "AND occurred_at <= $3 ORDER BY occurred_at, id"
+)
+_ADJUSTMENTS = (
+    "SELECT score, delta, scope_kind, scope_value, expires_at, rule FROM targeting_adjustment "
+    "WHERE expires_at > $1 AND starts_at <= $2 AND revoked_at IS NULL ORDER BY id"
+)
+
+
+@functools.cache
+def _sql(text: str, pg: bool) -> str:
+    """PostgreSQL's ``$n`` placeholders, or SQLite's ``?`` (parameters are in order)."""
+    return text if pg else re.sub(r"\$\d+", "?", text)
+
+
+def _at(value: Any) -> datetime:
+    """asyncpg gives aware datetimes; SQLite the ISO text tortoise wrote."""
+    at: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _lead_data(lead: Lead, campaign: str | None) -> LeadData:
+    return LeadData(
+        email=lead.email,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        title=lead.title,
+        seniority=lead.seniority,
+        department=lead.department,
+        country=lead.country,
+        source=lead.source,
+        campaign=campaign,
+        stage=lead.stage.value,
+        created_at=lead.created_at,
+    )
 
 
 async def build_inputs(
-    *, leads: Sequence[Lead], now: datetime, lookback_days: float
+    *, leads: Sequence[Lead], now: datetime, lookback_days: float, reps: bool = True
 ) -> dict[int, EvaluationInput]:
-    """Snapshots for many leads with a fixed number of queries, whatever their number."""
+    """Snapshots for many leads with a fixed number of queries, whatever their number.
+
+    ``reps`` False skips the four reads of the reps' state: routing and SLA, the only rules
+    that read reps, run only for a lead whose evaluation ends at the handoff stage, and a
+    record keeps reps only then (api.evaluations.pack_input)."""
     account_ids = {lead.account_id for lead in leads if lead.account_id}  # type: ignore[attr-defined]
     campaign_ids = {lead.first_campaign_id for lead in leads if lead.first_campaign_id}  # type: ignore[attr-defined]
     accounts = {a.id: a for a in await Account.filter(id__in=account_ids)} if account_ids else {}
@@ -47,7 +148,7 @@ async def build_inputs(
             ActivityData(type=a.type, occurred_at=a.occurred_at, properties=a.properties)
         )
     adjustments = await _active_adjustments(now)
-    reps = await reps_now(now)
+    rep_data = await reps_now(now) if reps else []
     inputs = {}
     for lead in leads:
         account = accounts.get(lead.account_id)  # type: ignore[attr-defined]
@@ -58,23 +159,11 @@ async def build_inputs(
         if campaign is not None:
             scopes.add(("campaign", campaign.key))
         inputs[lead.id] = EvaluationInput(
-            lead=LeadData(
-                email=lead.email,
-                first_name=lead.first_name,
-                last_name=lead.last_name,
-                title=lead.title,
-                seniority=lead.seniority,
-                department=lead.department,
-                country=lead.country,
-                source=lead.source,
-                campaign=campaign.key if campaign else None,
-                stage=lead.stage.value,
-                created_at=lead.created_at,
-            ),
+            lead=_lead_data(lead, campaign.key if campaign else None),
             account=_account(account),
             activities=activities[lead.id],
             adjustments=[a for a in adjustments if (a.scope, a.scope_value) in scopes],
-            reps=reps,
+            reps=rep_data,
             now=now,
         )
     return inputs
@@ -115,11 +204,14 @@ async def _active_adjustments(now: datetime) -> list[AdjustmentData]:
 
 
 async def reps_now(now: datetime) -> list[RepData]:
-    """Every rep with open handoffs, calendar, absences and this week's routing ledger."""
+    """Every rep with open handoffs, calendar, absences and this week's routing ledger.
+
+    A rep's load is every handoff that holds capacity (``HOLDING``: pending and queued), as
+    the bulk path counts it (api.bulk_write.open_handoff_leads)."""
     reps = await SalesRep.all().order_by("id")
     shares = await load_shares(now)
     open_rows = (
-        await Handoff.filter(status=HandoffStatus.PENDING)
+        await Handoff.filter(status__in=HOLDING)
         .annotate(n=Count("id"))
         .group_by("owner_id")
         .values_list("owner_id", "n")

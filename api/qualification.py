@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 from api.engine import RulesEngine
 from api.enums import HOLDING, EvaluationTrigger
 from api.errors import EngineFailure, NotFound
-from api.facts import build_input
+from api.facts import build_input, reps_now
 from api.locking import for_update
 from api.models import DomainEvent, Evaluation, Handoff, Lead, SalesRep
 from api.outcomes import plan_outcome
@@ -80,18 +80,57 @@ async def _get_lead(lead_id: int, *, lock: bool) -> Lead:
     return lead
 
 
+_LOOKBACK: dict[str, float] = {}
+"""Rulebook version → its longest activity window (a walk over every condition)."""
+
+
+def _lookback_days(engine: RulesEngine) -> float:
+    found = _LOOKBACK.get(engine.version)
+    if found is None:
+        found = _LOOKBACK[engine.version] = engine.lookback_days
+    return found
+
+
+def _ends_at(result: EvaluationResult) -> str:
+    return result.stage.to_stage or result.stage.from_stage
+
+
 async def _run(
     engine: RulesEngine, lead: Lead, now: datetime
 ) -> tuple[EvaluationInput, EvaluationResult]:
-    fact_input = await build_input(lead=lead, now=now, lookback_days=engine.lookback_days)
+    """The input and the result. The reps are read only when routing can run: for a lead at
+    the handoff stage, else once a first evaluation without them ends there (most leads
+    never do; the second run is the same evaluation with the reps, so the result is the
+    one a single run with the reps gives)."""
+    handoff = engine.handoff_stage
+    with_reps = lead.stage.value == handoff
+    lookback = _lookback_days(engine)
+    fact_input = await build_input(lead=lead, now=now, lookback_days=lookback, reps=with_reps)
+    result = await _evaluate(engine, lead, fact_input)
+    if not with_reps and _ends_at(result) == handoff:
+        fact_input = fact_input.model_copy(update={"reps": await reps_now(now)})
+        result = await _evaluate(engine, lead, fact_input)
+    return fact_input, result
+
+
+async def _evaluate(
+    engine: RulesEngine, lead: Lead, fact_input: EvaluationInput
+) -> EvaluationResult:
     try:
-        result = await engine.evaluate(fact_input)
+        return await engine.evaluate(fact_input)
     except RulesError as exc:
         raise EngineFailure(
             f"the rule engine failed on lead {lead.id}: {exc}",
             suggestion="the evaluation was not stored; retry, and report it if it persists",
         ) from exc
-    return fact_input, result
+
+
+async def _has_open_handoff(handoff_stage: str, lead: Lead, result: EvaluationResult) -> bool:
+    """Read only when it can matter: the plan asks it of a lead that is or gets to the handoff
+    stage (waiting for an owner, or handed off once); for any other lead it is never read."""
+    if handoff_stage not in (lead.stage.value, result.stage.to_stage):
+        return False
+    return await Handoff.filter(lead_id=lead.id, status__in=HOLDING).exists()
 
 
 async def apply_outcome(
@@ -111,7 +150,7 @@ async def apply_outcome(
         result=result,
         trigger=trigger,
         now=now,
-        has_open_handoff=await Handoff.filter(lead_id=lead.id, status__in=HOLDING).exists(),
+        has_open_handoff=await _has_open_handoff(handoff_stage, lead, result),
     )
     recorded = plan.evaluation is not None
     if plan.evaluation is not None:

@@ -228,7 +228,8 @@ def _headline(
         return f"Not {handoff} yet: no rule leads to {handoff}"
     best = gaps[0]
     words = "; ".join(g.message for g in best.failed)
-    line = f"Not {handoff} yet: closest is rule {best.rule} ({words})"
+    # No failed condition at hand (a result evaluated without "why not"): no empty "()".
+    line = f"Not {handoff} yet: closest is rule {best.rule}" + (f" ({words})" if words else "")
     if best.closers:
         line += f"; {best.closers[0].message}"
     return line

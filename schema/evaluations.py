@@ -252,9 +252,9 @@ class EvaluationReport:
 
 
 def _needs_explanation(result: EvaluationResult) -> bool:
-    stage = result.stage
-    moved = stage.to_stage is not None and stage.to_stage != stage.from_stage
-    return not moved and stage.from_stage in NURTURE
+    """Still short of the handoff stage (a move new → engaged included): the headline says
+    what the closest rule misses."""
+    return (result.stage.to_stage or result.stage.from_stage) in NURTURE
 
 
 def pick(cls: type[T], model: BaseModel) -> T:

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 GRAPHQL_RESPONSE_JSON: Final = "application/graphql-response+json"
 JSON: Final = "application/json"
+logger = logging.getLogger("leadgate.http")
 _DOCUMENT_ERRORS: Final = frozenset(
     {"graphql_parse_failed", "graphql_validation_failed", "limit_exceeded"}
 )
@@ -97,7 +99,8 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
       ``application/json`` answers 200 as legacy clients expect; 406 when neither is accepted;
     - POST bodies must be ``application/json`` (415 otherwise), JSON objects, nested at most
       ``Limits.max_json_depth``; a mutation over GET answers 405 with ``Allow: POST``;
-    - errors the view raises itself are GraphQL-shaped JSON, not plain text.
+    - errors the view raises itself are GraphQL-shaped JSON, not plain text;
+    - a client that disconnects before its body arrived gets no answer and no error log.
     """
 
     limits = Limits()
@@ -112,6 +115,11 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
             if media is None and not self._wants_ide(request):
                 raise _HTTPError(406, f"Acceptable media types: {GRAPHQL_RESPONSE_JSON}, {JSON}")
             response = await self.run(request)
+        except ClientDisconnect:
+            # The client went away before its body arrived (a load generator stopping, a
+            # closed tab): nobody is left to answer, and it is not a server error.
+            logger.debug("client went away before sending its request: %s", request.url.path)
+            return
         except HTTPException as exc:
             response = _error_response(exc, media or JSON)
         else:

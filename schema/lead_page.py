@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from graphql import (
     FieldNode,
@@ -37,10 +37,16 @@ from schema.accounts import Account
 from schema.context import Info
 from schema.evaluations import Evaluation, record_source
 from schema.headlines import HEADLINES, headline_key
+from schema.lead_type import Lead
 from schema.reps import SalesRep
 
-if TYPE_CHECKING:
-    from schema.leads import Lead
+LIST_COLUMNS: Final = (
+    *("id", "fit_score", "engagement_score", "erased_at", "account_id", "owner_id"),
+    "last_evaluation_id",
+)
+"""What a list page reads of a lead besides the columns of the fields it shows: the id, the
+cursors' scores, the relations' keys, and what the headline cache keys on (the JSON columns
+and the timestamps the page does not show are not read)."""
 
 
 def requested(info: Info, *path: str) -> set[str]:
@@ -79,8 +85,6 @@ async def read_page(info: Info, query: QuerySet[LeadRow], limit: int) -> list[Le
     """The leads of ``query`` (ordered, filtered) with the relations the page selects under
     ``edges.node``: account and owner joined in the same statement, the latest evaluation
     (with its report's headline) in one more."""
-    from schema.leads import LIST_COLUMNS, Lead  # the leads module imports this one
-
     wanted = requested(info, "edges", "node")
     columns = {name: name for name in _selected(Lead, wanted, LIST_COLUMNS)}
     joined = [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -109,58 +109,82 @@ async def _absences_now(rep_ids: Sequence[int]) -> list[list[RepAbsence]]:
     return await current_absences(rep_ids, datetime.now(UTC))
 
 
-@dataclass
 class Loaders:
-    account: DataLoader[int, Account | None] = field(
-        default_factory=lambda: DataLoader(load_fn=by_id(Account))
-    )
-    lead: DataLoader[int, Lead | None] = field(
-        default_factory=lambda: DataLoader(load_fn=by_id(Lead))
-    )
-    rep: DataLoader[int, SalesRep | None] = field(
-        default_factory=lambda: DataLoader(load_fn=by_id(SalesRep))
-    )
-    campaign: DataLoader[int, Campaign | None] = field(
-        default_factory=lambda: DataLoader(load_fn=by_id(Campaign))
-    )
-    open_handoffs: DataLoader[int, int] = field(
-        default_factory=lambda: DataLoader(load_fn=open_handoff_counts)
-    )
-    rep_absences: DataLoader[int, list[RepAbsence]] = field(
-        default_factory=lambda: DataLoader(load_fn=_absences_now)
-    )
-    campaign_leads: DataLoader[int, int] = field(
-        default_factory=lambda: DataLoader(load_fn=first_touch_lead_counts)
-    )
-    deal_history: DataLoader[int, list[DealStageChange]] = field(
-        default_factory=lambda: DataLoader(load_fn=deal_histories)
-    )
-    handoff_steps: DataLoader[int, list[HandoffStep]] = field(
-        default_factory=lambda: DataLoader(load_fn=handoff_step_lists)
-    )
-    lead_evaluations: FirstPages[Evaluation] = field(
-        default_factory=lambda: FirstPages(Evaluation, "lead_id")
-    )
-    lead_stage_changes: FirstPages[LeadStageChange] = field(
-        default_factory=lambda: FirstPages(LeadStageChange, "lead_id", newest_first=False)
-    )
-    lead_activities: FirstPages[Activity] = field(
-        default_factory=lambda: FirstPages(Activity, "lead_id")
-    )
-    lead_feedback: FirstPages[Feedback] = field(
-        default_factory=lambda: FirstPages(Feedback, "lead_id")
-    )
-    account_leads: FirstPages[Lead] = field(default_factory=lambda: FirstPages(Lead, "account_id"))
-    account_deals: FirstPages[Deal] = field(default_factory=lambda: FirstPages(Deal, "account_id"))
-    campaign_costs: FirstPages[CampaignCost] = field(
-        default_factory=lambda: FirstPages(CampaignCost, "campaign_id")
-    )
-    rulebook_activations: DataLoader[str, list[RulebookActivation]] = field(
-        default_factory=lambda: DataLoader(load_fn=activations_of)
-    )
-    latest_evaluation: DataLoader[int, Evaluation | None] = field(
-        default_factory=lambda: DataLoader(load_fn=latest_evaluations)
-    )
-    evaluation: DataLoader[int, Evaluation | None] = field(
-        default_factory=lambda: DataLoader(load_fn=by_id(Evaluation))
-    )
+    """This request's loaders, each made on first use: most requests use none or one, and
+    making all of them cost a fifth of a millisecond per request."""
+
+    @functools.cached_property
+    def account(self) -> DataLoader[int, Account | None]:
+        return DataLoader(load_fn=by_id(Account))
+
+    @functools.cached_property
+    def lead(self) -> DataLoader[int, Lead | None]:
+        return DataLoader(load_fn=by_id(Lead))
+
+    @functools.cached_property
+    def rep(self) -> DataLoader[int, SalesRep | None]:
+        return DataLoader(load_fn=by_id(SalesRep))
+
+    @functools.cached_property
+    def campaign(self) -> DataLoader[int, Campaign | None]:
+        return DataLoader(load_fn=by_id(Campaign))
+
+    @functools.cached_property
+    def open_handoffs(self) -> DataLoader[int, int]:
+        return DataLoader(load_fn=open_handoff_counts)
+
+    @functools.cached_property
+    def rep_absences(self) -> DataLoader[int, list[RepAbsence]]:
+        return DataLoader(load_fn=_absences_now)
+
+    @functools.cached_property
+    def campaign_leads(self) -> DataLoader[int, int]:
+        return DataLoader(load_fn=first_touch_lead_counts)
+
+    @functools.cached_property
+    def deal_history(self) -> DataLoader[int, list[DealStageChange]]:
+        return DataLoader(load_fn=deal_histories)
+
+    @functools.cached_property
+    def handoff_steps(self) -> DataLoader[int, list[HandoffStep]]:
+        return DataLoader(load_fn=handoff_step_lists)
+
+    @functools.cached_property
+    def lead_evaluations(self) -> FirstPages[Evaluation]:
+        return FirstPages(Evaluation, "lead_id")
+
+    @functools.cached_property
+    def lead_stage_changes(self) -> FirstPages[LeadStageChange]:
+        return FirstPages(LeadStageChange, "lead_id", newest_first=False)
+
+    @functools.cached_property
+    def lead_activities(self) -> FirstPages[Activity]:
+        return FirstPages(Activity, "lead_id")
+
+    @functools.cached_property
+    def lead_feedback(self) -> FirstPages[Feedback]:
+        return FirstPages(Feedback, "lead_id")
+
+    @functools.cached_property
+    def account_leads(self) -> FirstPages[Lead]:
+        return FirstPages(Lead, "account_id")
+
+    @functools.cached_property
+    def account_deals(self) -> FirstPages[Deal]:
+        return FirstPages(Deal, "account_id")
+
+    @functools.cached_property
+    def campaign_costs(self) -> FirstPages[CampaignCost]:
+        return FirstPages(CampaignCost, "campaign_id")
+
+    @functools.cached_property
+    def rulebook_activations(self) -> DataLoader[str, list[RulebookActivation]]:
+        return DataLoader(load_fn=activations_of)
+
+    @functools.cached_property
+    def latest_evaluation(self) -> DataLoader[int, Evaluation | None]:
+        return DataLoader(load_fn=latest_evaluations)
+
+    @functools.cached_property
+    def evaluation(self) -> DataLoader[int, Evaluation | None]:
+        return DataLoader(load_fn=by_id(Evaluation))

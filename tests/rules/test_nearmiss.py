@@ -12,7 +12,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 
 from rules import ActivityData, EvaluationInput, Evaluator, Rulebook
-from rules.nearmiss import NearMiss, near_miss, what_ifs
+from rules.nearmiss import NearMiss, near_miss, near_miss_headline, what_ifs
 from rules.nearmiss_words import regex_in_words
 from tests.rules.conftest import lead_input
 from tests.rules.test_explainer import _demo_evaluator, inputs
@@ -94,3 +94,15 @@ def test_regexes_in_words() -> None:
     )
     assert regex_in_words("(test|asdf).*", False) == 'to start with "test" or "asdf"'
     assert regex_in_words("[a-z]+@x", False) == "to match the pattern `[a-z]+@x`"
+
+
+def test_a_headline_without_known_failures_has_no_empty_parentheses(
+    evaluator: Evaluator,
+) -> None:
+    """A result whose "why not" is not at hand (evaluated without it) still reads as a
+    sentence: the closest rule, without an empty "()"."""
+    inp = lead_input(activities=[("page_view", 1), ("page_view", 2), ("email_open", 1)])
+    result = evaluator.evaluate(inp, explain=False)
+    line = near_miss_headline(evaluator.book, result)
+    assert line.startswith("Not mql yet: closest is rule ")
+    assert "()" not in line

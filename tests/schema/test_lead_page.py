@@ -3,6 +3,8 @@ evaluation columns once a headline is known, and the same headlines as the recor
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from api.models import Lead
 from tests.conftest import GraphQLClient, SqlCounter
 from tests.schema.test_leads import _bulk_leads
@@ -17,6 +19,12 @@ query($first: Int) {
 RECORD = "query($id: ID!) { evaluation(id: $id) { report { headline } } }"
 UPSERT = """
 mutation($input: UpsertLeadInput!) { upsertLead(input: $input) { userErrors { code } } }"""
+RECORD_ACTIVITIES = """
+mutation($input: RecordActivitiesInput!) {
+  recordActivities(input: $input) {
+    evaluations { stageBefore stageAfter report { headline } } userErrors { code }
+  }
+}"""
 ERASE = """
 mutation($input: EraseLeadInput!) { eraseLead(input: $input) { userErrors { code } } }"""
 
@@ -108,3 +116,28 @@ async def test_fields_selected_through_fragments_are_read(gql: GraphQLClient) ->
     expected = await gql(plain)
     assert all(e["node"]["email"] for e in expected["data"]["leads"]["edges"])
     assert await gql(fragments) == expected
+
+
+async def test_a_lead_moved_short_of_the_handoff_stage_hears_what_it_misses(
+    gql: GraphQLClient,
+) -> None:
+    """new → engaged is a move, yet still not MQL: its headline names the closest MQL rule
+    with the conditions that failed, never an empty "()"."""
+    body = await gql(UPSERT, input={"email": "carla@midco.com", "title": "Marketing Manager"})
+    assert body["data"]["upsertLead"]["userErrors"] == []
+    lead_id = (await gql(PAGE, first=1))["data"]["leads"]["edges"][0]["node"]["id"]
+    now = datetime.now(UTC)
+    views = [
+        {"leadId": lead_id, "type": kind, "occurredAt": (now - timedelta(hours=h)).isoformat(),
+         "externalId": f"a{h}"}
+        for h, kind in enumerate(["content_download", "page_view"], 1)
+    ]  # fmt: skip
+    done = await gql(RECORD_ACTIVITIES, input={"activities": views})
+    [evaluation] = done["data"]["recordActivities"]["evaluations"]
+    assert (evaluation["stageBefore"], evaluation["stageAfter"]) == ("NEW", "ENGAGED")
+    listed = (await gql(PAGE, first=1))["data"]["leads"]["edges"][0]["node"]
+    shown = listed["latestEvaluation"]["report"]["headline"]
+    for line in (evaluation["report"]["headline"], shown):
+        assert line.startswith("Not mql yet: closest is rule "), line
+        assert "()" not in line
+        assert "fit" in line  # the failed condition, in words
