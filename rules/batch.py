@@ -15,28 +15,29 @@ from typing import Any
 from rules import errors
 from rules.errors import EngineCrashed, EngineError, EngineTimeout, RulesError
 from rules.models import EvaluationInput, EvaluationResult
+from rules.plain import result_from_plain
 
 Outcome = EvaluationResult | RulesError
 """One lead's answer: its result, or the typed error that lead alone caused."""
 
 
 def run_in_worker(
-    evaluate: Callable[..., EvaluationResult],
-    payload: list[str],
+    decide: Callable[..., dict[str, Any]],
+    payload: list[EvaluationInput],
     explain: bool,
     faults: dict[int, str],
     progress: Any,
     fault: Callable[[str], None],
 ) -> tuple[list[Any], bool]:
-    """Worker side: JSON results (or ``("error", type, message)``), and whether to retire."""
+    """Worker side: each lead's plain result (``Evaluator.decide``) or ``("error", type,
+    message)``, and whether to retire. The inputs were validated where the parent built them."""
     out: list[Any] = []
-    for i, raw in enumerate(payload):
+    for i, inp in enumerate(payload):
         progress.value = i
         if i in faults:
             fault(faults[i])
         try:
-            result = evaluate(EvaluationInput.model_validate_json(raw), explain=explain)
-            out.append(result.model_dump_json())
+            out.append(decide(inp, explain=explain))
         except EngineError as exc:  # the engine may hold a session it could not free
             out.append(("error", type(exc).__name__, str(exc)))
             return out, True
@@ -48,8 +49,8 @@ def run_in_worker(
 
 
 def _decode(item: Any) -> Outcome:
-    if isinstance(item, str):
-        return EvaluationResult.model_validate_json(item)
+    if isinstance(item, dict):
+        return result_from_plain(item)
     error_type = getattr(errors, item[1], errors.EngineError)
     error: RulesError = error_type(item[2])
     return error
@@ -57,8 +58,8 @@ def _decode(item: Any) -> Outcome:
 
 def run_on(
     worker: Any,
-    job: Callable[[list[str], dict[int, str]], tuple[Any, ...]],
-    payload: list[str],
+    job: Callable[[list[EvaluationInput], dict[int, str]], tuple[Any, ...]],
+    payload: list[EvaluationInput],
     timeout: float,
     faults: dict[int, str] | None = None,
 ) -> list[Outcome]:

@@ -15,6 +15,7 @@ from api.engine import RulesEngine
 from api.enums import LifecycleStage
 from api.facts import _active_adjustments, build_inputs, reps_now
 from api.models import Account, Activity, Campaign, Lead, TargetingAdjustment
+from rules import EvaluationInput
 
 ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -58,12 +59,18 @@ async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
     # activity properties are not read: no rule reads them, no record keeps them
     assert any(a.properties for i in expected.values() for a in i.activities)
     assert all(not a.properties for i in inputs.values() for a in i.activities)
-    assert inputs == {
+    wanted = {
         i: inp.model_copy(
             update={"activities": [a.model_copy(update={"properties": {}}) for a in inp.activities]}
         )
         for i, inp in expected.items()
     }
+    assert inputs == wanted
+    # built without validation: the same types too (an int for a float would differ here)
+    assert {i: inp.model_dump_json() for i, inp in inputs.items()} == {
+        i: inp.model_dump_json() for i, inp in wanted.items()
+    }
+    assert all(EvaluationInput.model_validate(inp.model_dump()) == inp for inp in inputs.values())
     assert len(inputs[lead.id].adjustments) == 2
     for state, orm in zip(states, leads, strict=True):
         assert (state.stage, state.owner_id, state.version, state.created_at) == (
