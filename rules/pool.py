@@ -258,7 +258,7 @@ class EnginePool:
         fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests."""
         if not inputs:
             return []
-        payload = list(inputs)  # pickled with the job: models built by the caller, not dumped
+        payload, reps = batch.pack(inputs)
         faults = _faults or {}
         parts = min(len(self._workers), len(payload))
         size = -(-len(payload) // parts)
@@ -269,9 +269,11 @@ class EnginePool:
         ]
         book = rulebook or self._book
         if len(chunks) == 1:
-            return self._batch(*chunks[0], explain, time_limit, book)
+            return self._batch(*chunks[0], reps, explain, time_limit, book)
         with ThreadPoolExecutor(len(chunks)) as threads:
-            done = threads.map(lambda c: self._batch(c[0], c[1], explain, time_limit, book), chunks)
+            done = threads.map(
+                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book), chunks
+            )
             return [outcome for part in done for outcome in part]
 
     async def evaluate_batch(
@@ -293,8 +295,9 @@ class EnginePool:
 
     def _batch(
         self,
-        payload: list[EvaluationInput],
+        payload: list[tuple[str, int]],
         faults: dict[int, str],
+        reps: list[str],
         explain: bool,
         timeout: float | None,
         book: Rulebook,
@@ -306,9 +309,9 @@ class EnginePool:
             if not worker.process.is_alive():
                 worker.replace()
 
-            def job(part: list[EvaluationInput], part_faults: dict[int, str]) -> tuple[Any, ...]:
+            def job(part: list[tuple[str, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
                 sources = None if worker.loaded == book.version else book
-                return ("batch", book.version, sources, part, (explain, part_faults))
+                return ("batch", book.version, sources, part, (explain, part_faults, reps))
 
             return batch.run_on(
                 worker, job, payload, self.timeout if timeout is None else timeout, faults

@@ -1,9 +1,9 @@
 """The engine worker process: its main loop, one job at a time (the parent is rules/pool.py).
 
-Jobs arrive pickled over a pipe. A batch carries the parent's :class:`EvaluationInput` models
-(validated where they were built; the reps a batch shares are pickled once) and its results go
-back as the plain data :meth:`Evaluator.decide` returns, which the parent turns into models
-without validating them again (rules/batch.py). Single evaluations and feedback keep JSON.
+Jobs arrive pickled over a pipe. A batch carries each lead's input as JSON without the reps, and
+the reps its leads share once (rules/batch.py); results go back as the plain data
+:meth:`Evaluator.decide` returns (pickled: no JSON encoding in the worker, no JSON parsing in
+the parent, which validates them from Python data).
 """
 
 from __future__ import annotations
@@ -61,10 +61,11 @@ def worker_main(conn: Connection, progress: Any = None) -> None:
                     evaluators.pop(old).close()
                     feedback.pop(old).close()
             if kind == "batch":
-                explain, faults = job[4]
+                explain, faults, reps = job[4]
                 items, retire = batch.run_in_worker(
                     evaluators[version].decide,
                     job[3],
+                    reps,
                     explain,
                     faults,
                     progress,
