@@ -29,15 +29,18 @@ def pack(inputs: list[EvaluationInput]) -> tuple[list[tuple[str, int]], list[str
     """The inputs as the worker takes them: each lead's JSON without the reps, and the index of
     its reps list in the second item (the JSON of each distinct list, once: in a bulk run every
     lead carries the same reps, which were most of every input's JSON)."""
-    groups: dict[int, int] = {}
+    groups: dict[tuple[int, ...], int] = {}
     tables: list[str] = []
     items: list[tuple[str, int]] = []
     for inp in inputs:
         group = -1
         if inp.reps:
-            group = groups.get(id(inp.reps), -1)
+            # Validation copies the list, not the (frozen) reps in it: the same reps are the
+            # same objects.
+            key = tuple(map(id, inp.reps))
+            group = groups.get(key, -1)
             if group < 0:
-                group = groups[id(inp.reps)] = len(tables)
+                group = groups[key] = len(tables)
                 tables.append(_REPS.dump_json(inp.reps).decode())
         items.append((inp.model_dump_json(exclude={"reps"}), group))
     return items, tables

@@ -39,8 +39,11 @@ def inputs() -> list[EvaluationInput]:
                 adjustments=ADJUST if i % 4 == 1 else [],
             )
         )
-    shared = next(lead.reps for lead in leads if lead.reps)  # as in a bulk run: one list
-    return [lead.model_copy(update={"reps": shared}) if lead.reps else lead for lead in leads]
+    shared = next(lead.reps for lead in leads if lead.reps)  # as in a bulk run: the same reps
+    return [
+        EvaluationInput.model_validate({**dict(lead), "reps": shared}) if lead.reps else lead
+        for lead in leads
+    ]
 
 
 def same(result: Any) -> dict[str, Any]:
@@ -57,6 +60,7 @@ def test_the_batch_wire_format_gives_what_the_json_path_gave(
     JSON, result JSON)."""
     cases = inputs()
     payload, reps = batch.pack(cases)
+    assert len({id(c.reps) for c in cases if c.reps}) > 1  # validation copied the lists
     assert len(reps) == 1  # the reps every routed lead shares: sent once
     progress = SimpleNamespace(value=-1)
     items, retire = batch.run_in_worker(
