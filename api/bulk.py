@@ -12,12 +12,12 @@ from typing import cast
 from tortoise.transactions import in_transaction
 
 from api.bulk_read import LeadState, campaign_keys, read_batch
-from api.bulk_write import lock_versions, open_handoff_leads, update_leads
+from api.bulk_write import lock_versions, open_handoff_leads, touch_reps, update_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.facts import _active_adjustments, reps_now
 from api.inserts import copy_rows, insert_returning
-from api.models import HandoffStep, Lead, SalesRep
+from api.models import HandoffStep, Lead
 from api.outcomes import OutcomePlan, plan_outcome
 from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
@@ -246,10 +246,8 @@ async def _write(
 
 
 async def _touch_reps(rep_ids: set[int], reps: RepBook, now: datetime) -> None:
-    """One UPDATE per rep that got work (reps are few; leads are many)."""
-    for rep_id in sorted(rep_ids):
-        stamp = reps.last_assigned(rep_id) or now
-        await SalesRep.filter(id=rep_id).update(last_assigned_at=stamp)
+    """The last assignment of every rep that got work: one statement per batch."""
+    await touch_reps({rep_id: reps.last_assigned(rep_id) or now for rep_id in rep_ids})
 
 
 class RepBook:

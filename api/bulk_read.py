@@ -22,7 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.enums import LifecycleStage
 from api.models import Lead
-from rules import AccountData, ActivityData, AdjustmentData, EvaluationInput, LeadData, RepData
+from rules import AccountData, AdjustmentData, EvaluationInput, RepData
 
 _LEAD_COLUMNS = (
     "id, email, first_name, last_name, title, seniority, department, country, source, "
@@ -108,7 +108,7 @@ async def read_batch(
         )
         accounts = {row[0]: _account(row) for row in rows}
     since = now - timedelta(days=lookback_days)
-    activities: dict[int, list[ActivityData]] = defaultdict(list)
+    activities: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if ids:
         where = id_filter(db, "lead_id", ids, first=1)
         window = (
@@ -122,12 +122,9 @@ async def read_batch(
             [*id_params(db, ids), since, now],
         )
         for lead_id, kind, occurred_at in rows:
-            # Rows the ORM wrote, validated again by the worker that parses the input: the
-            # most numerous model is not validated twice. Properties are left out: no rule
-            # reads them, and stored records (what "why not" replays) do not keep them.
-            activities[lead_id].append(
-                ActivityData.model_construct(type=kind, occurred_at=_at(occurred_at))
-            )
+            # Properties are left out: no rule reads them, and stored records (what "why
+            # not" replays) do not keep them. Plain dicts: validated with their input below.
+            activities[lead_id].append({"type": kind, "occurred_at": _at(occurred_at)})
     states: list[LeadState] = []
     inputs: dict[int, EvaluationInput] = {}
     segments = {account_id: a.segment for account_id, a in accounts.items()}
@@ -151,30 +148,39 @@ async def read_batch(
         )
         campaign = campaigns.get(campaign_id) if campaign_id is not None else None
         segment = segments.get(account_id) if account_id is not None else None
-        inputs[lead_id] = EvaluationInput(
-            lead=LeadData(
-                email=email,
-                first_name=first,
-                last_name=last,
-                title=title,
-                seniority=seniority,
-                department=department,
-                country=country,
-                source=source,
-                campaign=campaign,
-                stage=stage,
-                created_at=created_at,
-            ),
-            account=accounts.get(account_id, no_account) if account_id is not None else no_account,
-            activities=activities.get(lead_id, []),
-            adjustments=[
-                a
-                for a in adjustments
-                if (a.scope == "segment" and segment and a.scope_value == segment)
-                or (a.scope == "campaign" and campaign is not None and a.scope_value == campaign)
-            ],
-            reps=reps,
-            now=now,
+        # One validation per lead, nested models built inside pydantic-core (a Python
+        # constructor per activity cost more); accounts, adjustments and reps are models
+        # already and are kept as they are.
+        inputs[lead_id] = EvaluationInput.model_validate(
+            {
+                "lead": {
+                    "email": email,
+                    "first_name": first,
+                    "last_name": last,
+                    "title": title,
+                    "seniority": seniority,
+                    "department": department,
+                    "country": country,
+                    "source": source,
+                    "campaign": campaign,
+                    "stage": stage,
+                    "created_at": created_at,
+                },
+                "account": accounts.get(account_id, no_account)
+                if account_id is not None
+                else no_account,
+                "activities": activities.get(lead_id, []),
+                "adjustments": [
+                    a
+                    for a in adjustments
+                    if (a.scope == "segment" and segment and a.scope_value == segment)
+                    or (
+                        a.scope == "campaign" and campaign is not None and a.scope_value == campaign
+                    )
+                ],
+                "reps": reps,
+                "now": now,
+            }
         )
     return states, inputs
 

@@ -16,7 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.bulk_read import connection, id_filter, id_params, is_postgres
 from api.enums import HOLDING
-from api.models import Lead
+from api.models import Lead, SalesRep
 
 _MAX_PARAMS = 30_000
 """Below the bind-parameter limits of PostgreSQL (32,767) and SQLite (32,766)."""
@@ -118,4 +118,28 @@ async def _update_sqlite(
             f"WITH v({columns}) AS (VALUES {', '.join([row] * len(chunk))}) "
             f"UPDATE lead SET {sets} FROM v WHERE lead.id = v.id",
             [value for values in chunk for value in values],
+        )
+
+
+async def touch_reps(stamps: dict[int, datetime]) -> None:
+    """Set each rep's ``last_assigned_at`` in one statement (was one UPDATE per rep)."""
+    if not stamps:
+        return
+    db = connection()
+    table = SalesRep._meta.db_table
+    field = SalesRep._meta.fields_map["last_assigned_at"]
+    rows = [(rep_id, field.to_db_value(at, SalesRep)) for rep_id, at in sorted(stamps.items())]
+    if is_postgres(db):
+        await db.execute_query(
+            f'UPDATE "{table}" AS r SET last_assigned_at = v.at '
+            "FROM unnest($1::int[], $2::timestamptz[]) AS v(id, at) WHERE r.id = v.id",
+            [[r[0] for r in rows], [r[1] for r in rows]],
+        )
+        return
+    for start in range(0, len(rows), _MAX_PARAMS // 2):
+        chunk = rows[start : start + _MAX_PARAMS // 2]
+        await db.execute_query(
+            f"WITH v(id, at) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+            f'UPDATE "{table}" SET last_assigned_at = v.at FROM v WHERE "{table}".id = v.id',
+            [value for row in chunk for value in row],
         )

@@ -7,13 +7,33 @@ insert; each row is matched back through a column that is unique within the batc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from tortoise.fields import Field, JSONField
+from tortoise.fields.data import JSON_DUMPS
 from tortoise.models import Model
 
 _MAX_PARAMS = 30_000
 """Below the bind-parameter limits of PostgreSQL (32,767) and SQLite (32,766)."""
+
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+"""What tortoise's ``JSONField`` writes (``json.dumps(value, separators=(",", ":"))``), with one
+encoder for every row instead of one built per value: most of a record's bytes are JSON."""
+
+
+def _converter(field: Field[Any]) -> Callable[[Any, Model], Any]:
+    """``field.to_db_value``, made cheaper for the JSON columns of a row (dicts and lists)."""
+    if not isinstance(field, JSONField) or field.encoder is not JSON_DUMPS or field.validators:
+        return field.to_db_value
+
+    def to_db(value: Any, row: Model) -> Any:
+        if isinstance(value, dict | list):
+            return _compact(value)
+        return field.to_db_value(value, row)
+
+    return to_db
 
 
 async def insert_returning(rows: Sequence[Model], *, key: str) -> dict[Any, int]:
@@ -28,6 +48,7 @@ async def insert_returning(rows: Sequence[Model], *, key: str) -> dict[Any, int]
     fields, columns = executor._prepare_insert_columns()
     key_column = meta.fields_db_projection[key]
     per_statement = max(1, _MAX_PARAMS // len(fields))
+    convert = [(name, _converter(meta.fields_map[name])) for name in fields]
     ids: dict[Any, int] = {}
     postgres = db.capabilities.dialect == "postgres"
     for start in range(0, len(rows), per_statement):
@@ -36,8 +57,8 @@ async def insert_returning(rows: Sequence[Model], *, key: str) -> dict[Any, int]
         groups = []
         for row in chunk:
             marks = []
-            for name in fields:
-                values.append(meta.fields_map[name].to_db_value(getattr(row, name), row))
+            for name, to_db in convert:
+                values.append(to_db(getattr(row, name), row))
                 marks.append(f"${len(values)}" if postgres else "?")
             groups.append(f"({', '.join(marks)})")
         names = ", ".join(f'"{c}"' for c in columns)
@@ -71,8 +92,8 @@ async def copy_rows(rows: Sequence[Model], *, key: str | None = None) -> None:
         return
     executor = db.executor_class(model=model, db=db)
     fields, columns = executor._prepare_insert_columns()
-    maps = [meta.fields_map[name] for name in fields]
-    records = [[f.to_db_value(getattr(row, f.model_field_name), row) for f in maps] for row in rows]
+    convert = [(name, _converter(meta.fields_map[name])) for name in fields]
+    records = [[to_db(getattr(row, name), row) for name, to_db in convert] for row in rows]
     pk = meta.db_pk_column
     if key is not None:
         _, drawn = await db.execute_query(

@@ -27,7 +27,11 @@ from api.errors import InvalidInput, NotFound
 from api.models import BulkJob, BulkJobChunk, Lead
 
 CHUNK_SIZE = 2_000
-BATCH_SIZE = 100
+BATCH_SIZE = 1_000
+"""Leads per committed batch: evaluated in engine batches of ``api.bulk.BATCH`` inside it, so
+the pipeline of ``evaluate_leads`` (next engine batch evaluated while one is written) works
+here too, and the run-wide reads (campaigns, adjustments, reps) are made once per 1,000 leads.
+A killed runner loses at most this batch."""
 STALE_AFTER = timedelta(seconds=60)
 """A running chunk whose heartbeat is older than this is taken over by another runner."""
 

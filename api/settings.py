@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     )
     job_poll_interval_s: float = Field(default=2.0, gt=0, description="Job runner poll interval")
     job_batch_size: int = Field(
-        default=100, gt=0, description="Leads per committed batch of a bulk job"
+        default=1_000, gt=0, description="Leads per committed batch of a bulk job"
     )
     job_chunk_size: int = Field(
         default=2_000, gt=0, description="Leads per chunk (the unit runners claim)"

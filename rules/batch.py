@@ -12,31 +12,65 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from rules import errors
 from rules.errors import EngineCrashed, EngineError, EngineTimeout, RulesError
-from rules.models import EvaluationInput, EvaluationResult
+from rules.models import EvaluationInput, EvaluationResult, RepData
 
 Outcome = EvaluationResult | RulesError
 """One lead's answer: its result, or the typed error that lead alone caused."""
 
 
+_REPS: TypeAdapter[list[RepData]] = TypeAdapter(list[RepData])
+
+
+def pack(inputs: list[EvaluationInput]) -> tuple[list[tuple[str, int]], list[str]]:
+    """The inputs as the worker takes them: each lead's JSON without the reps, and the index of
+    its reps list in the second item (the JSON of each distinct list, once: in a bulk run every
+    lead carries the same reps, which were most of every input's JSON)."""
+    groups: dict[tuple[int, ...], int] = {}
+    tables: list[str] = []
+    items: list[tuple[str, int]] = []
+    for inp in inputs:
+        group = -1
+        if inp.reps:
+            # Validation copies the list, not the (frozen) reps in it: the same reps are the
+            # same objects.
+            key = tuple(map(id, inp.reps))
+            group = groups.get(key, -1)
+            if group < 0:
+                group = groups[key] = len(tables)
+                tables.append(_REPS.dump_json(inp.reps).decode())
+        items.append((inp.model_dump_json(exclude={"reps"}), group))
+    return items, tables
+
+
 def run_in_worker(
-    evaluate: Callable[..., EvaluationResult],
-    payload: list[str],
+    decide: Callable[..., dict[str, Any]],
+    payload: list[tuple[str, int]],
+    reps: list[str],
     explain: bool,
     faults: dict[int, str],
     progress: Any,
     fault: Callable[[str], None],
 ) -> tuple[list[Any], bool]:
-    """Worker side: JSON results (or ``("error", type, message)``), and whether to retire."""
+    """Worker side: each lead's result as ``Evaluator.decide``'s plain data (pickled back, no
+    JSON), or ``("error", type, message)``; and whether to retire."""
     out: list[Any] = []
-    for i, raw in enumerate(payload):
+    tables: list[list[RepData] | None] = [None] * len(reps)
+    for i, (raw, group) in enumerate(payload):
         progress.value = i
         if i in faults:
             fault(faults[i])
         try:
-            result = evaluate(EvaluationInput.model_validate_json(raw), explain=explain)
-            out.append(result.model_dump_json())
+            inp = EvaluationInput.model_validate_json(raw)
+            if group >= 0:
+                shared = tables[group]
+                if shared is None:
+                    shared = tables[group] = _REPS.validate_json(reps[group])
+                inp = inp.model_copy(update={"reps": shared})
+            out.append(decide(inp, explain=explain))
         except EngineError as exc:  # the engine may hold a session it could not free
             out.append(("error", type(exc).__name__, str(exc)))
             return out, True
@@ -48,8 +82,8 @@ def run_in_worker(
 
 
 def _decode(item: Any) -> Outcome:
-    if isinstance(item, str):
-        return EvaluationResult.model_validate_json(item)
+    if isinstance(item, dict):  # validated from Python data: no JSON to parse
+        return EvaluationResult.model_validate(item)
     error_type = getattr(errors, item[1], errors.EngineError)
     error: RulesError = error_type(item[2])
     return error
@@ -57,8 +91,8 @@ def _decode(item: Any) -> Outcome:
 
 def run_on(
     worker: Any,
-    job: Callable[[list[str], dict[int, str]], tuple[Any, ...]],
-    payload: list[str],
+    job: Callable[[list[tuple[str, int]], dict[int, str]], tuple[Any, ...]],
+    payload: list[tuple[str, int]],
     timeout: float,
     faults: dict[int, str] | None = None,
 ) -> list[Outcome]:

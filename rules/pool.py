@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing as mp
-import os
 import queue
 import threading
 import time
@@ -22,99 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from rules import batch, errors
-from rules.errors import EngineCrashed, EngineError, EngineTimeout, PoolClosed, RulesError
-from rules.loader import load_rulebook, load_rulebook_files
+from rules.errors import EngineCrashed, EngineTimeout, PoolClosed, RulesError
+from rules.loader import load_rulebook
 from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, TargetingAdjustment
 from rules.rulebook import Rulebook
+from rules.worker import worker_main
 
 _START_TIMEOUT = 60.0
 _LOAD_TIMEOUT = 60.0
 """Extra time for a job that first loads and compiles a rulebook in the worker (a 1,000-rule
 rulebook takes seconds): loading is not an evaluation, and must not count as a hang."""
-_KEEP_VERSIONS = 2
-"""Versions compiled in a worker at once: the live one and the one before a swap."""
-
-
-def _worker_main(conn: Connection, progress: Any = None) -> None:
-    """Worker loop: one job at a time, rulesets of older versions freed on the next job.
-    ``progress`` (shared memory) tells the parent which lead of a batch is being evaluated."""
-    from rules.evaluator import Evaluator
-    from rules.feedback import FeedbackEvaluator
-
-    evaluators: dict[str, Evaluator] = {}
-    feedback: dict[str, FeedbackEvaluator] = {}
-    conn.send(("ready", os.getpid()))
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        kind = job[0]
-        try:
-            if kind == "stop":
-                return
-            if kind == "fault":
-                _fault(job[1])
-            version, sources = job[1], job[2]
-            if version in evaluators:  # most recently used last
-                evaluators[version] = evaluators.pop(version)
-                feedback[version] = feedback.pop(version)
-            else:
-                book = (
-                    sources
-                    if isinstance(sources, Rulebook)  # parsed by the parent: no YAML again
-                    else load_rulebook_files(sources, root=f"<version {version[:12]}>")
-                )
-                evaluators[version] = Evaluator(book)
-                feedback[version] = FeedbackEvaluator(book)
-                # Keep the previous version too: work that started before a live swap
-                # finishes on it without compiling it again; older ones are freed.
-                for old in list(evaluators)[:-_KEEP_VERSIONS]:
-                    evaluators.pop(old).close()
-                    feedback.pop(old).close()
-            if kind == "batch":
-                explain, faults = job[4]
-                items, retire = batch.run_in_worker(
-                    evaluators[version].evaluate,
-                    job[3],
-                    explain,
-                    faults,
-                    progress,
-                    _fault,
-                )
-                conn.send(("batch", items, retire))
-                if retire:
-                    return
-            elif kind == "eval":
-                inp = EvaluationInput.model_validate_json(job[3])
-                result = evaluators[version].evaluate(inp, explain=job[4])
-                conn.send(("ok", result.model_dump_json()))
-            else:
-                events = [FeedbackEvent.model_validate(e) for e in job[3]]
-                adjustments = feedback[version].evaluate(events, datetime.fromisoformat(job[4]))
-                conn.send(("ok", [a.model_dump(mode="json") for a in adjustments]))
-        except EngineError as exc:
-            # The engine may hold a session it could not free: answer, then let the pool
-            # replace this process instead of carrying a damaged engine.
-            conn.send(("error", type(exc).__name__, str(exc)))
-            return
-        except RulesError as exc:
-            conn.send(("error", type(exc).__name__, str(exc)))
-        except Exception as exc:  # a bug, not the engine: report it, keep serving
-            conn.send(("error", "RulesError", f"{type(exc).__name__}: {exc}"))
-
-
-def _fault(kind: str) -> None:
-    """Deliberate failures for containment tests and drills."""
-    if kind == "exit":
-        os._exit(3)
-    if kind == "segfault":
-        import ctypes
-
-        ctypes.string_at(0)
-    if kind == "hang":
-        while True:
-            pass
 
 
 _restarts = 0
@@ -140,7 +56,7 @@ class _Worker:
         self.conn: Connection = parent
         self.progress = self.ctx.Value("i", -1, lock=False)
         self.process = self.ctx.Process(
-            target=_worker_main, args=(child, self.progress), daemon=True
+            target=worker_main, args=(child, self.progress), daemon=True
         )
         self.process.start()
         child.close()
@@ -342,7 +258,7 @@ class EnginePool:
         fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests."""
         if not inputs:
             return []
-        payload = [inp.model_dump_json() for inp in inputs]
+        payload, reps = batch.pack(inputs)
         faults = _faults or {}
         parts = min(len(self._workers), len(payload))
         size = -(-len(payload) // parts)
@@ -353,9 +269,11 @@ class EnginePool:
         ]
         book = rulebook or self._book
         if len(chunks) == 1:
-            return self._batch(*chunks[0], explain, time_limit, book)
+            return self._batch(*chunks[0], reps, explain, time_limit, book)
         with ThreadPoolExecutor(len(chunks)) as threads:
-            done = threads.map(lambda c: self._batch(c[0], c[1], explain, time_limit, book), chunks)
+            done = threads.map(
+                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book), chunks
+            )
             return [outcome for part in done for outcome in part]
 
     async def evaluate_batch(
@@ -377,8 +295,9 @@ class EnginePool:
 
     def _batch(
         self,
-        payload: list[str],
+        payload: list[tuple[str, int]],
         faults: dict[int, str],
+        reps: list[str],
         explain: bool,
         timeout: float | None,
         book: Rulebook,
@@ -390,9 +309,9 @@ class EnginePool:
             if not worker.process.is_alive():
                 worker.replace()
 
-            def job(part: list[str], part_faults: dict[int, str]) -> tuple[Any, ...]:
+            def job(part: list[tuple[str, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
                 sources = None if worker.loaded == book.version else book
-                return ("batch", book.version, sources, part, (explain, part_faults))
+                return ("batch", book.version, sources, part, (explain, part_faults, reps))
 
             return batch.run_on(
                 worker, job, payload, self.timeout if timeout is None else timeout, faults

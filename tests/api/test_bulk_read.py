@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
 from api.bulk import all_lead_ids, evaluate_leads
-from api.bulk_read import campaign_keys, read_batch
-from api.bulk_write import lock_versions, update_leads
+from api.bulk_read import campaign_keys, connection, read_batch
+from api.bulk_write import lock_versions, touch_reps, update_leads
 from api.demo import seed_demo
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
 from api.facts import _active_adjustments, build_inputs, reps_now
-from api.models import Account, Activity, Campaign, Lead, TargetingAdjustment
+from api.models import Account, Activity, Campaign, Lead, SalesRep, TargetingAdjustment
+from rules import EvaluationInput
 
 ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -58,12 +61,18 @@ async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
     # activity properties are not read: no rule reads them, no record keeps them
     assert any(a.properties for i in expected.values() for a in i.activities)
     assert all(not a.properties for i in inputs.values() for a in i.activities)
-    assert inputs == {
+    wanted = {
         i: inp.model_copy(
             update={"activities": [a.model_copy(update={"properties": {}}) for a in inp.activities]}
         )
         for i, inp in expected.items()
     }
+    assert inputs == wanted
+    # built without validation: the same types too (an int for a float would differ here)
+    assert {i: inp.model_dump_json() for i, inp in inputs.items()} == {
+        i: inp.model_dump_json() for i, inp in wanted.items()
+    }
+    assert all(EvaluationInput.model_validate(inp.model_dump()) == inp for inp in inputs.values())
     assert len(inputs[lead.id].adjustments) == 2
     for state, orm in zip(states, leads, strict=True):
         assert (state.stage, state.owner_id, state.version, state.created_at) == (
@@ -93,6 +102,29 @@ async def test_lean_update_writes_what_the_orm_reads_back(app: Starlette) -> Non
     assert (first.version, first.evaluated_at, first.rescore_at) == (7, at, None)
     assert (second.decision, second.rescore_at, second.updated_at) == ("d" * 32, at, ANCHOR)
     assert await lock_versions([a, b]) == {a: 7, b: second.version}
+
+
+async def test_reps_are_touched_in_one_statement(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reps = [
+        await SalesRep.create(email=f"r{i}@x.test", name=f"R{i}", territory="NA") for i in range(3)
+    ]
+    stamps = {reps[0].id: ANCHOR + timedelta(microseconds=1), reps[1].id: ANCHOR}
+    db = connection()
+    sent: list[str] = []
+    execute = db.execute_query
+
+    async def counted(sql: str, values: list[Any] | None = None) -> Any:
+        sent.append(sql)
+        return await execute(sql, values)
+
+    monkeypatch.setattr(db, "execute_query", counted)
+    await touch_reps(stamps)
+    monkeypatch.undo()
+    assert len(sent) == 1, sent
+    after = {r.id: r.last_assigned_at for r in await SalesRep.all()}
+    assert after == {**stamps, reps[2].id: None}
 
 
 async def test_bulk_decisions_equal_one_by_one_decisions(app: Starlette) -> None:

@@ -1,0 +1,106 @@
+"""The engine worker process: its main loop, one job at a time (the parent is rules/pool.py).
+
+Jobs arrive pickled over a pipe. A batch carries each lead's input as JSON without the reps, and
+the reps its leads share once (rules/batch.py); results go back as the plain data
+:meth:`Evaluator.decide` returns (pickled: no JSON encoding in the worker, no JSON parsing in
+the parent, which validates them from Python data).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from rules import batch
+from rules.errors import EngineError, RulesError
+from rules.loader import load_rulebook_files
+from rules.models import EvaluationInput, FeedbackEvent
+from rules.rulebook import Rulebook
+
+KEEP_VERSIONS = 2
+"""Versions compiled in a worker at once: the live one and the one before a swap."""
+
+
+def worker_main(conn: Connection, progress: Any = None) -> None:
+    """Worker loop: one job at a time, rulesets of older versions freed on the next job.
+    ``progress`` (shared memory) tells the parent which lead of a batch is being evaluated."""
+    from rules.evaluator import Evaluator
+    from rules.feedback import FeedbackEvaluator
+
+    evaluators: dict[str, Evaluator] = {}
+    feedback: dict[str, FeedbackEvaluator] = {}
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        kind = job[0]
+        try:
+            if kind == "stop":
+                return
+            if kind == "fault":
+                fault(job[1])
+            version, sources = job[1], job[2]
+            if version in evaluators:  # most recently used last
+                evaluators[version] = evaluators.pop(version)
+                feedback[version] = feedback.pop(version)
+            else:
+                book = (
+                    sources
+                    if isinstance(sources, Rulebook)  # parsed by the parent: no YAML again
+                    else load_rulebook_files(sources, root=f"<version {version[:12]}>")
+                )
+                evaluators[version] = Evaluator(book)
+                feedback[version] = FeedbackEvaluator(book)
+                # Keep the previous version too: work that started before a live swap
+                # finishes on it without compiling it again; older ones are freed.
+                for old in list(evaluators)[:-KEEP_VERSIONS]:
+                    evaluators.pop(old).close()
+                    feedback.pop(old).close()
+            if kind == "batch":
+                explain, faults, reps = job[4]
+                items, retire = batch.run_in_worker(
+                    evaluators[version].decide,
+                    job[3],
+                    reps,
+                    explain,
+                    faults,
+                    progress,
+                    fault,
+                )
+                conn.send(("batch", items, retire))
+                if retire:
+                    return
+            elif kind == "eval":
+                inp = EvaluationInput.model_validate_json(job[3])
+                result = evaluators[version].evaluate(inp, explain=job[4])
+                conn.send(("ok", result.model_dump_json()))
+            else:
+                events = [FeedbackEvent.model_validate(e) for e in job[3]]
+                adjustments = feedback[version].evaluate(events, datetime.fromisoformat(job[4]))
+                conn.send(("ok", [a.model_dump(mode="json") for a in adjustments]))
+        except EngineError as exc:
+            # The engine may hold a session it could not free: answer, then let the pool
+            # replace this process instead of carrying a damaged engine.
+            conn.send(("error", type(exc).__name__, str(exc)))
+            return
+        except RulesError as exc:
+            conn.send(("error", type(exc).__name__, str(exc)))
+        except Exception as exc:  # a bug, not the engine: report it, keep serving
+            conn.send(("error", "RulesError", f"{type(exc).__name__}: {exc}"))
+
+
+def fault(kind: str) -> None:
+    """Deliberate failures for containment tests and drills."""
+    if kind == "exit":
+        os._exit(3)
+    if kind == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if kind == "hang":
+        while True:
+            pass
