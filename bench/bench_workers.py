@@ -35,11 +35,11 @@ from api.db import tortoise_config  # noqa: E402
 from api.demo import seed_demo  # noqa: E402
 from api.enums import JobStatus  # noqa: E402
 from api.jobs import LeadFilter, create_job  # noqa: E402
+from api.migrate import migrate_database  # noqa: E402
 from api.models import BulkJob  # noqa: E402
 from api.rulebook_versions import bootstrap  # noqa: E402
 from api.settings import DEMO_RULES_DIR, Settings  # noqa: E402
 from api.workers import enqueue_job, make_app  # noqa: E402
-from bench.integration_setup import create_migrated  # noqa: E402
 
 ANCHOR = date(2026, 11, 27)
 LOG = tempfile.TemporaryFile()  # noqa: SIM115 (open for the whole run)
@@ -117,7 +117,7 @@ async def main(
     name = f"leadgate_bench_{uuid.uuid4().hex[:10]}"
     dsn = admin_url.replace("postgres://", "postgresql://", 1)
     admin = await asyncpg.connect(dsn)
-    await create_migrated(admin, name)
+    await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{admin_url.rpartition('/')[0]}/{name}"
     env = {
         "LEADGATE_JOB_RUNNER": "workers",
@@ -127,6 +127,7 @@ async def main(
     }
     settings = Settings(database_url=url, job_chunk_size=chunk, _env_file=None)
     try:
+        await migrate_database(url)
         await Tortoise.init(config=tortoise_config(url))
         await seed_demo(seed=7, leads=leads, anchor=ANCHOR)
         row, _ = await bootstrap(rules_dir=DEMO_RULES_DIR)
