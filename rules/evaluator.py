@@ -132,10 +132,15 @@ class Evaluator:
         return self.rulesets[0]
 
     def close(self) -> None:
-        """Free the engine rulesets (call when no evaluation is in flight)."""
-        self.sessions.leak()  # freed with the rulesets
-        for ruleset in self.rulesets:
-            ruleset.close()
+        """Free the engine rulesets (call when no evaluation is in flight).
+
+        The reused session is deleted first: ``delete_ruleset`` frees the ruleset but not the
+        frame pools of its sessions."""
+        try:
+            self.sessions.discard()
+        finally:
+            for ruleset in self.rulesets:
+                ruleset.close()
 
     def __enter__(self) -> Evaluator:
         return self

@@ -25,6 +25,8 @@ Protocol (the C engine read in jruizgit/rules, src/rules/events.c and state.c):
   so ``delete_state`` is safe), and a session where the engine failed is leaked, as before
   (``delete_state`` after error 303 aborts the process; pool workers exit after an engine
   error). The next evaluation starts a fresh sid. Nothing is carried from one lead to the next.
+- ``delete_ruleset`` frees a ruleset but not its sessions' frame pools: the evaluator deletes
+  its session before closing its rulesets (an old rulebook version in a worker).
 """
 
 from __future__ import annotations

@@ -184,3 +184,24 @@ def test_engine_error_in_retraction_leaks_and_raises(
     assert evaluator.sessions.sid is None
     monkeypatch.undo()
     assert evaluator.evaluate(lead_input()).fired_names == ["route_global_fallback"]
+
+
+def test_close_deletes_the_reused_session(
+    book_300: Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``delete_ruleset`` does not free a ruleset's sessions: closing an evaluator (an old
+    rulebook version in a worker) deletes its session first, in every engine ruleset."""
+    ev = Evaluator(book_300)
+    ev.evaluate(lead_input())
+    sid = ev.sessions.sid
+    deleted: list[str] = []
+    for ruleset in ev.rulesets:
+
+        def delete(sid: str, original: Any = ruleset.delete) -> None:
+            deleted.append(sid)
+            original(sid)
+
+        monkeypatch.setattr(ruleset, "delete", delete)
+    ev.close()
+    assert deleted == [sid] * len(ev.rulesets)
+    assert len(ev.rulesets) > 1
