@@ -8,7 +8,7 @@ parameter per column, whatever the batch size), a ``VALUES`` list on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.bulk_read import connection, id_filter, id_params, is_postgres
 from api.enums import HOLDING
+from api.inserts import converter
 from api.models import Lead, SalesRep
 
 _MAX_PARAMS = 30_000
@@ -80,9 +81,16 @@ async def update_leads(changes: Sequence[tuple[int, dict[str, object]]], now: da
             await _update_sqlite(db, names, table)
 
 
+_TO_DB: dict[str, Callable[[Any, Any], Any]] = {}
+"""Per column, filled on first use (foreign key columns exist once tortoise is initialised)."""
+
+
 def _db(db: BaseDBAsyncClient, column: str, value: object) -> Any:
-    """The column's database value, as tortoise would write it."""
-    return Lead._meta.fields_map[column].to_db_value(value, Lead)
+    """The column's database value, as tortoise would write it (JSON with one encoder)."""
+    to_db = _TO_DB.get(column)
+    if to_db is None:
+        to_db = _TO_DB[column] = converter(Lead._meta.fields_map[column])
+    return to_db(value, Lead)
 
 
 async def _update_postgres(

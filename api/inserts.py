@@ -23,12 +23,12 @@ _compact = json.JSONEncoder(separators=(",", ":")).encode
 encoder for every row instead of one built per value: most of a record's bytes are JSON."""
 
 
-def _converter(field: Field[Any]) -> Callable[[Any, Model], Any]:
+def converter(field: Field[Any]) -> Callable[[Any, Any], Any]:
     """``field.to_db_value``, made cheaper for the JSON columns of a row (dicts and lists)."""
     if not isinstance(field, JSONField) or field.encoder is not JSON_DUMPS or field.validators:
         return field.to_db_value
 
-    def to_db(value: Any, row: Model) -> Any:
+    def to_db(value: Any, row: Model | type[Model]) -> Any:
         if isinstance(value, dict | list):
             return _compact(value)
         return field.to_db_value(value, row)
@@ -48,7 +48,7 @@ async def insert_returning(rows: Sequence[Model], *, key: str) -> dict[Any, int]
     fields, columns = executor._prepare_insert_columns()
     key_column = meta.fields_db_projection[key]
     per_statement = max(1, _MAX_PARAMS // len(fields))
-    convert = [(name, _converter(meta.fields_map[name])) for name in fields]
+    convert = [(name, converter(meta.fields_map[name])) for name in fields]
     ids: dict[Any, int] = {}
     postgres = db.capabilities.dialect == "postgres"
     for start in range(0, len(rows), per_statement):
@@ -92,7 +92,7 @@ async def copy_rows(rows: Sequence[Model], *, key: str | None = None) -> None:
         return
     executor = db.executor_class(model=model, db=db)
     fields, columns = executor._prepare_insert_columns()
-    convert = [(name, _converter(meta.fields_map[name])) for name in fields]
+    convert = [(name, converter(meta.fields_map[name])) for name in fields]
     records = [[to_db(getattr(row, name), row) for name, to_db in convert] for row in rows]
     pk = meta.db_pk_column
     if key is not None:
