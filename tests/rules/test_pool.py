@@ -82,7 +82,9 @@ async def test_hang_becomes_timeout(small_pool: EnginePool) -> None:
     started = time.monotonic()
     with pytest.raises(EngineTimeout):
         small_pool._inject_fault("hang", timeout=0.5)
-    assert time.monotonic() - started < 5
+    # the hang never ends: returning at all proves the timeout; the bound only catches a
+    # timeout that is ignored, with room for replacing the worker on a loaded machine
+    assert time.monotonic() - started < 30
     assert (await small_pool.evaluate(VIP)).stage.to_stage == "mql"
 
 
