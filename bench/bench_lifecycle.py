@@ -311,6 +311,8 @@ async def run(args: argparse.Namespace) -> str:
     ]
     if loop:
         lines += _loop_report(loop, totals, args)
+    if not swapped["waits"]:  # --swaps 0: the authoring loop only
+        return "\n".join(lines)
     lines += [
         f"Live swap to a fresh {args.rules:,}-rule rulebook in a running server under "
         f"{args.clients} concurrent evaluateLead clients, activation commit → `/readyz` serves "
