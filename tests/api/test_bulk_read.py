@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,24 +15,15 @@ from api.demo import seed_demo
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
 from api.facts import _active_adjustments, build_inputs, reps_now
-from api.models import Account, Activity, Campaign, Lead, SalesRep, TargetingAdjustment
+from api.models import Activity, Lead, SalesRep, TargetingAdjustment
 from rules import EvaluationInput
-
-ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
+from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 
 
 async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
     """Every field of every input (lead, account with revenue, campaign, activities,
     adjustments by segment and campaign, reps) as ``build_inputs`` reads it."""
-    await seed_demo(leads=120, anchor=ANCHOR.date())
-    lead = await Lead.filter(account_id__isnull=False).order_by("id").first()
-    assert lead is not None
-    await Account.filter(id=lead.account_id).update(  # type: ignore[attr-defined]
-        annual_revenue=Decimal("1234567.89"), segment="enterprise"
-    )
-    campaign = await Campaign.all().order_by("id").first()
-    assert campaign is not None
-    await Lead.filter(id=lead.id).update(first_campaign_id=campaign.id)
+    lead, campaign = await lead_with_account_and_campaign(120)
     await Activity.create(
         lead_id=lead.id,
         type="page_view",

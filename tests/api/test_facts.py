@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from starlette.applications import Starlette
 
-from api.demo import seed_demo
 from api.enums import HandoffStatus, LifecycleStage
 from api.facts import build_input, build_inputs
-from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.models import Activity, Handoff, Lead, SalesRep, TargetingAdjustment
+from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 from tests.conftest import GraphQLClient
 from tests.schema.test_routing import mql
-
-ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 async def test_queued_handoffs_count_as_a_reps_load_when_routing_one_lead(
@@ -39,15 +36,7 @@ async def test_queued_handoffs_count_as_a_reps_load_when_routing_one_lead(
 async def test_one_leads_lean_input_equals_the_orm_input(app: Starlette) -> None:
     """evaluateLead's raw reads give what ``build_inputs`` gives (activity properties aside),
     for leads with and without account or campaign, around the window's edges."""
-    await seed_demo(leads=40, anchor=ANCHOR.date())
-    lead = await Lead.filter(account_id__isnull=False).order_by("id").first()
-    assert lead is not None
-    await Account.filter(id=lead.account_id).update(  # type: ignore[attr-defined]
-        annual_revenue=Decimal("1234567.89"), segment="enterprise"
-    )
-    campaign = await Campaign.all().order_by("id").first()
-    assert campaign is not None
-    await Lead.filter(id=lead.id).update(first_campaign_id=campaign.id)
+    lead, campaign = await lead_with_account_and_campaign(40)
     for at in (
         ANCHOR - timedelta(days=90),
         ANCHOR - timedelta(hours=3, microseconds=17),
