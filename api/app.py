@@ -37,7 +37,8 @@ from api.middleware import BodyReadTimeout, BodySizeLimit, RequestContext
 from api.periodic import check_sla, escalate, every, rescore
 from api.routing import Router
 from api.rulebook_signal import listen
-from api.rulebook_versions import bootstrap, load_stored
+from api.rulebook_store import load_stored
+from api.rulebook_versions import bootstrap
 from api.rules_watch import watch_rules
 from api.runner import EngineLease, run_jobs
 from api.settings import Settings, get_settings

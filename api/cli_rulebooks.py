@@ -24,15 +24,13 @@ from api.cli_support import with_db
 from api.engine import RulesEngine
 from api.jobs import LeadFilter, follow_job, get_job, list_jobs, progress_of
 from api.models import BulkJob
+from api.rulebook_store import RulebookRejected, load_version, read_dir
 from api.rulebook_versions import (
-    RulebookRejected,
     activate_rulebook,
     bootstrap,
     find_version,
     list_versions,
-    load_version,
     publish_rulebook,
-    read_dir,
     write_files,
 )
 from api.settings import get_settings

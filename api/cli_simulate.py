@@ -15,13 +15,8 @@ from api.cli_rulebooks import Sources, Stages, console, progress_console, report
 from api.engine import RulesEngine
 from api.jobs import LeadFilter
 from api.models import Lead, SalesRep
-from api.rulebook_versions import (
-    RulebookRejected,
-    bootstrap,
-    load_version,
-    read_dir,
-    validate_files,
-)
+from api.rulebook_store import RulebookRejected, load_version, read_dir, validate_files
+from api.rulebook_versions import bootstrap
 from api.settings import get_settings
 from api.simulation import Impact, simulate
 

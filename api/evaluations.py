@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.models import Evaluation, RulebookVersion
+from api.rulebook_store import load_stored
 from rules import (
     EvaluationInput,
     EvaluationResult,
@@ -22,7 +23,6 @@ from rules import (
     RuleExplanation,
     SlaOutcome,
     WhyNot,
-    load_rulebook_files,
 )
 
 FORMAT = 1
@@ -198,8 +198,7 @@ class Explainers:
         row = await RulebookVersion.get_or_none(version=version)
         found = None
         if row is not None:
-            book = load_rulebook_files(row.files, root=f"<version {version[:12]}>")
-            found = WhyNot(book)
+            found = WhyNot(await load_stored(row))  # thawed off the loop, not parsed on it
         if len(self._cache) >= self._limit:
             self._cache.pop(next(iter(self._cache)))
         self._cache[version] = found

@@ -26,7 +26,8 @@ from typing import Protocol
 
 from api.engine import RulesEngine
 from api.models import RulebookVersion
-from api.rulebook_versions import active_version, load_stored
+from api.rulebook_store import load_stored
+from api.rulebook_versions import active_version
 from rules import EvaluationInput, LeadData, Rulebook, RulesError
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 request_log = logging.getLogger("leadgate.request")
+CLIENT_CLOSED = 499
+"""Logged for a request whose client went away before any answer (nginx's convention): not a
+server error, so it must not count as a 500 in logs and alerts."""
 
 
 class RequestContext:
@@ -31,8 +34,15 @@ class RequestContext:
         request_id = given.decode() if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        status = 500
+        status: int | None = None  # until the answer starts
+        gone = False
         started = time.perf_counter()
+
+        async def receive_watched() -> Message:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -45,8 +55,10 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_watched, send_with_id)
         finally:
+            if status is None:  # no answer: the client left, or the app failed before one
+                status = CLIENT_CLOSED if gone else 500
             request_log.info(
                 "%s %s %s",
                 scope["method"],

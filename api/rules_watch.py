@@ -16,13 +16,8 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from api.errors import LeadgateError
-from api.rulebook_versions import (
-    Published,
-    RulebookRejected,
-    active_version,
-    publish_rulebook,
-    read_dir,
-)
+from api.rulebook_store import RulebookRejected, read_dir
+from api.rulebook_versions import Published, active_version, publish_rulebook
 
 log = logging.getLogger("leadgate.rules_watch")
 

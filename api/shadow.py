@@ -22,7 +22,8 @@ from api.engine import RulesEngine
 from api.errors import Conflict, NotFound
 from api.evaluations import stored_result, unpack_input
 from api.models import DomainEvent, Evaluation, RulebookVersion, ShadowDisagreement, ShadowRun
-from api.rulebook_versions import find_version, load_version
+from api.rulebook_store import load_version
+from api.rulebook_versions import find_version
 from rules import EvaluationResult, RulesError
 
 BATCH = 200

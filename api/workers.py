@@ -228,7 +228,8 @@ class Worker:
     async def engine(self, version: str) -> AsyncIterator[RulesEngine]:
         """The engine of a job's version, built on first use; an older version's engine is
         closed once no chunk uses it (after a publish, its jobs were cancelled)."""
-        from api.rulebook_versions import find_version, load_version
+        from api.rulebook_store import load_version
+        from api.rulebook_versions import find_version
 
         async with self._engine_lock:
             if version not in self._engines:

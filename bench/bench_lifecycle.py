@@ -219,7 +219,7 @@ def swap_pieces(rules: int, runs: int) -> dict[str, list[float]]:
     swap did, and what publishing does), freezing the parsed form (publishing) and thawing it
     (what a swap does now), compiling it in running workers, and starting new workers (what a
     swap did before it reused them)."""
-    from api.rulebook_versions import frozen_form, validate_files
+    from api.rulebook_store import frozen_form, validate_files
     from rules import EnginePool, EvaluationInput, LeadData
     from rules.frozen import thaw
 

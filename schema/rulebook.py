@@ -10,8 +10,8 @@ import strawberry
 from strawberry import relay
 
 from api.models import RulebookVersion
+from api.rulebook_store import load_stored
 from rules import Rulebook as RulebookModel
-from rules import load_rulebook_files
 from schema.context import Info
 
 
@@ -67,7 +67,7 @@ class Rulebook(relay.Node):
             if version == active.version:
                 out.append(cls.summary(active, row.published_at if row else None))
             elif row is not None:  # stored versions are immutable and were valid when stored
-                out.append(cls.summary(load_rulebook_files(row.files), row.published_at))
+                out.append(cls.summary(await load_stored(row), row.published_at))
             else:
                 out.append(None)
         return out

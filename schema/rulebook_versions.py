@@ -17,6 +17,7 @@ from api.errors import InvalidInput, LeadgateError
 from api.models import BulkJob as BulkJobRow
 from api.models import RulebookActivation as RulebookActivationRow
 from api.models import RulebookVersion as RulebookVersionRow
+from api.rulebook_store import RulebookRejected
 from schema.context import Info
 from schema.errors import UserError, user_error
 from schema.ids import node_id
@@ -204,7 +205,7 @@ class ActivateRulebookPayload:
 
 def errors_of(exc: LeadgateError) -> list[UserError]:
     """A rejected rulebook gives one error per problem, each naming file, line and rule."""
-    if isinstance(exc, versions.RulebookRejected):
+    if isinstance(exc, RulebookRejected):
         return [
             UserError(
                 code=exc.code,

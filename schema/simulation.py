@@ -10,7 +10,7 @@ import strawberry
 from api.engine import RulesEngine
 from api.errors import InvalidInput, LeadgateError
 from api.jobs import LeadFilter
-from api.rulebook_versions import validate_files
+from api.rulebook_store import validate_files
 from api.simulation import Impact, Sample, simulate
 from schema.context import Info
 from schema.errors import UserError
@@ -179,7 +179,7 @@ async def _simulate(info: Info, input: SimulateRulebookInput) -> SimulationRepor
     lead_filter = LeadFilter.parse(
         stages=given.stages, sources=given.sources, decaying=given.decaying
     )
-    book = validate_files(files_of(input.files), root="<candidate>")
+    book = await asyncio.to_thread(validate_files, files_of(input.files), root="<candidate>")
     current = info.context.engine  # leased for this request: it stays open until the end
     candidate = await asyncio.to_thread(
         RulesEngine, book, workers=1, timeout_s=info.context.settings.engine_timeout_s

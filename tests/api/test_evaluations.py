@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
@@ -13,10 +15,19 @@ from starlette.applications import Starlette
 from api.bulk import all_lead_ids, evaluate_leads
 from api.demo import seed_demo
 from api.engine import RulesEngine
-from api.evaluations import pack_input, pack_result, stored_result, unpack_input, why_not
+from api.evaluations import (
+    Explainers,
+    pack_input,
+    pack_result,
+    stored_result,
+    unpack_input,
+    why_not,
+)
 from api.models import Activity, Evaluation, Lead, RulebookVersion
 from api.rulebook_versions import bootstrap
 from rules import EvaluationInput, Evaluator, RepData, WhyNot, load_rulebook_files
+from rules import loader as rules_loader
+from rules.validator import semantic_errors
 from tests.api.test_bulk import hot_leads
 from tests.conftest import GraphQLClient
 from tests.rules.test_explainer import _demo_evaluator, inputs
@@ -187,6 +198,41 @@ async def test_why_not_replays_on_the_stored_version_not_the_current_one(
     assert [e.rule for e in explained] == ["only_rule"]
     assert explained == result.not_fired
     assert evaluator.version != old.version
+
+
+async def test_replaying_another_version_never_parses_on_the_event_loop(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading a version for "why not" takes seconds on a large rulebook: it must not stall
+    every request in flight, so it is thawed or parsed off the loop (and stored thawed)."""
+    explainers = Explainers()  # not the app's: another test may have loaded this version
+    old_files = {"rules.yaml": OLD_RULEBOOK.decode()}
+    old = load_rulebook_files(old_files)
+    await RulebookVersion.create(version=old.version, files=old_files)  # no parsed form yet
+    [lead_id] = await hot_leads(1)
+    inp = EvaluationInput.model_validate(
+        {"lead": {"email": "x@y.io"}, "now": datetime(2026, 1, 1, tzinfo=UTC)}
+    )
+    with Evaluator(old) as old_evaluator:
+        result = old_evaluator.evaluate(inp)
+    row = await Evaluation.create(
+        lead_id=lead_id, rulebook_version=old.version, trigger="api",
+        input=pack_input(inp, routed=False), **pack_result(result),
+        stage_before="new", stage_after="new", duration_ms=1.0,
+    )  # fmt: skip
+    parsed_on: list[int] = []
+    checks = semantic_errors
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        parsed_on.append(threading.get_ident())
+        return checks(*args, **kwargs)
+
+    monkeypatch.setattr(rules_loader, "semantic_errors", spy)
+    assert await why_not(row, explainers) == result.not_fired
+    assert parsed_on, "the version was not loaded"
+    assert threading.get_ident() not in parsed_on
+    stored = await RulebookVersion.get(version=old.version)
+    assert stored.parsed is not None  # the next process thaws it instead of parsing
 
 
 OLD_RULEBOOK = b"""

@@ -10,7 +10,8 @@ import pytest
 from api.live import LiveEngine
 from api.models import RulebookVersion
 from api.rulebook_signal import ConnectionPointer, listen
-from api.rulebook_versions import activate_rulebook, load_stored, parse_version, publish_rulebook
+from api.rulebook_store import load_stored, parse_version
+from api.rulebook_versions import activate_rulebook, publish_rulebook
 from tests.api.rulebook_data import count_yaml_parses, demo_files
 
 

@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from api.engine import RulesEngine
 from api.live import LiveEngine
 from api.models import RulebookVersion
-from api.rulebook_versions import load_stored, load_version, parse_version, publish_rulebook
+from api.rulebook_store import load_stored, load_version, parse_version
+from api.rulebook_versions import publish_rulebook
 from rules import Rulebook, example_input
 from rules.frozen import format_fingerprint
 from tests.api.rulebook_data import count_yaml_parses, demo_files

@@ -4,7 +4,6 @@ limits and their cost model; error masking; GraphQL-over-HTTP status codes and m
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -26,7 +25,6 @@ from schema.http import GRAPHQL_RESPONSE_JSON, negotiate
 from schema.root import build_schema
 from tests.conftest import SqlCounter
 
-BOUND_S = 1.0  # generous, so the test cannot flake; rejections take milliseconds
 GQL_JSON = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
 
 
@@ -271,22 +269,20 @@ async def _send(client: httpx.AsyncClient, attack: Attack) -> httpx.Response:
 
 
 @pytest.mark.parametrize("attack", CATALOGUE, ids=[a.name for a in CATALOGUE])
-async def test_malicious_operation_is_rejected_quickly_before_execution(
+async def test_malicious_operation_is_rejected_before_execution(
     admin: httpx.AsyncClient, sql_counter: SqlCounter, attack: Attack
 ) -> None:
+    """Each attack is stopped by the limit it names (its message), before any resolver runs.
+    How fast a rejection is belongs to bench/bench_http.py, not to a timed assertion here."""
     await _send(admin, Attack("warm-up", 200, "", query="{ __typename }"))  # key lookup cached
     sql_counter.reset()
-    started = time.perf_counter()
     response = await _send(admin, attack)
-    elapsed = time.perf_counter() - started
-    print(f"\n{attack.name}: {response.status_code} in {elapsed * 1000:.1f} ms")
 
     assert response.status_code == attack.status, response.text[:500]
     errors = response.json()["errors"]
     assert any(attack.message in error["message"] for error in errors), errors[:3]
     assert response.json().get("data") is None
     assert all("path" not in error for error in errors)  # nothing was executed
-    assert elapsed < BOUND_S
     executed = [s for s in sql_counter.statements if "api_key" not in s]
     assert executed == []  # not one resolver touched the database
     assert await Lead.all().count() == 0

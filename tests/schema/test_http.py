@@ -44,3 +44,5 @@ async def test_a_client_gone_before_its_body_arrived_is_no_server_error(
     assert sent == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert any("went away" in r.getMessage() for r in caplog.records)
+    [line] = [r for r in caplog.records if r.name == "leadgate.request"]
+    assert line.getMessage() == "POST /graphql 499"  # client closed: not a 500

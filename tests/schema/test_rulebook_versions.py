@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
+
+import pytest
 
 from api.enums import Role
 from api.live import LiveEngine
 from api.models import RulebookActivation, RulebookVersion
+from rules import loader as rules_loader
+from rules.validator import semantic_errors
 from tests.api.rulebook_data import demo_files, typo_line
 from tests.conftest import GqlFactory, GraphQLClient
 
@@ -145,6 +150,25 @@ async def test_an_invalid_rulebook_is_refused_with_its_location_and_changes_noth
     assert await RulebookVersion.all().count() == 1
     active = await RulebookVersion.get(active=True)
     assert active.version == good["rulebookVersion"]["version"]
+
+
+async def test_publishing_validates_off_the_event_loop(
+    gql_as: GqlFactory, live_restored: LiveEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validating a large rulebook takes seconds: requests in flight must not wait for it."""
+    checked_on: list[int] = []
+    checks = semantic_errors
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        checked_on.append(threading.get_ident())
+        return checks(*args, **kwargs)
+
+    monkeypatch.setattr(rules_loader, "semantic_errors", spy)
+    revops = await gql_as(Role.REVOPS)
+    published = await publish(revops, demo_files(engagement=25), "off the loop")
+    assert published["userErrors"] == []
+    assert checked_on, "the rulebook was not validated"
+    assert threading.get_ident() not in checked_on
 
 
 async def test_bad_input_names_the_field(gql: GraphQLClient, live_restored: LiveEngine) -> None:
