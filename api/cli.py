@@ -126,7 +126,7 @@ def demo_seed(
     """Fill the (migrated) database with ~6 months of a B2B SaaS funnel."""
     from api.cli_rulebooks import evaluate_all
     from api.demo import seed_demo
-    from api.jobs import LeadFilter
+    from api.lead_filter import LeadFilter
 
     async def run() -> None:
         summary = await seed_demo(

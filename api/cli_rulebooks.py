@@ -22,7 +22,8 @@ from rich.table import Table
 
 from api.cli_support import with_db
 from api.engine import RulesEngine
-from api.jobs import LeadFilter, follow_job, get_job, list_jobs, progress_of
+from api.jobs import follow_job, get_job, list_jobs, progress_of
+from api.lead_filter import LeadFilter
 from api.models import BulkJob
 from api.rulebook_store import RulebookRejected, load_version, read_dir
 from api.rulebook_versions import (

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from api.cli_rulebooks import Sources, Stages, console, progress_console, report_rejected, run_db
 from api.engine import RulesEngine
-from api.jobs import LeadFilter
+from api.lead_filter import LeadFilter
 from api.models import Lead, SalesRep
 from api.rulebook_store import RulebookRejected, load_version, read_dir, validate_files
 from api.rulebook_versions import bootstrap

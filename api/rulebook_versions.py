@@ -17,7 +17,8 @@ from pathlib import Path
 from tortoise.transactions import in_transaction
 
 from api.errors import InvalidInput, NotFound
-from api.jobs import LeadFilter, cancel_superseded, create_job
+from api.jobs import cancel_superseded, create_job
+from api.lead_filter import LeadFilter
 from api.models import BulkJob, DomainEvent, RulebookActivation, RulebookVersion
 from api.rulebook_signal import notify
 from api.rulebook_store import checked, load_stored, read_dir

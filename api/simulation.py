@@ -18,7 +18,7 @@ from api.bulk import RepBook
 from api.engine import RulesEngine
 from api.enums import HOLDING, EvaluationTrigger, LifecycleStage
 from api.facts import build_inputs
-from api.jobs import LeadFilter
+from api.lead_filter import LeadFilter
 from api.models import Handoff, Lead, LeadStageChange
 from api.outcomes import OutcomePlan, plan_outcome
 from rules import EvaluationInput, EvaluationResult, RulesError

@@ -29,7 +29,8 @@ from tortoise.expressions import Q
 
 from api.engine import RulesEngine
 from api.enums import JobStatus
-from api.jobs import LeadFilter, claim_chunk_by_id, release_chunk, run_chunk, runner_name
+from api.job_chunks import claim_chunk_by_id, release_chunk, run_chunk, runner_name
+from api.lead_filter import LeadFilter
 from api.models import BulkJob, BulkJobChunk
 from api.settings import Settings
 

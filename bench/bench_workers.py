@@ -34,7 +34,8 @@ from tortoise import Tortoise  # noqa: E402
 from api.db import tortoise_config  # noqa: E402
 from api.demo import seed_demo  # noqa: E402
 from api.enums import JobStatus  # noqa: E402
-from api.jobs import LeadFilter, create_job  # noqa: E402
+from api.jobs import create_job  # noqa: E402
+from api.lead_filter import LeadFilter  # noqa: E402
 from api.migrate import migrate_database  # noqa: E402
 from api.models import BulkJob  # noqa: E402
 from api.rulebook_versions import bootstrap  # noqa: E402

@@ -9,7 +9,7 @@ import strawberry
 
 from api.engine import RulesEngine
 from api.errors import InvalidInput, LeadgateError
-from api.jobs import LeadFilter
+from api.lead_filter import LeadFilter
 from api.rulebook_store import validate_files
 from api.simulation import Impact, Sample, simulate
 from schema.context import Info

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from starlette.applications import Starlette
 
 from api.enums import JobStatus
-from api.jobs import STALE_AFTER, claim_chunk_by_id, progress_of, release_chunk
+from api.job_chunks import STALE_AFTER, claim_chunk_by_id, release_chunk
+from api.jobs import progress_of
 from api.models import BulkJob, BulkJobChunk
 
 VERSION = "not-the-live-version"
