@@ -18,6 +18,7 @@ inputs, so an erased lead's headline is computed again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
@@ -116,14 +117,19 @@ _JOINS: Final[tuple[tuple[str, Any], ...]] = (("account", Account), ("owner", Sa
 def _selected(kind: Any, wanted: set[str], always: Iterable[str]) -> list[str]:
     """The columns behind the selected fields of a type built from one row (its constructor
     fields are its columns), and those its resolvers or the page's cursors need."""
-    names = [f.name for f in dataclasses.fields(kind) if f.init]
+    names = _init_fields(kind)
     chosen = {name for name in names if to_camel_case(name) in wanted} | set(always)
     return [name for name in (*names, *always) if name in chosen]
 
 
+@functools.cache
+def _init_fields(kind: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind) if f.init)
+
+
 def _unread(kind: Any) -> dict[str, None]:
     """Fields the page does not select are not read: None, never resolved."""
-    return dict.fromkeys(f.name for f in dataclasses.fields(kind) if f.init)
+    return dict.fromkeys(_init_fields(kind))
 
 
 LEAN_EVALUATION: Final = frozenset(
