@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Final, cast
@@ -23,7 +24,6 @@ from graphql import (
     GraphQLSyntaxError,
     get_named_type,
     is_introspection_type,
-    parse,
     validate,
 )
 from graphql.validation import ASTValidationRule, ValidationRule
@@ -106,23 +106,35 @@ class Prepared:
         return found
 
 
-@functools.lru_cache(maxsize=256)
-def _parse(query: str, limits: Limits) -> Prepared:
-    """Raises what ``parse`` raises (not cached: a broken text is parsed again, and refused)."""
-    document = parse(
-        query,
-        max_lexical_tokens=limits.max_tokens,
-        max_comments=limits.max_comments,
-        max_source_length=limits.max_query_length,
-    )
-    return Prepared(document)
+class Documents:
+    """Parsed query texts, least recently used first out. Only texts strawberry parsed without
+    error get in: a broken text is parsed once per request, as before, and refused."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[tuple[str, Limits], Prepared] = OrderedDict()
+
+    def get(self, query: str, limits: Limits) -> Prepared | None:
+        found = self._items.get((query, limits))
+        if found is not None:
+            self._items.move_to_end((query, limits))
+        return found
+
+    def put(self, query: str, limits: Limits, document: DocumentNode) -> Prepared:
+        prepared = self._items[(query, limits)] = Prepared(document)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+        return prepared
+
+
+DOCUMENTS: Final = Documents(limit=256)
 
 
 @functools.lru_cache(maxsize=256)
 def _validate(
     schema: GraphQLSchema, document: DocumentNode, rules: Rules, policy: Policy
 ) -> tuple[GraphQLError, ...]:
-    """For a document that did not come from ``_parse`` (none does today)."""
+    """For a document that did not come from ``DOCUMENTS`` (another extension's, say)."""
     return _check(schema, document, rules, policy)
 
 
@@ -160,14 +172,16 @@ class OperationLimits(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
-        if ctx.graphql_document is None and ctx.query:
-            try:
-                self.prepared = _parse(ctx.query, self.policy.limits)
-            except GraphQLError:
-                pass  # strawberry parses it again with the same limits and reports the error
-            else:
-                ctx.graphql_document = self.prepared.document
+        query, limits = ctx.query, self.policy.limits
+        if ctx.graphql_document is not None or not query:
+            yield
+            return
+        self.prepared = DOCUMENTS.get(query, limits)
+        if self.prepared is not None:
+            ctx.graphql_document = self.prepared.document  # strawberry skips its parse
         yield
+        if self.prepared is None and ctx.graphql_document is not None:  # parsed without error
+            self.prepared = DOCUMENTS.put(query, limits, ctx.graphql_document)
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from api.evaluations import why_not
 from api.models import Evaluation, Lead
-from schema import evaluations
 from schema.headlines import HEADLINES
 from tests.conftest import GraphQLClient
 from tests.schema.test_qualification import EVALUATE, create_vp
@@ -23,13 +23,13 @@ async def test_a_new_records_headline_is_not_replayed_and_equals_the_replay(
     await Lead.all().update(decision="")  # no decision in force: evaluateLead records one
     before = await Evaluation.all().count()
     replayed: list[Any] = []
-    replay = evaluations.replay_why_not
+    replay = why_not
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
         replayed.append(args)
         return await replay(*args, **kwargs)
 
-    monkeypatch.setattr(evaluations, "replay_why_not", counted)
+    monkeypatch.setattr("schema.evaluations.replay_why_not", counted)
     HEADLINES.clear()
     body = await gql(EVALUATE, input={"leadId": lead["id"]})
     payload = body["data"]["evaluateLead"]
