@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from graphql import (
     FieldNode,
@@ -142,6 +142,17 @@ LEAN_COLUMNS: Final = (
 )
 
 
+class LeanRecord:
+    """The lean columns of an evaluation record, for a page that shows only them and known
+    headlines (a record whose headline is not known yet is read whole)."""
+
+    __slots__ = LEAN_COLUMNS
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
 async def _latest_evaluations(info: Info, leads: Sequence[Lead]) -> None:
     """The records the leads point at (``lead.last_evaluation_id``): lean columns when the page
     shows nothing else of them, whole rows only for headlines not known yet."""
@@ -153,7 +164,11 @@ async def _latest_evaluations(info: Info, leads: Sequence[Lead]) -> None:
     ids = [lead.last_evaluation_id for lead in leads if lead.last_evaluation_id is not None]
     query = EvaluationRow.filter(id__in=ids)
     lean = shown <= LEAN_EVALUATION and report <= {"__typename", "headline"}
-    rows = {row.id: row for row in await (query.only(*LEAN_COLUMNS) if lean else query)}
+    if lean:  # plain values: no model instances (a third of the page's reading, measured)
+        values = await query.values(*LEAN_COLUMNS)
+        rows = {v["id"]: cast(EvaluationRow, LeanRecord(**v)) for v in values}
+    else:
+        rows = {row.id: row for row in await query}
     texts: dict[int, str] = {}
     if "headline" in report:
         keys = {
