@@ -89,17 +89,18 @@ Rules = tuple[type[ASTValidationRule], ...]
 
 @dataclass(eq=False)
 class Prepared:
-    """A parsed query text and its validation errors per (schema, rules), filled on first use."""
+    """A parsed query text and its validation errors per (schema, rules, policy), filled on
+    first use."""
 
     document: DocumentNode
-    errors: dict[tuple[GraphQLSchema, Rules], tuple[GraphQLError, ...]] = field(
+    errors: dict[tuple[GraphQLSchema, Rules, Policy], tuple[GraphQLError, ...]] = field(
         default_factory=dict
     )
 
     def validated(
         self, schema: GraphQLSchema, rules: Rules, policy: Policy
     ) -> tuple[GraphQLError, ...]:
-        key = (schema, rules)
+        key = (schema, rules, policy)
         found = self.errors.get(key)
         if found is None:
             found = self.errors[key] = _check(schema, self.document, rules, policy)
