@@ -185,7 +185,9 @@ async def _prepare(url: str, leads: int, workers: int) -> tuple[list[str], str]:
     ids = (
         await Lead.filter(stage__in=["new", "engaged"]).limit(workers).values_list("id", flat=True)
     )
-    ids += await Lead.all().limit(workers - len(ids)).values_list("id", flat=True)
+    if len(ids) < workers:  # limit(0) means no limit to tortoise: every lead
+        more = Lead.exclude(id__in=ids).limit(workers - len(ids))
+        ids += await more.values_list("id", flat=True)
     _, token = await create_api_key(name="bench", role=Role.ADMIN)
     await Tortoise.close_connections()
     return [base64.b64encode(f"Lead:{i}".encode()).decode() for i in ids], token

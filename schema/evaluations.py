@@ -15,7 +15,8 @@ from strawberry.scalars import JSON
 
 from api.engine import Focus, RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
-from api.evaluations import stored_result, unpack_input, why_not
+from api.evaluations import stored_result, unpack_input
+from api.evaluations import why_not as replay_why_not
 from api.models import Evaluation as EvaluationRow
 from api.nearmiss import headline as near_miss_headline
 from api.nearmiss import near_miss_report
@@ -295,6 +296,9 @@ class Evaluation(relay.Node):
     """The report's headline when the caller computed it already (list pages)."""
     remember: strawberry.Private[HeadlineKey | None] = None
     """Where the report keeps its headline once computed (schema/headlines.py)."""
+    why_not: strawberry.Private[list[RuleExplanationData] | None] = None
+    """"Why not" as the evaluation that wrote this record computed it (evaluateLead has it at
+    hand): the report uses it instead of replaying the stored input, which gives the same."""
 
     @strawberry.field(description="The facts snapshot it ran on (replayable)")
     def input(self) -> JSON:
@@ -306,7 +310,9 @@ class Evaluation(relay.Node):
 
     def make_report(self) -> EvaluationReport:
         """The report of the stored record; parsed, and "why not" replayed, only if asked for."""
-        source = record_source(self.row, self.focus, self.known_headline, self.remember)
+        source = record_source(
+            self.row, self.focus, self.known_headline, self.remember, why_not=self.why_not
+        )
         return EvaluationReport(source=source)
 
     @classmethod
@@ -338,12 +344,18 @@ def record_source(
     focus: Focus,
     headline: str | None = None,
     remember: HeadlineKey | None = None,
+    *,
+    why_not: list[RuleExplanationData] | None = None,
 ) -> ReportSource:
-    """A report source over a stored record: "why not" replays its input on its version."""
+    """A report source over a stored record: "why not" replays its input on its version,
+    unless the evaluation that wrote the record gave it (``why_not``)."""
     source = ReportSource(focus, row=row, headline=headline, remember=remember)
+    fresh = why_not
 
     async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
-        return await why_not(row, focus.explainers, result=source.result, only=only)
+        if fresh is not None:
+            return fresh if only is None else [n for n in fresh if n.rule in only]
+        return await replay_why_not(row, focus.explainers, result=source.result, only=only)
 
     source.explain = explain
     source.fact_input = lambda: unpack_input(row.input)

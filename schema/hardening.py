@@ -1,16 +1,19 @@
 """Hardening of the GraphQL execution: the gate and validation in one cached step, and error
 masking (unexpected exceptions never reach clients).
 
-Gate and validation results are cached per document (an LRU keyed by the document and the
-rules, which are built once), so repeated operations validate once.
+Parsing, the gate and validation are cached per query text: a client repeating an operation
+(the usual case: the same query string, other variables) is parsed and validated once. The
+cache is keyed by the text (a hash of a string), not by the document: graphql-core's AST nodes
+are frozen dataclasses whose hash walks the whole tree on every look-up.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, cast
 
 from graphql import (
@@ -81,12 +84,63 @@ class Policy:
         return cls(Limits.from_settings(settings), extra, hide_suggestions=not settings.dev)
 
 
+Rules = tuple[type[ASTValidationRule], ...]
+
+
+@dataclass(eq=False)
+class Prepared:
+    """A parsed query text and its validation errors per (schema, rules, policy), filled on
+    first use."""
+
+    document: DocumentNode
+    errors: dict[tuple[GraphQLSchema, Rules, Policy], tuple[GraphQLError, ...]] = field(
+        default_factory=dict
+    )
+
+    def validated(
+        self, schema: GraphQLSchema, rules: Rules, policy: Policy
+    ) -> tuple[GraphQLError, ...]:
+        key = (schema, rules, policy)
+        found = self.errors.get(key)
+        if found is None:
+            found = self.errors[key] = _check(schema, self.document, rules, policy)
+        return found
+
+
+class Documents:
+    """Parsed query texts, least recently used first out. Only texts strawberry parsed without
+    error get in: a broken text is parsed once per request, as before, and refused."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[tuple[str, Limits], Prepared] = OrderedDict()
+
+    def get(self, query: str, limits: Limits) -> Prepared | None:
+        found = self._items.get((query, limits))
+        if found is not None:
+            self._items.move_to_end((query, limits))
+        return found
+
+    def put(self, query: str, limits: Limits, document: DocumentNode) -> Prepared:
+        prepared = self._items[(query, limits)] = Prepared(document)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+        return prepared
+
+
+DOCUMENTS: Final = Documents(limit=256)
+
+
 @functools.lru_cache(maxsize=256)
 def _validate(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    rules: tuple[type[ASTValidationRule], ...],
-    policy: Policy,
+    schema: GraphQLSchema, document: DocumentNode, rules: Rules, policy: Policy
+) -> tuple[GraphQLError, ...]:
+    """For a document that did not come from ``DOCUMENTS`` (another extension's, say)."""
+    return _check(schema, document, rules, policy)
+
+
+def _check(
+    schema: GraphQLSchema, document: DocumentNode, rules: Rules, policy: Policy
 ) -> tuple[GraphQLError, ...]:
     if errors := check_limits(schema, document, policy.limits):
         return tuple(errors)  # the specification's rules never see an oversized operation
@@ -105,6 +159,7 @@ class OperationLimits(SchemaExtension):
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self.prepared: Prepared | None = None
 
     def on_operation(self) -> Iterator[None]:
         limits = self.policy.limits
@@ -116,11 +171,29 @@ class OperationLimits(SchemaExtension):
         options["max_source_length"] = limits.max_query_length
         yield
 
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        query, limits = ctx.query, self.policy.limits
+        if ctx.graphql_document is not None or not query:
+            yield
+            return
+        self.prepared = DOCUMENTS.get(query, limits)
+        if self.prepared is not None:
+            ctx.graphql_document = self.prepared.document  # strawberry skips its parse
+        yield
+        if self.prepared is None and ctx.graphql_document is not None:  # parsed without error
+            self.prepared = DOCUMENTS.put(query, limits, ctx.graphql_document)
+
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        if ctx.graphql_document is not None and ctx.pre_execution_errors is None:
-            rules = tuple(ctx.validation_rules)
-            errors = _validate(ctx.schema._schema, ctx.graphql_document, rules, self.policy)
+        document = ctx.graphql_document
+        if document is not None and ctx.pre_execution_errors is None:
+            schema, rules = ctx.schema._schema, tuple(ctx.validation_rules)
+            prepared = self.prepared
+            if prepared is not None and prepared.document is document:
+                errors = prepared.validated(schema, rules, self.policy)
+            else:
+                errors = _validate(schema, document, rules, self.policy)
             ctx.pre_execution_errors = list(errors)
         yield
 

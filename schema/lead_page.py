@@ -18,8 +18,9 @@ inputs, so an erased lead's headline is computed again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from graphql import (
     FieldNode,
@@ -116,14 +117,19 @@ _JOINS: Final[tuple[tuple[str, Any], ...]] = (("account", Account), ("owner", Sa
 def _selected(kind: Any, wanted: set[str], always: Iterable[str]) -> list[str]:
     """The columns behind the selected fields of a type built from one row (its constructor
     fields are its columns), and those its resolvers or the page's cursors need."""
-    names = [f.name for f in dataclasses.fields(kind) if f.init]
+    names = _init_fields(kind)
     chosen = {name for name in names if to_camel_case(name) in wanted} | set(always)
     return [name for name in (*names, *always) if name in chosen]
 
 
+@functools.cache
+def _init_fields(kind: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind) if f.init)
+
+
 def _unread(kind: Any) -> dict[str, None]:
     """Fields the page does not select are not read: None, never resolved."""
-    return dict.fromkeys(f.name for f in dataclasses.fields(kind) if f.init)
+    return dict.fromkeys(_init_fields(kind))
 
 
 LEAN_EVALUATION: Final = frozenset(
@@ -134,6 +140,17 @@ LEAN_EVALUATION: Final = frozenset(
 LEAN_COLUMNS: Final = (
     *("id", "lead_id", "trigger", "stage_before", "stage_after", "created_at", "outcome"),
 )
+
+
+class LeanRecord:
+    """The lean columns of an evaluation record, for a page that shows only them and known
+    headlines (a record whose headline is not known yet is read whole)."""
+
+    __slots__ = LEAN_COLUMNS
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
 
 
 async def _latest_evaluations(info: Info, leads: Sequence[Lead]) -> None:
@@ -147,7 +164,11 @@ async def _latest_evaluations(info: Info, leads: Sequence[Lead]) -> None:
     ids = [lead.last_evaluation_id for lead in leads if lead.last_evaluation_id is not None]
     query = EvaluationRow.filter(id__in=ids)
     lean = shown <= LEAN_EVALUATION and report <= {"__typename", "headline"}
-    rows = {row.id: row for row in await (query.only(*LEAN_COLUMNS) if lean else query)}
+    if lean:  # plain values: no model instances (a third of the page's reading, measured)
+        values = await query.values(*LEAN_COLUMNS)
+        rows = {v["id"]: cast(EvaluationRow, LeanRecord(**v)) for v in values}
+    else:
+        rows = {row.id: row for row in await query}
     texts: dict[int, str] = {}
     if "headline" in report:
         keys = {

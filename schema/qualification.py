@@ -68,6 +68,8 @@ async def _evaluation_payload(
     key = headline_key(engine, row, erased=lead.erased_at is not None)
     evaluation = Evaluation.from_row(row, engine.focus, headline=HEADLINES.get(key))
     evaluation.remember = key
+    if fresh is not None and fresh.recorded and row is fresh.evaluation:
+        evaluation.why_not = fresh.result.not_fired  # written now from this result: no replay
     return EvaluateLeadPayload(
         report=evaluation.make_report(),
         evaluation=evaluation,

@@ -19,6 +19,7 @@ from schema.feedback import FeedbackMutations
 from schema.handoffs import HandoffMutations, HandoffQueries
 from schema.hardening import hardening_extensions
 from schema.leads import LeadMutations, LeadQueries
+from schema.lean_fields import LeanExecutor, lean_fields
 from schema.metrics import MetricMutations, MetricQueries
 from schema.permissions import RoleGuard
 from schema.privacy import PrivacyMutations
@@ -102,6 +103,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[RoleGuard, *hardening_extensions(settings)],
+        execution_context_class=LeanExecutor,
     )
+    lean_fields(schema)
     guard_root_fields(schema)
     return schema

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import graphql
 import httpx
 import pytest
 from graphql import get_introspection_query, parse
@@ -474,12 +475,42 @@ async def test_graphiql_is_served_in_dev_mode(settings: Settings) -> None:
     assert "graphiql" in response.text.lower()
 
 
-async def test_validation_runs_once_per_document(admin: httpx.AsyncClient) -> None:
+async def test_parsing_and_validation_run_once_per_query_text(
+    admin: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     query = "{ viewer { __typename } leads(first: 3) { edges { cursor } } }"
     await admin.post("/graphql", json={"query": query})
-    before = hardening._validate.cache_info()
+    checked: list[object] = []
+    check = hardening._check
+
+    def counted(*args: Any) -> tuple[object, ...]:
+        checked.append(args)
+        return check(*args)
+
+    monkeypatch.setattr(hardening, "_check", counted)
+    parsed: list[object] = []
+    parse = graphql.parse  # what strawberry's module imported
+
+    def counted_parse(*args: Any, **kwargs: Any) -> Any:
+        parsed.append(args)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr("strawberry.schema.schema.parse", counted_parse)
     for _ in range(3):
         assert (await admin.post("/graphql", json={"query": query})).status_code == 200
-    after = hardening._validate.cache_info()
-    assert after.hits - before.hits == 3
-    assert after.misses == before.misses
+    assert (parsed, checked) == ([], [])
+    await admin.post("/graphql", json={"query": query + " "})  # another text: parsed once
+    assert len(parsed) == 1
+
+
+async def test_a_cached_document_is_refused_every_time(admin: httpx.AsyncClient) -> None:
+    deep = "{ viewer { " + "__typename " * 25 + "} }"  # 25 repeats of one key: over the gate
+    for _ in range(3):
+        errors = (await admin.post("/graphql", json={"query": deep})).json()["errors"]
+        assert errors[0]["extensions"]["code"] == "limit_exceeded"
+
+
+async def test_a_broken_text_is_refused_every_time(admin: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        answer = await admin.post("/graphql", json={"query": "{ viewer { "})
+        assert answer.json()["errors"][0]["extensions"]["code"] == "graphql_parse_failed"
