@@ -39,8 +39,6 @@ async def test_predicted_owners_are_the_owners_publishing_gives(app: Starlette) 
     assert (summary.moved, summary.handoffs) == (8, 12)
     owners = dict(cast(list[tuple[int, int]], await Lead.all().values_list("id", "owner_id")))
     assert predicted == owners
-    per_rep = {
-        rep_id: await Handoff.filter(owner_id=rep_id).count()
-        for rep_id in await SalesRep.all().values_list("id", flat=True)
-    }
+    rep_ids = cast(list[int], await SalesRep.all().values_list("id", flat=True))
+    per_rep = {rep_id: await Handoff.filter(owner_id=rep_id).count() for rep_id in rep_ids}
     assert dict(impact.owners_gained) == per_rep
