@@ -122,15 +122,40 @@ async def simulate(
         ids = ids[:limit]
     run = _Run(current, candidate, now, await campaign_keys(), await _active_adjustments(now),
                RepBook(await reps_now(now), now), samples)  # fmt: skip
-    for start in range(0, len(ids), BATCH):
-        batch = ids[start : start + BATCH]
-        await run.batch(impact, batch)
+    starts = range(0, len(ids), BATCH)
+    batch = await run.start(ids[:BATCH]) if ids else None
+    for start in starts:
+        assert batch is not None
+        following = None
+        try:
+            routed = await run.route(batch)
+            if start + BATCH < len(ids):  # read and evaluated while this one is counted
+                following = await run.start(ids[start + BATCH : start + 2 * BATCH])
+            run.count(impact, batch, routed)
+        except BaseException:
+            if following is not None:  # let the workers' threads finish before unwinding
+                await asyncio.gather(following.evaluated, return_exceptions=True)
+            raise
         if on_progress is not None:
-            said = on_progress(len(batch))
+            said = on_progress(len(batch.states))
             if said is not None:
                 await said
+        batch = following
     await run.explain_samples(impact)
     return impact
+
+
+Outcomes = list[EvaluationResult | RulesError]
+
+
+@dataclass(slots=True)
+class _Batch:
+    states: list[LeadState]
+    inputs: dict[int, EvaluationInput]
+    stays: dict[int, str]
+    open_handoffs: set[int]
+    evaluated: asyncio.Future[tuple[Outcomes, Outcomes, Outcomes]]
+    """Before (active version), after (candidate) and the stays check, in flight."""
 
 
 @dataclass(slots=True)
@@ -147,8 +172,9 @@ class _Run:
     inputs: dict[int, tuple[EvaluationInput, EvaluationInput]] = field(default_factory=dict)
     """Sample leads' inputs (before, after), for their explanations at the end."""
 
-    async def batch(self, impact: Impact, lead_ids: Sequence[int]) -> None:
-        """One read, one ``evaluate_batch`` per engine (and one for the stays), all at once."""
+    async def start(self, lead_ids: Sequence[int]) -> _Batch:
+        """Read the batch as the bulk job does (with the reps as now) and hand it to both
+        engines at once, one ``evaluate_batch`` each (and one for the stays), without waiting."""
         candidate = self.candidate
         states, inputs = await read_batch(
             lead_ids,
@@ -167,20 +193,37 @@ class _Run:
             )
             for i in stays
         ]
-        befores, afters, stayed = await asyncio.gather(
+        evaluated = asyncio.gather(
             self.current.evaluate_batch(ordered),
             candidate.evaluate_batch(ordered),
             candidate.evaluate_batch(again),
         )
         open_handoffs = await open_handoff_leads(ids) if ids else set()
-        for lead_id, outcome in zip(stays, stayed, strict=True):
+        return _Batch(states, inputs, stays, open_handoffs, evaluated)
+
+    async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, EvaluationResult]]:
+        """The candidate's results routed as the bulk job routes them (the routing state moves
+        on here, before the next batch is read)."""
+        _, afters, _ = await batch.evaluated
+        routed, _ = await route_batch(self.candidate, self.reps, batch.states, batch.inputs, afters)
+        return routed
+
+    def count(
+        self,
+        impact: Impact,
+        batch: _Batch,
+        routed: dict[int, tuple[EvaluationInput, EvaluationResult]],
+    ) -> None:
+        """What publishing would do to each lead: ``plan_outcome``, as the bulk job plans it."""
+        candidate = self.candidate
+        befores, _, stayed = batch.evaluated.result()
+        for lead_id, outcome in zip(batch.stays, stayed, strict=True):
             if isinstance(outcome, RulesError):
                 continue  # counted as failed below if the lead's own evaluation fails too
             if outcome.stage.to_stage != candidate.handoff_stage:
                 impact.stay_leads += 1
-                impact.stay_handoffs += lead_id in open_handoffs
-        routed, _ = await route_batch(candidate, self.reps, states, inputs, afters)
-        for state, before in zip(states, befores, strict=True):
+                impact.stay_handoffs += lead_id in batch.open_handoffs
+        for state, before in zip(batch.states, befores, strict=True):
             if isinstance(before, RulesError) or state.id not in routed:
                 impact.failed += 1
                 continue
@@ -192,11 +235,11 @@ class _Run:
                 result=after,
                 trigger=EvaluationTrigger.BULK,
                 now=self.now,
-                has_open_handoff=state.id in open_handoffs,
+                has_open_handoff=state.id in batch.open_handoffs,
             )
             stage_after = plan.evaluation.stage_after if plan.evaluation else state.stage
             if _count(impact, state, stage_after.value, plan, before, after, self.samples):
-                self.inputs[state.id] = (inputs[state.id], fact_input)
+                self.inputs[state.id] = (batch.inputs[state.id], fact_input)
 
     async def explain_samples(self, impact: Impact) -> None:
         """ "Why not" for the sample leads only, replayed on the inputs they were evaluated on;
