@@ -34,6 +34,10 @@ async def test_predicted_owners_are_the_owners_publishing_gives(app: Starlette) 
     predicted = {s.lead_id: s.owner_after for s in impact.samples["owner"]}
     assert impact.handoffs == len(predicted) == 12
     assert impact.moved == 8
+    sample = impact.samples["handoff"][0]
+    assert sample.email.startswith("vp@big")
+    assert sample.before.not_fired  # "why not", computed for the samples only
+    assert sample.after.not_fired
 
     summary = await evaluate_leads(engine=engine, lead_ids=await all_lead_ids(), now=NOW)
     assert (summary.moved, summary.handoffs) == (8, 12)
