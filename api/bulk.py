@@ -128,36 +128,53 @@ class _Run:
     async def finish_evaluation(
         self, batch: _Batch, summary: BulkSummary
     ) -> dict[int, tuple[EvaluationInput, EvaluationResult]]:
-        """Only leads moving into the handoff stage get an owner, and routing state moves on
-        within the run: those are evaluated again, one after the other, so round robin and
-        capacity see earlier picks."""
-        engine = self.engine
-        results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
-        for state, outcome in zip(batch.states, await batch.first, strict=True):
-            fact_input = batch.inputs[state.id]
-            if isinstance(outcome, RulesError):
-                summary.failed += 1
-                continue
-            to_stage = outcome.stage.to_stage
-            if to_stage == engine.handoff_stage and to_stage != outcome.stage.from_stage:
-                fact_input = fact_input.model_copy(update={"reps": self.reps.current()})
-                try:  # no "why not": records replay it on demand
-                    outcome = await engine.evaluate(fact_input, explain=False)
-                except RulesError:
-                    summary.failed += 1
-                    continue
-            stage = outcome.stage.to_stage or outcome.stage.from_stage
-            # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
-            # pick is counted here, before the next batch is read, since that batch no longer
-            # re-reads the reps from the database.
-            if (
-                outcome.routing.rep_id is not None
-                and stage == engine.handoff_stage
-                and state.owner_id is None
-            ):
-                self.reps.assigned(outcome.routing.rep_id, outcome.routing.shares)
-            results[state.id] = (fact_input, outcome)
+        results, failed = await route_batch(
+            self.engine, self.reps, batch.states, batch.inputs, await batch.first
+        )
+        summary.failed += failed
         return results
+
+
+async def route_batch(
+    engine: RulesEngine,
+    reps: RepBook,
+    states: Sequence[LeadState],
+    inputs: dict[int, EvaluationInput],
+    outcomes: Sequence[EvaluationResult | RulesError],
+) -> tuple[dict[int, tuple[EvaluationInput, EvaluationResult]], int]:
+    """A batch evaluated with the reps as at its start, routed as if one lead at a time.
+
+    Only leads moving into the handoff stage get an owner, and routing state moves on within
+    the run: those are evaluated again, one after the other, so round robin and capacity see
+    earlier picks. Returns each lead's input and result, and how many failed. Shared by the
+    bulk job and ``api.simulation`` so that simulate predicts what publishing does."""
+    results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
+    failed = 0
+    for state, outcome in zip(states, outcomes, strict=True):
+        fact_input = inputs[state.id]
+        if isinstance(outcome, RulesError):
+            failed += 1
+            continue
+        to_stage = outcome.stage.to_stage
+        if to_stage == engine.handoff_stage and to_stage != outcome.stage.from_stage:
+            fact_input = fact_input.model_copy(update={"reps": reps.current()})
+            try:  # no "why not": records replay it on demand
+                outcome = await engine.evaluate(fact_input, explain=False)
+            except RulesError:
+                failed += 1
+                continue
+        stage = outcome.stage.to_stage or outcome.stage.from_stage
+        # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
+        # pick is counted here, before the next batch is read, since that batch no longer
+        # re-reads the reps from the database.
+        if (
+            outcome.routing.rep_id is not None
+            and stage == engine.handoff_stage
+            and state.owner_id is None
+        ):
+            reps.assigned(outcome.routing.rep_id, outcome.routing.shares)
+        results[state.id] = (fact_input, outcome)
+    return results, failed
 
 
 async def decaying_lead_ids() -> list[int]:
