@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from api.bulk import all_lead_ids, evaluate_leads
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
-from api.jobs import LeadFilter
+from api.lead_filter import LeadFilter
 from api.models import Handoff, Lead, SalesRep
 from api.simulation import simulate
 from tests.api.test_bulk import NOW, hot_leads
