@@ -144,10 +144,12 @@ async def route_batch(
 ) -> tuple[dict[int, tuple[EvaluationInput, EvaluationResult]], int]:
     """A batch evaluated with the reps as at its start, routed as if one lead at a time.
 
-    Only leads moving into the handoff stage get an owner, and routing state moves on within
-    the run: those are evaluated again, one after the other, so round robin and capacity see
-    earlier picks. Returns each lead's input and result, and how many failed. Shared by the
-    bulk job and ``api.simulation`` so that simulate predicts what publishing does."""
+    Only leads moving into the handoff stage, or waiting there without an owner, get one, and
+    routing state moves on within the run: those are evaluated again, one after the other, so
+    round robin and capacity see earlier picks. Returns each lead's input and result, and how
+    many failed. Shared by the bulk job and ``api.simulation`` so that simulate predicts what
+    publishing does."""
+    handoff = engine.handoff_stage
     results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
     failed = 0
     for state, outcome in zip(states, outcomes, strict=True):
@@ -155,8 +157,10 @@ async def route_batch(
         if isinstance(outcome, RulesError):
             failed += 1
             continue
-        to_stage = outcome.stage.to_stage
-        if to_stage == engine.handoff_stage and to_stage != outcome.stage.from_stage:
+        to_stage, from_stage = outcome.stage.to_stage, outcome.stage.from_stage
+        moving_in = to_stage == handoff and to_stage != from_stage
+        waiting = (to_stage or from_stage) == handoff and state.owner_id is None
+        if moving_in or (waiting and outcome.routing.rep_id is not None):
             fact_input = fact_input.model_copy(update={"reps": reps.current()})
             try:  # no "why not": records replay it on demand
                 outcome = await engine.evaluate(fact_input, explain=False)
@@ -167,11 +171,7 @@ async def route_batch(
         # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
         # pick is counted here, before the next batch is read, since that batch no longer
         # re-reads the reps from the database.
-        if (
-            outcome.routing.rep_id is not None
-            and stage == engine.handoff_stage
-            and state.owner_id is None
-        ):
+        if outcome.routing.rep_id is not None and stage == handoff and state.owner_id is None:
             reps.assigned(outcome.routing.rep_id, outcome.routing.shares)
         results[state.id] = (fact_input, outcome)
     return results, failed

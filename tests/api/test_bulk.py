@@ -148,16 +148,20 @@ async def test_a_crash_inside_a_batch_fails_only_its_lead(
     assert (retry.evaluated, retry.failed) == (1, 0)
 
 
-async def test_waiting_leads_are_routed_round_robin_across_batches(app: Starlette) -> None:
-    """Leads already at the handoff stage with no owner are routed on their evaluation; the
-    next batch (read while this one is written) sees those picks."""
+@pytest.mark.parametrize("batch_size", [1, 200], ids=["across-batches", "in-one-batch"])
+async def test_waiting_leads_are_routed_round_robin(app: Starlette, batch_size: int) -> None:
+    """Leads already at the handoff stage with no owner are routed on their evaluation: the
+    next batch (read while this one is written) sees those picks, and so does the next lead of
+    the same batch (they all went to one rep when routed on the batch's first evaluation)."""
     ana = await SalesRep.create(email="ana@x.test", name="Ana", territory="NA",
                                 segments=["enterprise"], capacity=50)  # fmt: skip
     ben = await SalesRep.create(email="ben@x.test", name="Ben", territory="NA",
                                 segments=["enterprise"], capacity=50)  # fmt: skip
     ids = await hot_leads(4)
     await Lead.filter(id__in=ids).update(stage=LifecycleStage.MQL)
-    summary = await evaluate_leads(engine=engine_of(app), lead_ids=ids, batch_size=1, now=NOW)
+    summary = await evaluate_leads(
+        engine=engine_of(app), lead_ids=ids, batch_size=batch_size, now=NOW
+    )
     assert (summary.evaluated, summary.moved, summary.handoffs) == (4, 0, 4)
     per_rep = {
         rep.email: await Handoff.filter(owner_id=rep.id, status=HandoffStatus.PENDING).count()
