@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec
 
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import IllegalTransition
@@ -24,6 +25,8 @@ from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
 from api.stage_moves import stage_changed_event
 from api.telemetry import count_evaluation
 from rules import EvaluationInput, EvaluationResult
+
+P = ParamSpec("P")
 
 
 @dataclass(slots=True)
@@ -156,35 +159,22 @@ def _events(
     return events
 
 
-def plan_outcome(
-    *,
-    handoff_stage: str,
-    lead: Lead,
-    fact_input: EvaluationInput,
-    result: EvaluationResult,
-    trigger: EvaluationTrigger,
-    now: datetime,
-    has_open_handoff: bool,
-) -> OutcomePlan:
-    """:func:`plan_rows`, with the rows as unsaved models."""
-    rows = plan_rows(
-        handoff_stage=handoff_stage,
-        lead=lead,
-        fact_input=fact_input,
-        result=result,
-        trigger=trigger,
-        now=now,
-        has_open_handoff=has_open_handoff,
-    )
-    return OutcomePlan(
-        lead=lead,
-        evaluation=Evaluation(**rows.evaluation) if rows.evaluation is not None else None,
-        stage_change=LeadStageChange(**rows.stage_change) if rows.stage_change else None,
-        handoff=rows.handoff,
-        lead_changes=rows.lead_changes,
-        refused=rows.refused,
-        unrouted=rows.unrouted,
-    )
+def _as_models(plan: Callable[P, RowPlan]) -> Callable[P, OutcomePlan]:
+    """``plan``, with the rows it plans made into unsaved models."""
+
+    def models(*args: P.args, **kwargs: P.kwargs) -> OutcomePlan:
+        rows = plan(*args, **kwargs)
+        return OutcomePlan(
+            lead=rows.lead,
+            evaluation=Evaluation(**rows.evaluation) if rows.evaluation is not None else None,
+            stage_change=LeadStageChange(**rows.stage_change) if rows.stage_change else None,
+            handoff=rows.handoff,
+            lead_changes=rows.lead_changes,
+            refused=rows.refused,
+            unrouted=rows.unrouted,
+        )
+
+    return models
 
 
 def plan_rows(
@@ -273,6 +263,10 @@ def plan_rows(
         refused=refused,
         unrouted=moved and reaches_handoff and owner_id is None,
     )
+
+
+plan_outcome = _as_models(plan_rows)
+""":func:`plan_rows`, with the rows as unsaved models (single lead, simulation)."""
 
 
 def _lead_changes(
