@@ -175,7 +175,8 @@ async def insert_values(
 ) -> list[int]:
     """Insert rows given as field values (missing fields take their defaults, as a model
     would); with a ``key`` (unique within ``rows``) return the new ids, in order. PostgreSQL:
-    binary ``COPY`` (ids drawn from the sequence first); elsewhere multi-row ``INSERT``."""
+    binary ``COPY`` (ids drawn from the sequence first); elsewhere multi-row ``INSERT … RETURNING``
+    (``key``) or one ``executemany``."""
     if not rows:
         return []
     table = _table(model)
@@ -188,15 +189,12 @@ async def insert_values(
         position = table.fields.index(key)
         return [ids[record[position]] for record in records]
     names = ", ".join(f'"{c}"' for c in table.columns)
-    row_marks = f"({', '.join('?' * len(table.fields))})"
-    per_statement = max(1, _MAX_PARAMS // len(table.fields))
-    for start in range(0, len(records), per_statement):
-        chunk = records[start : start + per_statement]
-        await db.execute_query(
-            f'INSERT INTO "{model._meta.db_table}" ({names}) VALUES '
-            + ", ".join([row_marks] * len(chunk)),
-            [value for record in chunk for value in record],
-        )
+    marks = ", ".join("?" * len(table.fields))
+    # one prepared statement over every row, as tortoise's bulk_create (no statement per batch
+    # size for SQLite to parse)
+    await db.execute_many(
+        f'INSERT INTO "{model._meta.db_table}" ({names}) VALUES ({marks})', records
+    )
     return []
 
 
