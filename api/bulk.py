@@ -218,9 +218,9 @@ async def _write(
     # Rows as field values, no model per row. COPY per table on PostgreSQL (ids drawn from the
     # sequence first), multi-row INSERT … RETURNING on SQLite: the new ids come with the rows,
     # never looked up afterwards.
-    ids = await insert_values(Evaluation, [p.evaluation for p in recorded if p.evaluation],
-                              key="lead_id")  # fmt: skip
-    for plan, evaluation_id in zip(recorded, ids, strict=True):
+    new_ids = await insert_values(Evaluation, [p.evaluation for p in recorded if p.evaluation],
+                                  key="lead_id")  # fmt: skip
+    for plan, evaluation_id in zip(recorded, new_ids, strict=True):
         plan.link(evaluation_id)
     changes = [p.stage_change for p in plans if p.stage_change is not None]
     handoffs = [p.handoff for p in plans if p.handoff is not None]
