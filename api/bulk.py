@@ -16,9 +16,9 @@ from api.bulk_write import lock_versions, open_handoff_leads, touch_reps, update
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.facts import _active_adjustments, reps_now
-from api.inserts import copy_rows, insert_returning
-from api.models import HandoffStep, Lead
-from api.outcomes import OutcomePlan, plan_outcome
+from api.inserts import insert_returning, insert_values
+from api.models import DomainEvent, Evaluation, HandoffStep, Lead, LeadStageChange
+from api.outcomes import RowPlan, plan_rows
 from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RepShare, RulesError
@@ -210,7 +210,7 @@ async def _write(
     ids = sorted(results)
     locked = await lock_versions(ids)
     open_handoffs = await open_handoff_leads(ids)
-    plans: list[OutcomePlan] = []
+    plans: list[RowPlan] = []
     for state in states:
         if state.id not in results or state.id not in locked:
             continue  # failed, or deleted meanwhile
@@ -219,7 +219,7 @@ async def _write(
             continue
         fact_input, result = results[state.id]
         plans.append(
-            plan_outcome(
+            plan_rows(
                 handoff_stage=engine.handoff_stage,
                 lead=cast(Lead, state),  # LeadState has every attribute the planner reads
                 fact_input=fact_input,
@@ -232,15 +232,17 @@ async def _write(
     if not plans:
         return
     recorded = [p for p in plans if p.evaluation is not None]
-    # COPY per table on PostgreSQL (ids drawn from the sequence first), multi-row INSERT …
-    # RETURNING on SQLite: the new ids come with the rows, never looked up afterwards.
-    await copy_rows([p.evaluation for p in recorded if p.evaluation], key="lead_id")
-    for plan in recorded:
-        plan.link()
+    # Rows as field values, no model per row. COPY per table on PostgreSQL (ids drawn from the
+    # sequence first), multi-row INSERT … RETURNING on SQLite: the new ids come with the rows,
+    # never looked up afterwards.
+    new_ids = await insert_values(Evaluation, [p.evaluation for p in recorded if p.evaluation],
+                                  key="lead_id")  # fmt: skip
+    for plan, evaluation_id in zip(recorded, new_ids, strict=True):
+        plan.link(evaluation_id)
     changes = [p.stage_change for p in plans if p.stage_change is not None]
     handoffs = [p.handoff for p in plans if p.handoff is not None]
     if changes:
-        await copy_rows(changes)
+        await insert_values(LeadStageChange, changes)
     if handoffs:
         await insert_returning(handoffs, key="lead_id")
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
@@ -255,10 +257,10 @@ async def _write(
     await update_leads([(p.lead.id, p.lead_changes) for p in plans], datetime.now(UTC))
     events = [e for p in plans for e in p.final_events()]
     if events:
-        await copy_rows(events)
+        await insert_values(DomainEvent, events)
     summary.evaluated += len(plans)
     summary.recorded += len(recorded)
-    summary.moved += sum(1 for c in changes if c.applied)
+    summary.moved += sum(1 for c in changes if c["applied"])
     summary.handoffs += len(handoffs)
 
 

@@ -1,17 +1,23 @@
-"""Multi-row INSERT … RETURNING: a batch of rows and their new ids in one statement.
+"""Multi-row INSERT … RETURNING and COPY: a batch of rows and their new ids in a statement or two.
 
 tortoise's ``bulk_create`` runs ``executemany`` and gives no ids back, which forced look-ups by
 ``created_at`` to link rows. PostgreSQL and SQLite (≥ 3.35) both return the ids of a multi-row
 insert; each row is matched back through a column that is unique within the batch.
+
+Rows come either as unsaved models or, on the bulk path, as plain field values
+(:func:`insert_values`: no model instance per row), converted to database values by the same
+field converters, so both give the same bytes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from tortoise.fields import Field, JSONField
+from tortoise import timezone
+from tortoise.fields import DatetimeField, Field, JSONField
 from tortoise.fields.data import JSON_DUMPS
 from tortoise.models import Model
 
@@ -36,41 +42,109 @@ def converter(field: Field[Any]) -> Callable[[Any, Any], Any]:
     return to_db
 
 
+class _Detached:
+    """Stands for the row in ``to_db_value``: not a saved or unsaved instance, so a datetime
+    field does not stamp it (``auto_now_add`` values are filled in by :meth:`_Table.values`)."""
+
+
+_DETACHED = _Detached()
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """How a model's rows become database values: the insert columns (generated primary key
+    left out), each field's converter, and its default as ``Model.__init__`` would set it."""
+
+    model: type[Model]
+    fields: list[str]
+    columns: list[str]
+    convert: list[Callable[[Any, Any], Any]]
+    defaults: list[Callable[[], Any]]
+
+    def values(self, row: dict[str, Any]) -> list[Any]:
+        """One row's database values from its field values; missing fields take defaults."""
+        out = []
+        for name, to_db, default in zip(self.fields, self.convert, self.defaults, strict=True):
+            value = row[name] if name in row else default()
+            out.append(to_db(value, _DETACHED))
+        return out
+
+    def of_model(self, row: Model) -> list[Any]:
+        pairs = zip(self.fields, self.convert, strict=True)
+        return [to_db(getattr(row, name), row) for name, to_db in pairs]
+
+
+_TABLES: dict[type[Model], _Table] = {}
+
+
+def _table(model: type[Model]) -> _Table:
+    table = _TABLES.get(model)
+    if table is None:
+        meta = model._meta
+        fields = [f for f in meta.fields_db_projection if not meta.fields_map[f].generated]
+        table = _TABLES[model] = _Table(
+            model=model,
+            fields=fields,
+            columns=[meta.fields_db_projection[f] for f in fields],
+            convert=[converter(meta.fields_map[f]) for f in fields],
+            defaults=[_default(meta.fields_map[f]) for f in fields],
+        )
+    return table
+
+
+def _default(field: Field[Any]) -> Callable[[], Any]:
+    """The value ``Model.__init__`` gives a field left out (and ``auto_now_add``'s stamp)."""
+    if isinstance(field, DatetimeField) and field.auto_now:
+        raise NotImplementedError(f"{field.model_field_name}: auto_now stamps every write")
+    if isinstance(field, DatetimeField) and field.auto_now_add:
+        return timezone.localtime
+    default = field.default
+    if callable(default):
+        return default  # type: ignore[no-any-return]
+    if default is not None:
+        return lambda: default
+    if field.has_db_default():
+        db_default = field.get_db_default_value()
+        return lambda: db_default
+    return lambda: None
+
+
 async def insert_returning(rows: Sequence[Model], *, key: str) -> dict[Any, int]:
     """Insert ``rows`` (all of one model); map each row's ``key`` column value to its new id
     (and set the ids on the instances). ``key`` must be unique within ``rows``."""
     if not rows:
         return {}
-    model = type(rows[0])
-    meta = model._meta
-    db = model._choose_db(for_write=True)
-    executor = db.executor_class(model=model, db=db)
-    fields, columns = executor._prepare_insert_columns()
+    table = _table(type(rows[0]))
+    ids = await _insert_returning(table, [table.of_model(row) for row in rows], key)
+    for row in rows:
+        row.pk = ids[getattr(row, key)]
+        row._saved_in_db = True
+    return ids
+
+
+async def _insert_returning(table: _Table, records: list[list[Any]], key: str) -> dict[Any, int]:
+    meta = table.model._meta
+    db = table.model._choose_db(for_write=True)
     key_column = meta.fields_db_projection[key]
-    per_statement = max(1, _MAX_PARAMS // len(fields))
-    convert = [(name, converter(meta.fields_map[name])) for name in fields]
+    per_statement = max(1, _MAX_PARAMS // len(table.fields))
     ids: dict[Any, int] = {}
     postgres = db.capabilities.dialect == "postgres"
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
+    names = ", ".join(f'"{c}"' for c in table.columns)
+    for start in range(0, len(records), per_statement):
+        chunk = records[start : start + per_statement]
         values: list[Any] = []
         groups = []
-        for row in chunk:
-            marks = []
-            for name, to_db in convert:
-                values.append(to_db(getattr(row, name), row))
-                marks.append(f"${len(values)}" if postgres else "?")
+        for record in chunk:
+            first = len(values)
+            values.extend(record)
+            marks = (f"${first + 1 + i}" if postgres else "?" for i in range(len(record)))
             groups.append(f"({', '.join(marks)})")
-        names = ", ".join(f'"{c}"' for c in columns)
         sql = (
             f'INSERT INTO "{meta.db_table}" ({names}) VALUES {", ".join(groups)} '
             f'RETURNING "{meta.db_pk_column}", "{key_column}"'
         )
-        for record in await db.execute_query_dict(sql, values):  # fetches on both drivers
-            ids[record[key_column]] = int(record[meta.db_pk_column])
-    for row in rows:
-        row.pk = ids[getattr(row, key)]
-        row._saved_in_db = True
+        for result in await db.execute_query_dict(sql, values):  # fetches on both drivers
+            ids[result[key_column]] = int(result[meta.db_pk_column])
     return ids
 
 
@@ -82,7 +156,6 @@ async def copy_rows(rows: Sequence[Model], *, key: str | None = None) -> None:
     if not rows:
         return
     model = type(rows[0])
-    meta = model._meta
     db = model._choose_db(for_write=True)
     if db.capabilities.dialect != "postgres":
         if key is not None:
@@ -90,23 +163,59 @@ async def copy_rows(rows: Sequence[Model], *, key: str | None = None) -> None:
         else:
             await model.bulk_create(list(rows), using_db=db)
         return
-    executor = db.executor_class(model=model, db=db)
-    fields, columns = executor._prepare_insert_columns()
-    convert = [(name, converter(meta.fields_map[name])) for name in fields]
-    records = [[to_db(getattr(row, name), row) for name, to_db in convert] for row in rows]
-    pk = meta.db_pk_column
+    table = _table(model)
+    ids = await _copy(table, [table.of_model(row) for row in rows], with_ids=key is not None)
+    for row, pk in zip(rows, ids, strict=False):
+        row.pk = pk
+        row._saved_in_db = True
+
+
+async def insert_values(
+    model: type[Model], rows: Sequence[dict[str, Any]], *, key: str | None = None
+) -> list[int]:
+    """Insert rows given as field values (missing fields take their defaults, as a model
+    would); with a ``key`` (unique within ``rows``) return the new ids, in order. PostgreSQL:
+    binary ``COPY`` (ids drawn from the sequence first); elsewhere multi-row ``INSERT … RETURNING``
+    (``key``) or one ``executemany``."""
+    if not rows:
+        return []
+    table = _table(model)
+    records = [table.values(row) for row in rows]
+    db = model._choose_db(for_write=True)
+    if db.capabilities.dialect == "postgres":
+        return await _copy(table, records, with_ids=key is not None)
     if key is not None:
+        ids = await _insert_returning(table, records, key)
+        position = table.fields.index(key)
+        return [ids[record[position]] for record in records]
+    names = ", ".join(f'"{c}"' for c in table.columns)
+    marks = ", ".join("?" * len(table.fields))
+    # one prepared statement over every row, as tortoise's bulk_create (no statement per batch
+    # size for SQLite to parse)
+    await db.execute_many(
+        f'INSERT INTO "{model._meta.db_table}" ({names}) VALUES ({marks})', records
+    )
+    return []
+
+
+async def _copy(table: _Table, records: list[list[Any]], *, with_ids: bool) -> list[int]:
+    meta = table.model._meta
+    db = table.model._choose_db(for_write=True)
+    columns = table.columns
+    ids: list[int] = []
+    rows: list[tuple[Any, ...]]
+    if with_ids:
+        pk = meta.db_pk_column
         _, drawn = await db.execute_query(
             f"SELECT nextval(pg_get_serial_sequence('{meta.db_table}', '{pk}')) "
             "FROM generate_series(1, $1)",
-            [len(rows)],
+            [len(records)],
         )
-        for row, record, drawn_row in zip(rows, records, drawn, strict=True):
-            row.pk = int(drawn_row[0])
-            row._saved_in_db = True
-            record.insert(0, row.pk)
+        ids = [int(row[0]) for row in drawn]
+        rows = [(pk_, *record) for pk_, record in zip(ids, records, strict=True)]
         columns = [pk, *columns]
+    else:
+        rows = [tuple(record) for record in records]
     async with db.acquire_connection() as conn:
-        await conn.copy_records_to_table(
-            meta.db_table, records=[tuple(r) for r in records], columns=columns
-        )
+        await conn.copy_records_to_table(meta.db_table, records=rows, columns=columns)
+    return ids

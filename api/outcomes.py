@@ -1,15 +1,20 @@
 """Turning an engine result into rows: what one evaluation writes, decided without I/O.
 
 Both the single-lead path (api/qualification.py) and the bulk path (api/bulk.py) plan with
-``plan_outcome`` and differ only in how they write: row by row, or in batches.
+:func:`plan_rows`: the rows as plain field values, which the bulk writer turns straight into
+``COPY`` / multi-row ``INSERT`` values (a tortoise model per row cost more than the rest of the
+planning). :func:`plan_outcome` makes models of the same values for the paths that save them
+one by one (single lead, simulation).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ParamSpec
 
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import IllegalTransition
@@ -21,14 +26,58 @@ from api.stage_moves import stage_changed_event
 from api.telemetry import count_evaluation
 from rules import EvaluationInput, EvaluationResult
 
+P = ParamSpec("P")
+
 
 @dataclass(slots=True)
-class OutcomePlan:
-    """Unsaved rows for one evaluation; ids that link them are filled in by the writer.
+class RowPlan:
+    """One evaluation's writes as field values (``Evaluation`` / ``LeadStageChange`` columns by
+    field name); the handoff, rare, as a model. The writer links them once the evaluation has
+    its id (:meth:`link`).
 
     ``evaluation`` is None when the decision is the one already in force (issue 9): nothing is
     appended, only the lead's scores and times change in place.
     """
+
+    lead: Lead
+    evaluation: dict[str, Any] | None
+    stage_change: dict[str, Any] | None
+    handoff: Handoff | None
+    lead_changes: dict[str, object]
+    refused: str | None
+    unrouted: bool
+
+    def link(self, evaluation_id: int) -> None:
+        """After the evaluation got its id: point the other rows at it."""
+        assert self.evaluation is not None
+        self.evaluation["id"] = evaluation_id
+        self.lead_changes["last_evaluation_id"] = evaluation_id
+        if self.stage_change is not None:
+            self.stage_change["evaluation_id"] = evaluation_id
+        if self.handoff is not None:
+            self.handoff.evaluation_id = evaluation_id
+
+    def final_events(self) -> list[dict[str, Any]]:
+        """The outbox rows (``DomainEvent`` field values), once the rows have their ids."""
+        if self.evaluation is None:
+            return []
+        change = self.stage_change
+        return _events(
+            self.lead,
+            self.lead_changes,
+            self.evaluation["id"],
+            self.evaluation["outcome"]["routing"],
+            self.handoff,
+            None if change is None or not change["applied"] else
+            (change["from_stage"], change["to_stage"], change["reason"], change["actor"]),
+            unrouted=self.unrouted,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class OutcomePlan:
+    """Unsaved rows for one evaluation (:class:`RowPlan` as models); ids that link them are
+    filled in by the writer."""
 
     lead: Lead
     evaluation: Evaluation | None
@@ -51,46 +100,84 @@ class OutcomePlan:
     def final_events(self) -> list[DomainEvent]:
         if self.evaluation is None:
             return []
-        events = [
-            DomainEvent(
-                kind="evaluation", subject_id=self.lead.id, payload={"id": self.evaluation.id}
-            )
-        ]
-        if self.handoff is not None:
-            events.append(
-                DomainEvent(
-                    kind="handoff",
-                    subject_id=self.handoff.owner_id,  # type: ignore[attr-defined]
-                    payload={"id": self.handoff.id},
-                )
-            )
         change = self.stage_change
-        if change is not None and change.applied:
-            owner = self.lead_changes.get("owner_id", self.lead.owner_id)  # type: ignore[attr-defined]
-            event = stage_changed_event(
-                self.lead.id,
-                change.from_stage,
-                change.to_stage,
-                reason=change.reason,
-                actor=change.actor or "rules",
+        routing = self.evaluation.outcome["routing"]
+        assert isinstance(routing, list)
+        events = _events(
+            self.lead,
+            self.lead_changes,
+            self.evaluation.id,
+            routing,
+            self.handoff,
+            None if change is None or not change.applied else
+            (change.from_stage, change.to_stage, change.reason, change.actor),
+            unrouted=self.unrouted,
+        )  # fmt: skip
+        return [DomainEvent(**event) for event in events]
+
+
+def _events(
+    lead: Lead,
+    lead_changes: dict[str, object],
+    evaluation_id: int,
+    routing: list[Any],
+    handoff: Handoff | None,
+    applied: tuple[LifecycleStage, LifecycleStage, str | None, str | None] | None,
+    *,
+    unrouted: bool,
+) -> list[dict[str, Any]]:
+    """What the outbox gets for one recorded evaluation: the evaluation, its handoff, the
+    applied stage move, or a lead that reached the handoff stage with no rep to take it."""
+    events: list[dict[str, Any]] = [
+        {"kind": "evaluation", "subject_id": lead.id, "payload": {"id": evaluation_id}}
+    ]
+    if handoff is not None:
+        events.append(
+            {
+                "kind": "handoff",
+                "subject_id": handoff.owner_id,  # type: ignore[attr-defined]
+                "payload": {"id": handoff.id},
+            }
+        )
+    if applied is not None:
+        from_stage, to_stage, reason, actor = applied
+        owner = lead_changes.get("owner_id", lead.owner_id)  # type: ignore[attr-defined]
+        events.append(
+            stage_changed_event(
+                lead.id,
+                from_stage,
+                to_stage,
+                reason=reason,
+                actor=actor or "rules",
                 owner=owner if isinstance(owner, int) else None,
             )
-            events.append(DomainEvent(**event))
-        if self.unrouted:
-            routing = self.evaluation.outcome["routing"]
-            assert isinstance(routing, list)
-            why = dict(zip(_ROUTING, routing[:3], strict=True))
-            events.append(
-                DomainEvent(
-                    kind="handoff_unrouted",
-                    subject_id=self.lead.id,
-                    payload={"lead": self.lead.id, "why": why},
-                )
-            )
-        return events
+        )
+    if unrouted:
+        why = dict(zip(_ROUTING, routing[:3], strict=True))
+        payload = {"lead": lead.id, "why": why}
+        events.append({"kind": "handoff_unrouted", "subject_id": lead.id, "payload": payload})
+    return events
 
 
-def plan_outcome(
+def _as_models(plan: Callable[P, RowPlan]) -> Callable[P, OutcomePlan]:
+    """``plan``, with the rows it plans made into unsaved models."""
+
+    def models(*args: P.args, **kwargs: P.kwargs) -> OutcomePlan:
+        rows = plan(*args, **kwargs)
+        return OutcomePlan(
+            lead=rows.lead,
+            evaluation=Evaluation(**rows.evaluation) if rows.evaluation is not None else None,
+            stage_change=LeadStageChange(**rows.stage_change) if rows.stage_change else None,
+            handoff=rows.handoff,
+            lead_changes=rows.lead_changes,
+            refused=rows.refused,
+            unrouted=rows.unrouted,
+        )
+
+    return models
+
+
+def plan_rows(
     *,
     handoff_stage: str,
     lead: Lead,
@@ -99,7 +186,7 @@ def plan_outcome(
     trigger: EvaluationTrigger,
     now: datetime,
     has_open_handoff: bool,
-) -> OutcomePlan:
+) -> RowPlan:
     """Apply the lifecycle guards to what the rules asked for.
 
     The rulebook validator already refuses backward transitions, so a refusal here means the
@@ -124,36 +211,36 @@ def plan_outcome(
     sla = result.sla
     final = result.stage.to_stage or result.stage.from_stage
     decision = decision_digest(result, stage_before.value, refused, routed=owner_id is not None)
-    evaluation = None
+    evaluation: dict[str, Any] | None = None
     if decision != lead.decision:
-        evaluation = Evaluation(
-            lead_id=lead.id,
-            rulebook_version=result.rulebook_version,
-            trigger=trigger,
-            input=pack_input(fact_input, routed=final == handoff_stage),
+        evaluation = {
+            "lead_id": lead.id,
+            "rulebook_version": result.rulebook_version,
+            "trigger": trigger,
+            "input": pack_input(fact_input, routed=final == handoff_stage),
             **pack_result(result),
-            stage_before=stage_before,
-            stage_after=stage_after,
-            owner_id=owner_id,
-            sla_deadline=sla.deadline if sla and owner_id else None,
-            duration_ms=result.duration_ms,
-            next_change_at=result.next_change_at,
-        )
-        evaluation.outcome["refused_transition"] = refused
+            "stage_before": stage_before,
+            "stage_after": stage_after,
+            "owner_id": owner_id,
+            "sla_deadline": sla.deadline if sla and owner_id else None,
+            "duration_ms": result.duration_ms,
+            "next_change_at": result.next_change_at,
+        }
+        evaluation["outcome"]["refused_transition"] = refused
     outcome = "handoff" if reaches_handoff else "moved" if moved else "refused" if refused else ""
     count_evaluation(str(trigger), outcome or "unchanged")
-    stage_change = None
+    stage_change: dict[str, Any] | None = None
     if evaluation is not None and target is not None and target != stage_before.value:
-        stage_change = LeadStageChange(
-            lead_id=lead.id,
-            from_stage=stage_before,
-            to_stage=LifecycleStage(target),
-            applied=moved,
-            reason=(result.stage.rule or "") if moved else f"refused: {refused}",
-            actor=f"rule:{result.stage.rule}",
-            entered_from_at=lead.stage_entered_at or lead.created_at,
-            changed_at=now,  # the lead's stage_entered_at below, so the next change agrees
-        )
+        stage_change = {
+            "lead_id": lead.id,
+            "from_stage": stage_before,
+            "to_stage": LifecycleStage(target),
+            "applied": moved,
+            "reason": (result.stage.rule or "") if moved else f"refused: {refused}",
+            "actor": f"rule:{result.stage.rule}",
+            "entered_from_at": lead.stage_entered_at or lead.created_at,
+            "changed_at": now,  # the lead's stage_entered_at below, so the next change agrees
+        }
     handoff = None
     if owner_id is not None and not has_open_handoff:
         handoff = Handoff(
@@ -165,7 +252,7 @@ def plan_outcome(
             escalate_at=sla.escalate_at if sla else None,
             created_at=now,  # the evaluation's clock: the SLA and escalation count from it
         )
-    return OutcomePlan(
+    return RowPlan(
         lead=lead,
         evaluation=evaluation,
         stage_change=stage_change,
@@ -176,6 +263,10 @@ def plan_outcome(
         refused=refused,
         unrouted=moved and reaches_handoff and owner_id is None,
     )
+
+
+plan_outcome = _as_models(plan_rows)
+""":func:`plan_rows`, with the rows as unsaved models (single lead, simulation)."""
 
 
 def _lead_changes(

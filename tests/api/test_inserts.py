@@ -1,0 +1,157 @@
+"""Rows written from plain field values (the bulk path) are the rows the models write."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from starlette.applications import Starlette
+from tortoise.models import Model
+
+from api.bulk import all_lead_ids
+from api.bulk_read import campaign_keys, connection, read_batch
+from api.engine import RulesEngine
+from api.enums import EvaluationTrigger, LifecycleStage
+from api.facts import _active_adjustments, reps_now
+from api.inserts import _table, copy_rows, insert_values
+from api.models import DomainEvent, Evaluation, Lead, LeadStageChange
+from api.outcomes import OutcomePlan, RowPlan, plan_outcome, plan_rows
+from rules import EvaluationResult
+from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
+
+STAMPED = {"created_at"}
+"""``auto_now_add``: the wall clock at insert time, on both paths."""
+
+
+async def _plans(engine: RulesEngine) -> list[tuple[OutcomePlan, RowPlan]]:
+    """Both planners over the demo leads, every lead recording, each evaluated as a new lead:
+    moves, handoffs and their events are among the rows; a third of the leads are customers
+    already when planned, so that their moves are refused."""
+    await lead_with_account_and_campaign(60)
+    states, inputs = await read_batch(
+        await all_lead_ids(),
+        now=ANCHOR,
+        lookback_days=engine.lookback_days,
+        campaigns=await campaign_keys(),
+        adjustments=await _active_adjustments(ANCHOR),
+        reps=await reps_now(ANCHOR),
+    )
+    new = {
+        i: inp.model_copy(update={"lead": inp.lead.model_copy(update={"stage": "new"})})
+        for i, inp in inputs.items()
+    }
+    results = await engine.evaluate_batch([new[s.id] for s in states])
+    plans = []
+    for i, (state, result) in enumerate(zip(states, results, strict=True)):
+        assert isinstance(result, EvaluationResult)
+        state.decision, state.owner_id = None, None
+        state.stage = LifecycleStage.CUSTOMER if i % 3 == 1 else LifecycleStage.NEW
+        args: dict[str, Any] = {
+            "handoff_stage": engine.handoff_stage,
+            "lead": cast(Lead, state),
+            "fact_input": new[state.id],
+            "result": result,
+            "trigger": EvaluationTrigger.BULK,
+            "now": ANCHOR,
+            "has_open_handoff": False,
+        }
+        plans.append((plan_outcome(**args), plan_rows(**args)))
+    return plans
+
+
+def _same_ids(plans: list[tuple[OutcomePlan, RowPlan]]) -> None:
+    for i, (models, values) in enumerate(plans):
+        assert models.evaluation is not None
+        models.evaluation.id = 1_000_000 + i
+        models.link()
+        values.link(1_000_000 + i)
+        for handoff in (models.handoff, values.handoff):
+            if handoff is not None:
+                handoff.id = 2_000_000 + i
+
+
+def _without(model: type[Model], row: list[Any], *skip: str) -> list[Any]:
+    fields = _table(model).fields
+    return [v for f, v in zip(fields, row, strict=True) if f not in {*STAMPED, *skip}]
+
+
+async def test_values_convert_to_the_bytes_the_models_convert_to(app: Starlette) -> None:
+    plans = await _plans(app.state.engine)
+    _same_ids(plans)
+    kinds = {"changes": 0, "refused": 0, "handoff": 0, "lead_stage_changed": 0}
+    for models, values in plans:
+        assert models.evaluation is not None
+        assert values.evaluation is not None
+        table = _table(Evaluation)
+        assert _without(Evaluation, table.values(values.evaluation)) == _without(
+            Evaluation, table.of_model(models.evaluation)
+        )
+        assert (models.stage_change is None) == (values.stage_change is None)
+        if models.stage_change is not None and values.stage_change is not None:
+            kinds["changes"] += 1
+            kinds["refused"] += not values.stage_change["applied"]
+            table = _table(LeadStageChange)
+            assert table.values(values.stage_change) == table.of_model(models.stage_change)
+        events, rows = models.final_events(), values.final_events()
+        assert len(events) == len(rows)
+        for event, row in zip(events, rows, strict=True):
+            kinds[event.kind] = kinds.get(event.kind, 0) + 1
+            table = _table(DomainEvent)
+            assert _without(DomainEvent, table.values(row)) == _without(
+                DomainEvent, table.of_model(event)
+            )
+    # the comparison covered every kind of row the bulk path writes
+    assert all(kinds[k] for k in ("changes", "refused", "handoff", "lead_stage_changed")), kinds
+    assert kinds["evaluation"] == len(plans), kinds
+
+
+async def _stored(model: type[Model], ids: list[int], *skip: str) -> list[tuple[Any, ...]]:
+    """The rows as the database gives them back, without their ids and stamps."""
+    table = _table(model)
+    columns = [c for f, c in zip(table.fields, table.columns, strict=True)
+               if f not in {*STAMPED, *skip}]  # fmt: skip
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" * len(ids)) if connection().capabilities.dialect == "sqlite" else ""
+    where = f"id IN ({marks})" if marks else "id = ANY($1::bigint[])"
+    _, rows = await connection().execute_query(
+        f'SELECT {names} FROM "{model._meta.db_table}" WHERE {where} ORDER BY id',
+        list(ids) if marks else [ids],
+    )
+    return [tuple(row) for row in rows]
+
+
+async def test_values_and_models_store_the_same_rows(app: Starlette) -> None:
+    """Written through ``insert_values`` and through ``copy_rows`` (COPY on PostgreSQL,
+    multi-row INSERT / bulk_create on SQLite), then read back: the same rows."""
+    plans = await _plans(app.state.engine)
+    evaluations = [m.evaluation for m, _ in plans if m.evaluation is not None]
+    await copy_rows(evaluations, key="lead_id")
+    from_values = await insert_values(
+        Evaluation, [v.evaluation for _, v in plans if v.evaluation is not None], key="lead_id"
+    )
+    assert len(set(from_values)) == len(plans)
+    assert await _stored(Evaluation, [e.id for e in evaluations]) == await _stored(
+        Evaluation, from_values
+    )
+    for (models, values), evaluation_id in zip(plans, from_values, strict=True):
+        models.link()
+        values.link(evaluation_id)
+    changes = [m.stage_change for m, _ in plans if m.stage_change is not None]
+    before = await _ids(LeadStageChange)
+    await copy_rows(changes)
+    await insert_values(LeadStageChange, [v.stage_change for _, v in plans if v.stage_change])
+    after = await _ids(LeadStageChange, after=max(before, default=0))
+    stored = await _stored(LeadStageChange, after, "evaluation_id")
+    assert changes
+    assert stored[: len(changes)] == stored[len(changes) :]
+    _same_ids(plans)  # the events name the same evaluation (and handoff) ids on both sides
+    events = [e for m, _ in plans for e in m.final_events()]
+    before = await _ids(DomainEvent)
+    await copy_rows(events)
+    await insert_values(DomainEvent, [e for _, v in plans for e in v.final_events()])
+    stored = await _stored(DomainEvent, await _ids(DomainEvent, after=max(before, default=0)))
+    assert stored[: len(events)] == stored[len(events) :]
+
+
+async def _ids(model: type[Model], after: int = 0) -> list[int]:
+    ids = await model.filter(id__gt=after).order_by("id").values_list("id", flat=True)
+    return cast(list[int], ids)
