@@ -203,7 +203,9 @@ class Evaluator:
             "routing": routing,
             "sla": sla,
             "not_fired": self._explain(fired_names, subject_2, facts) if explain else [],
-            "next_change_at": self.horizon.next_change(inp, contributions, scores, facts.ages),
+            "next_change_at": self.horizon.next_change(
+                inp, contributions, scores, facts.ages, hits
+            ),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
 

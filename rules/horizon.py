@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,8 @@ _HALF_STEP = 5e-5
 
 
 _MICROSECOND = timedelta(microseconds=1)
+_DAY = float(MICROS_PER_DAY)
+_LN2 = math.log(2)
 _MAX_DELAY = 1_000 * 365 * MICROS_PER_DAY
 """Crossings further away than this (a millennium) are never due: not a change."""
 
@@ -58,6 +60,12 @@ class Horizon:
         self._half_lives = {
             name: s.half_life_days for name, s in book.scores.items() if s.half_life_days
         }
+        self._decaying = {  # signal → (score, points, per-activity) of decaying scores
+            sig.name: (sig.score, sig.points, sig.per_activity)
+            for sig in book.signals
+            if sig.score in self._half_lives
+        }
+        self._bounds = {name: (sc.floor, sc.cap) for name, sc in book.scores.items()}
         self._score_limits = {
             name: sorted(v) for name, v in score_limits.items() if name in self._half_lives
         }
@@ -66,13 +74,16 @@ class Horizon:
     def next_change(
         self,
         inp: EvaluationInput,
-        contributions: Iterable[Mapping[str, Any]],
+        contributions: Sequence[Mapping[str, Any]],
         scores: Mapping[str, Mapping[str, Any]],
         ages: Sequence[int] | None = None,
+        hits: Mapping[str, Sequence[float | None]] | None = None,
     ) -> datetime | None:
         """The earliest time after ``inp.now`` at which re-evaluating may give another outcome.
 
-        ``ages``: every activity's age in µs, in input order (``Facts.ages``), if known."""
+        ``ages``: every activity's age in µs, in input order (``Facts.ages``), if known.
+        ``hits``: the fired signals' match ages in days (what the scores were computed from);
+        with them a score crossing is exact to the microsecond, else estimated early."""
         now = inp.now
         times: list[datetime] = []
         if ages is None:
@@ -94,7 +105,7 @@ class Horizon:
                 delay = windows[i] + 1 - age  # inclusive edge: in while age ≤ window
             if soonest is None or delay < soonest:
                 soonest = delay
-        crossing = self._score_delay(contributions, scores)
+        crossing = self._score_delay(contributions, scores, hits, soonest)
         if crossing is not None and (soonest is None or crossing < soonest):
             soonest = crossing
         if soonest is not None:
@@ -121,35 +132,140 @@ class Horizon:
 
     def _score_delay(
         self,
-        contributions: Iterable[Mapping[str, Any]],
+        contributions: Sequence[Mapping[str, Any]],
         scores: Mapping[str, Mapping[str, Any]],
+        hits: Mapping[str, Sequence[float | None]] | None = None,
+        before: int | None = None,
     ) -> int | None:
         """value(t) = D·2^(-Δt/half-life) + K between window changes; when does it pass a limit?
 
-        The soonest crossing as µs from now, rounded down: never later than the crossing."""
+        The soonest crossing as µs from now, never later than the crossing. Each contribution
+        and the score are rounded to 4 decimals, so D + K may be off the true value by half a
+        step per contribution: the closed form gives the earliest time the crossing can come
+        (seconds early at most). A lead evaluated within one such bracket of a crossing gets,
+        with ``hits``, the exact microsecond, found by bisection on the score as the evaluator
+        computes it (rounding included). So a crossing costs at most one evaluation that
+        changes nothing, and the bisection runs only near crossings. Crossings that cannot
+        come ``before`` another change are not looked for."""
         limits = self._score_limits
         if not limits:
             return None
         decaying: dict[str, float] = {}
+        parts: dict[str, int] = {}
         for part in contributions:
             if part["score"] in limits and part["activity_age_days"] is not None:
                 decaying[part["score"]] = decaying.get(part["score"], 0.0) + part["value"]
-        soonest: int | None = None
+                parts[part["score"]] = parts.get(part["score"], 0) + 1
+        soonest = before
         for name, d in decaying.items():
             if d == 0:
                 continue
             score = scores[name]
             k = score["raw"] + score["adjustment"] - d
             half_life = self._half_lives[name] * MICROS_PER_DAY
+            slack = (parts[name] + 1) * _HALF_STEP
+            sign = 1.0 if d > 0 else -1.0
+            value_at: Callable[[int], float] | None = None
             for limit in limits[name]:
+                if (score["value"] - limit) * sign < 0:
+                    continue  # on the side the score moves to: it never comes back
                 for target in (limit - _HALF_STEP, limit + _HALF_STEP):
-                    ratio = (target - k) / d
-                    if 0 < ratio < 1:
-                        delay = math.floor(-half_life * math.log2(ratio))
-                        delay = max(delay, 1)
-                        if delay < _MAX_DELAY and (soonest is None or delay < soonest):
-                            soonest = delay
-        return soonest
+                    # the earliest the rounded score can reach the target
+                    delay = _delay(d, k, target + sign * slack, half_life)
+                    if delay is None or (soonest is not None and delay >= soonest):
+                        continue
+                    # Within one bracket of now? Its width is 2·slack over the decay rate at
+                    # the crossing, |target - K|·ln 2 / half-life.
+                    gap = abs(target - k)
+                    if hits and gap > 0 and delay * gap * _LN2 <= 2 * slack * half_life:
+                        latest = _delay(d, k, target - sign * slack, half_life)
+                        value_at = value_at or self._value_at(name, contributions, score, hits)
+                        if value_at is not None:
+                            flip = _first_flip(value_at, score["value"], limit, sign, latest)
+                            if flip is None:  # not by the latest time for this target
+                                continue
+                            delay = flip
+                    if soonest is None or delay < soonest:
+                        soonest = max(delay, 1)
+        return soonest if soonest != before else None
+
+    def _value_at(
+        self,
+        name: str,
+        contributions: Sequence[Mapping[str, Any]],
+        score: Mapping[str, Any],
+        hits: Mapping[str, Sequence[float | None]],
+    ) -> Callable[[int], float] | None:
+        """The score ``name`` as the evaluator computes it ``t`` µs from now (same matches,
+        same order of sums, same rounding); None when a contribution is not reproducible."""
+        half_life = self._half_lives[name]
+        terms: list[tuple[float, list[int]] | float] = []
+        for part in contributions:
+            if part["score"] != name:
+                continue
+            signal = self._decaying.get(part["signal"])
+            ages = hits.get(part["signal"])
+            if part["activity_age_days"] is None:
+                terms.append(part["value"])
+                continue
+            if signal is None or ages is None:
+                return None
+            known = [round(a * MICROS_PER_DAY) for a in ages if a is not None]
+            if not signal[2]:
+                known = [min(known)]
+            terms.append((signal[1], known))
+        floor, cap = self._bounds[name]
+        adjustment = score["adjustment"]
+
+        def value_at(t: int) -> float:
+            raw = 0.0
+            for term in terms:
+                if isinstance(term, float | int):
+                    raw += term
+                    continue
+                points, known = term
+                total = sum(0.5 ** (((a + t) / _DAY) / half_life) for a in known)
+                raw += round(points * total, 4)
+            return float(round(max(floor, min(cap, raw + adjustment)), 4))
+
+        return value_at
+
+
+def _first_flip(
+    value_at: Callable[[int], float], v0: float, limit: float, sign: float, latest: int | None
+) -> int | None:
+    """The first µs at which ``gte``/``gt`` (falling, ``sign`` 1) or ``lte``/``lt`` (rising)
+    on ``limit`` changes, given the value now; None if it does not before ``latest``."""
+    if (v0 - limit) * sign < 0:
+        return None  # on the side the score moves to: it never comes back
+    strict = v0 != limit  # `gt`/`lt` change on reaching the limit, `gte`/`lte` once past it
+
+    def flipped(t: int) -> bool:
+        gap = (value_at(t) - limit) * sign
+        return gap <= 0 if strict else gap < 0
+
+    lo, hi = 0, _MAX_DELAY if latest is None else max(latest, 1)
+    if not flipped(hi):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if flipped(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _delay(d: float, k: float, target: float, half_life: float) -> int | None:
+    """µs until D·2^(-t/half-life) + K reaches ``target`` (rounded down, at least 1); None if
+    never; 0 if it is there already."""
+    ratio = (target - k) / d
+    if ratio >= 1:
+        return 0
+    if ratio <= 0:
+        return None
+    delay = max(math.floor(-half_life * math.log2(ratio)), 1)
+    return delay if delay < _MAX_DELAY else None
 
 
 def _numbers(value: c.Scalar | tuple[c.Scalar, ...] | None) -> list[float]:

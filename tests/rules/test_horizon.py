@@ -138,3 +138,25 @@ def test_the_lead_age_crossing_is_reached_exactly_and_an_unreachable_one_is_none
         assert reached.stage.to_stage == "mql"
         later = inp.model_copy(update={"now": at + timedelta(days=1)})
         assert evaluator.evaluate(later).next_change_at is None
+
+
+def test_a_crossing_hidden_by_rounding_is_found_to_the_microsecond() -> None:
+    """Found by the property above: a form submitted 5.27 s ago is worth 4.999985 points,
+    rounded to 5.0, so `engagement gte 5` holds; the rounded value drops below 5 some 12 s
+    later. The closed form took the rounded 5.0 as exact and named a time 5 s too late."""
+    inp = EvaluationInput.model_validate(
+        {
+            "lead": {"email": "ana@acme.io", "stage": "new"},
+            "activities": [{"type": "form_submit", "occurred_at": NOW - timedelta(seconds=5.27)}],
+            "now": NOW,
+        }
+    )
+    evaluator = _demo_evaluator()
+    first = evaluator.evaluate(inp, explain=False)
+    assert "engaged_on_activity" in first.fired_names
+    at = first.next_change_at
+    assert at is not None
+    just_before = evaluator.evaluate(inp.model_copy(update={"now": at - timedelta(microseconds=1)}))
+    assert just_before.fired_names == first.fired_names
+    changed = evaluator.evaluate(inp.model_copy(update={"now": at}), explain=False)
+    assert "engaged_on_activity" not in changed.fired_names
