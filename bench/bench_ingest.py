@@ -56,8 +56,11 @@ async def _key(url: str) -> str:
     return token
 
 
-async def _wait_ready(client: httpx.AsyncClient) -> None:
-    for _ in range(300):
+async def _wait_ready(client: httpx.AsyncClient, timeout_s: float = 600) -> None:
+    """Until the server is ready: a loaded machine (CI runs the smokes beside the tests) can
+    take minutes to start it, where 30 s made the smoke fail without a fault in it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         try:
             if (await client.get("/readyz")).status_code == 200:
                 return

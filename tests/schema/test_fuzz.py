@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import platform
 from datetime import UTC, timedelta, timezone
@@ -99,21 +100,30 @@ def _operations(
     """The derandomized queries and mutations. Generating them is most of this test's time
     (about 40 s of CPU), so they are kept in pytest's cache and reused by the next run on the
     same inputs (CI's second database): this file, the schema and the generating libraries'
-    versions decide the list, and they make its key."""
+    versions decide the list, and they make its key. CI runs its two databases' passes side
+    by side, so the first to get here generates under a file lock and the other waits for the
+    list instead of generating it again on the other core."""
     inputs = [Path(__file__).read_text(), graphql.print_schema(schema), platform.python_version()]
     inputs += [version(p) for p in ("hypothesis", "hypothesis-graphql", "graphql-core")]
     key = hashlib.sha256("\0".join(inputs).encode()).hexdigest()
     cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
-    stored: dict[str, Any] = (cache.get("leadgate/fuzz-operations", None) if cache else None) or {}
-    if stored.get("key") == key:
-        cached: tuple[list[str], list[str]] = (stored["queries"], stored["mutations"])
-        return cached
-    queries = _generate(gh.queries(schema, custom_scalars=SCALARS), QUERIES)
-    mutations = _generate(gh.mutations(schema, custom_scalars=SCALARS), MUTATIONS)
-    if cache:
+    if not cache:
+        return _generate_all(schema)
+    with (cache.mkdir("leadgate-fuzz") / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        stored: dict[str, Any] = cache.get("leadgate/fuzz-operations", None) or {}
+        if stored.get("key") == key:
+            return stored["queries"], stored["mutations"]
+        queries, mutations = _generate_all(schema)
         cache.set(
             "leadgate/fuzz-operations", {"key": key, "queries": queries, "mutations": mutations}
         )
+    return queries, mutations
+
+
+def _generate_all(schema: graphql.GraphQLSchema) -> tuple[list[str], list[str]]:
+    queries = _generate(gh.queries(schema, custom_scalars=SCALARS), QUERIES)
+    mutations = _generate(gh.mutations(schema, custom_scalars=SCALARS), MUTATIONS)
     return queries, mutations
 
 
