@@ -10,14 +10,13 @@ from pathlib import Path
 from api.enums import LifecycleStage
 from api.errors import InvalidInput
 from api.evaluations import Explainers
+from api.rulebook_store import check_stages
 from rules import (
     EnginePool,
     EvaluationInput,
     EvaluationResult,
     FeedbackEvent,
     Rulebook,
-    RulebookInvalid,
-    RuleFileError,
     RulesError,
     TargetingAdjustment,
     WhyNot,
@@ -50,7 +49,7 @@ class RulesEngine:
         timeout_s: float = 5.0,
         pool: EnginePool | None = None,
     ) -> None:
-        _check_stages(rulebook)
+        check_stages(rulebook)
         self.rulebook = rulebook
         self.explainers = Explainers()
         self.explainers.add(WhyNot(rulebook))
@@ -119,23 +118,3 @@ class RulesEngine:
     async def close(self) -> None:
         """Stop the worker processes (shared by every engine made ``with_rulebook``)."""
         await self.pool.aclose()
-
-
-def _check_stages(rulebook: Rulebook) -> None:
-    """The database knows the lifecycle stages: a rulebook may not invent others."""
-    known = {s.value for s in LifecycleStage}
-    unknown = [s for s in rulebook.stages.all if s not in known]
-    if unknown:
-        loc = rulebook.stages.loc
-        raise RulebookInvalid(
-            [
-                RuleFileError(
-                    file=loc.file,
-                    line=loc.line,
-                    column=loc.column,
-                    rule=None,
-                    message=f"stages {', '.join(unknown)} are not lifecycle stages",
-                    suggestion=f"use: {', '.join(sorted(known))}",
-                )
-            ]
-        )

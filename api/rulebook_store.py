@@ -57,22 +57,30 @@ def validate_files(files: Mapping[str, bytes], *, root: str) -> Rulebook:
         raise InvalidInput("a rulebook needs at least one .yaml file", field="files")
     try:
         book = load_rulebook_files(dict(files), root=root)
+        check_stages(book)
     except RulebookInvalid as exc:
         raise RulebookRejected(exc.errors) from exc
-    known = {s.value for s in LifecycleStage}
-    unknown = [s for s in book.stages.all if s not in known]
-    if unknown:
-        loc = book.stages.loc
-        error = RuleFileError(
-            file=loc.file,
-            line=loc.line,
-            column=loc.column,
-            rule=None,
-            message=f"stages {', '.join(unknown)} are not lifecycle stages",
-            suggestion=f"use: {', '.join(sorted(known))}",
-        )
-        raise RulebookRejected([error])
     return book
+
+
+def check_stages(rulebook: Rulebook) -> None:
+    """The database knows the lifecycle stages: a rulebook may not invent others."""
+    known = {s.value for s in LifecycleStage}
+    unknown = [s for s in rulebook.stages.all if s not in known]
+    if unknown:
+        loc = rulebook.stages.loc
+        raise RulebookInvalid(
+            [
+                RuleFileError(
+                    file=loc.file,
+                    line=loc.line,
+                    column=loc.column,
+                    rule=None,
+                    message=f"stages {', '.join(unknown)} are not lifecycle stages",
+                    suggestion=f"use: {', '.join(sorted(known))}",
+                )
+            ]
+        )
 
 
 def read_dir(path: Path) -> dict[str, bytes]:

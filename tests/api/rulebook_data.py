@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,16 @@ def count_yaml_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(Builder, "add_file", spy)
     return parsed
+
+
+def parsing_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread of every rule file parsed from now on: the event loop's must not appear."""
+    threads: list[int] = []
+    add_file = Builder.add_file
+
+    def spy(self: Builder, rel: str, data: bytes) -> None:
+        threads.append(threading.get_ident())
+        add_file(self, rel, data)
+
+    monkeypatch.setattr(Builder, "add_file", spy)
+    return threads

@@ -26,8 +26,7 @@ from api.evaluations import (
 from api.models import Activity, Evaluation, Lead, RulebookVersion
 from api.rulebook_versions import bootstrap
 from rules import EvaluationInput, Evaluator, RepData, WhyNot, load_rulebook_files
-from rules import loader as rules_loader
-from rules.validator import semantic_errors
+from tests.api.rulebook_data import parsing_threads
 from tests.api.test_bulk import hot_leads
 from tests.conftest import GraphQLClient
 from tests.rules.test_explainer import _demo_evaluator, inputs
@@ -220,14 +219,7 @@ async def test_replaying_another_version_never_parses_on_the_event_loop(
         input=pack_input(inp, routed=False), **pack_result(result),
         stage_before="new", stage_after="new", duration_ms=1.0,
     )  # fmt: skip
-    parsed_on: list[int] = []
-    checks = semantic_errors
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        parsed_on.append(threading.get_ident())
-        return checks(*args, **kwargs)
-
-    monkeypatch.setattr(rules_loader, "semantic_errors", spy)
+    parsed_on = parsing_threads(monkeypatch)
     assert await why_not(row, explainers) == result.not_fired
     assert parsed_on, "the version was not loaded"
     assert threading.get_ident() not in parsed_on

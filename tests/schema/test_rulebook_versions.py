@@ -11,9 +11,7 @@ import pytest
 from api.enums import Role
 from api.live import LiveEngine
 from api.models import RulebookActivation, RulebookVersion
-from rules import loader as rules_loader
-from rules.validator import semantic_errors
-from tests.api.rulebook_data import demo_files, typo_line
+from tests.api.rulebook_data import demo_files, parsing_threads, typo_line
 from tests.conftest import GqlFactory, GraphQLClient
 
 PUBLISH = """
@@ -152,18 +150,29 @@ async def test_an_invalid_rulebook_is_refused_with_its_location_and_changes_noth
     assert active.version == good["rulebookVersion"]["version"]
 
 
+async def test_a_stage_the_database_does_not_know_is_refused_where_it_is_declared(
+    gql: GraphQLClient, live_restored: LiveEngine
+) -> None:
+    files = demo_files()
+    files["lifecycle.yaml"] = (
+        files["lifecycle.yaml"]
+        .replace("side: [recycled, disqualified]", "side: [recycled, disqualified, parked]")
+        .replace("manual: [sal,", "manual: [parked, sal,")
+    )
+    bad = await publish(gql, files, "a stage of our own")
+    assert bad["rulebookVersion"] is None
+    [error] = bad["userErrors"]
+    assert error["code"] == "invalid_rulebook"
+    assert error["field"] == ["input", "files", "lifecycle.yaml"]
+    assert "stages parked are not lifecycle stages" in error["message"]
+    assert await RulebookVersion.all().count() == 0
+
+
 async def test_publishing_validates_off_the_event_loop(
     gql_as: GqlFactory, live_restored: LiveEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Validating a large rulebook takes seconds: requests in flight must not wait for it."""
-    checked_on: list[int] = []
-    checks = semantic_errors
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        checked_on.append(threading.get_ident())
-        return checks(*args, **kwargs)
-
-    monkeypatch.setattr(rules_loader, "semantic_errors", spy)
+    checked_on = parsing_threads(monkeypatch)
     revops = await gql_as(Role.REVOPS)
     published = await publish(revops, demo_files(engagement=25), "off the loop")
     assert published["userErrors"] == []
