@@ -12,7 +12,6 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
@@ -51,9 +50,6 @@ _AGE = re.compile(r'"age":\s*(\d+)')
 _TYPE = re.compile(r'"type":\s*"([^"]*)"')
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 """``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is reused."""
-_encode_result = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), default=datetime.isoformat
-).encode
 
 
 class Evaluator:
@@ -154,11 +150,6 @@ class Evaluator:
         ``explain=False`` skips the failed-condition report of rules that did not fire.
         """
         return EvaluationResult.model_validate(self.decide(inp, explain=explain))
-
-    def evaluate_json(self, inp: EvaluationInput, *, explain: bool = True) -> str:
-        """:meth:`decide` as the JSON of an :class:`EvaluationResult`, without building the
-        model: what a worker sends to its parent, which validates it there (the boundary)."""
-        return _encode_result(self.decide(inp, explain=explain))
 
     def decide(self, inp: EvaluationInput, *, explain: bool = True) -> dict[str, Any]:
         """The evaluation as plain data with the fields of :class:`EvaluationResult`, built by
