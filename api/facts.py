@@ -6,10 +6,12 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Count
 
 from api.enums import HOLDING
@@ -26,52 +28,151 @@ from rules import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class LeadRead:
+    """A lead read for an evaluation in one statement: the row (locked when asked), its account
+    and first campaign as the engine sees them, and the record in force as the join found it
+    (``record``: its id, lead and rulebook version; None when the lead points at none, or at
+    a row that is gone)."""
+
+    lead: Lead
+    account: AccountData
+    campaign: str | None
+    record: tuple[int, int, str] | None
+
+
+@functools.cache
+def _lead_columns() -> tuple[str, ...]:
+    """The lead's columns, as the ORM knows them once initialised (foreign keys included)."""
+    return tuple(Lead._meta.fields_db_projection.values())
+
+
+@functools.cache
+def _read_lead_sql(lock: bool, pg: bool) -> str:
+    columns = ", ".join(f'l."{c}"' for c in _lead_columns())
+    sql = (
+        f"SELECT {columns}, a.id, a.domain, a.name, a.industry, a.employee_count, "
+        'a.annual_revenue, a.country, a.segment, c.id, c."key", e.id, e.lead_id, '
+        'e.rulebook_version FROM "lead" l LEFT JOIN account a ON a.id = l.account_id '
+        "LEFT JOIN campaign c ON c.id = l.first_campaign_id "
+        "LEFT JOIN evaluation e ON e.id = l.last_evaluation_id WHERE l.id = $1"
+    )
+    return _sql(sql + (" FOR UPDATE OF l" if lock and pg else ""), pg)
+
+
+async def read_lead(lead_id: int, *, lock: bool) -> LeadRead | None:
+    """The lead (``SELECT … FOR UPDATE OF`` the lead row on PostgreSQL when ``lock``) with the
+    facts of other tables that one evaluation needs, in one raw statement: evaluateLead's
+    lock, account and campaign reads were two statements (the lock built by the ORM), and the
+    record in force is checked from here before the outcome is planned.
+
+    The joined rows are the ones the statement's snapshot saw. A concurrent change of the
+    lead's account, campaign or record pointer while the lock was awaited makes the join miss
+    (PostgreSQL re-checks the locked row only); that is detected and read again."""
+    db = Lead._choose_db(for_write=True)  # the transaction's connection, inside one
+    pg = db.capabilities.dialect == "postgres"
+    _, rows = await db.execute_query(_read_lead_sql(lock, pg), [lead_id])
+    if not rows:
+        return None
+    values = tuple(rows[0])
+    columns = _lead_columns()
+    n = len(columns)
+    lead = Lead._init_from_db(**dict(zip(columns, values[:n], strict=True)))
+    account_id, *account_row, campaign_id, campaign, record_id, record_lead, version = values[n:]
+    if account_id != lead.account_id or campaign_id != lead.first_campaign_id:  # type: ignore[attr-defined]
+        account, campaign = await _account_and_campaign(db, pg, lead)
+    else:
+        account = _account_data(account_row) if account_id is not None else AccountData()
+    record = None if record_id is None else (record_id, record_lead, version)
+    if record_id != lead.last_evaluation_id:
+        record = await _record_ref(db, pg, lead.last_evaluation_id)
+    return LeadRead(lead, account, campaign, record)
+
+
+async def _account_and_campaign(
+    db: BaseDBAsyncClient, pg: bool, lead: Lead
+) -> tuple[AccountData, str | None]:
+    account_id, campaign_id = lead.account_id, lead.first_campaign_id  # type: ignore[attr-defined]
+    if account_id is None and campaign_id is None:
+        return AccountData(), None
+    _, rows = await db.execute_query(_sql(_ACCOUNT, pg), [account_id, campaign_id])
+    *account_row, campaign = rows[0]
+    return (_account_data(account_row) if account_id is not None else AccountData()), campaign
+
+
+def _account_data(row: Sequence[Any]) -> AccountData:
+    domain, name, industry, employees, revenue, country, segment = row
+    return AccountData(
+        domain=domain,
+        name=name,
+        industry=industry,
+        employee_count=employees,
+        annual_revenue=None if revenue is None else float(Decimal(revenue)),
+        country=country,
+        segment=segment,
+    )
+
+
+async def record_ref(record_id: int | None) -> tuple[int, int, str] | None:
+    """The id, lead and rulebook version of an evaluation record (None: no such row)."""
+    db = Lead._choose_db(for_write=True)
+    return await _record_ref(db, db.capabilities.dialect == "postgres", record_id)
+
+
+async def _record_ref(
+    db: BaseDBAsyncClient, pg: bool, record_id: int | None
+) -> tuple[int, int, str] | None:
+    if record_id is None:
+        return None
+    sql = _sql("SELECT id, lead_id, rulebook_version FROM evaluation WHERE id = $1", pg)
+    _, rows = await db.execute_query(sql, [record_id])
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+
 async def build_input(
-    *, lead: Lead, now: datetime, lookback_days: float, reps: bool = True
+    *,
+    lead: Lead,
+    now: datetime,
+    lookback_days: float,
+    reps: bool = True,
+    known: LeadRead | None = None,
 ) -> EvaluationInput:
     """The complete snapshot one evaluation needs, stored with it so it can be replayed.
 
     The same input as :func:`build_inputs` gives for one lead (test ``tests/api/
-    test_facts.py``), read in three fixed raw statements (account with campaign, activities,
-    adjustments) into the engine's models: evaluateLead is the busiest mutation, and building
-    ORM queries and models cost more than the database. Activity properties are left out: no
-    rule reads them and no record keeps them. ``reps`` False leaves the reps out (see
-    :func:`build_inputs`)."""
+    test_facts.py``), read in fixed raw statements (account with campaign unless ``known``;
+    activities with adjustments) into the engine's models: evaluateLead is the busiest
+    mutation, and building ORM queries and models cost more than the database. Activity
+    properties are left out: no rule reads them and no record keeps them. ``reps`` False
+    leaves the reps out (see
+    :func:`build_inputs`). ``known``: the lead's account and campaign, read with it
+    (:func:`read_lead`); else read here. Activities and adjustments come in one statement."""
     db = Lead._choose_db(for_write=True)  # the transaction's connection, inside one
     pg = db.capabilities.dialect == "postgres"
-    account_id, campaign_id = lead.account_id, lead.first_campaign_id  # type: ignore[attr-defined]
-    account, campaign = AccountData(), None
-    if account_id is not None or campaign_id is not None:
-        _, rows = await db.execute_query(_sql(_ACCOUNT, pg), [account_id, campaign_id])
-        (domain, name, industry, employees, revenue, country, segment, campaign) = rows[0]
-        if account_id is not None:
-            account = AccountData(
-                domain=domain,
-                name=name,
-                industry=industry,
-                employee_count=employees,
-                annual_revenue=None if revenue is None else float(Decimal(revenue)),
-                country=country,
-                segment=segment,
-            )
-    since = now - timedelta(days=lookback_days)
-    _, rows = await db.execute_query(_sql(_ACTIVITIES, pg), [lead.id, since, now])
-    activities = [  # rows the ORM wrote: the worker parsing the input validates them
-        ActivityData.model_construct(type=kind, occurred_at=_at(at)) for kind, at in rows
-    ]
+    if known is not None and known.lead is lead:
+        account, campaign = known.account, known.campaign
+    else:
+        account, campaign = await _account_and_campaign(db, pg, lead)
     scopes = set()
     if account.segment:
         scopes.add(("segment", account.segment))
     if campaign is not None:
         scopes.add(("campaign", campaign))
-    _, rows = await db.execute_query(_sql(_ADJUSTMENTS, pg), [now, now])
-    adjustments = [
-        AdjustmentData(
-            score=score, delta=delta, scope=kind, scope_value=value, expires_at=_at(ends), rule=rule
-        )
-        for score, delta, kind, value, ends, rule in rows
-        if (kind, value) in scopes
-    ]
+    since = now - timedelta(days=lookback_days)
+    sql = _sql(_ACTIVITIES_AND_ADJUSTMENTS, pg)
+    _, rows = await db.execute_query(sql, [lead.id, since, now, now, now])
+    activities = []
+    adjustments = []
+    for adjustment, name, at, delta, kind, value, rule, _order, _id in rows:
+        if not adjustment:  # rows the ORM wrote: the worker parsing the input validates them
+            activities.append(ActivityData.model_construct(type=name, occurred_at=_at(at)))
+        elif (kind, value) in scopes:
+            adjustments.append(
+                AdjustmentData(
+                    score=name, delta=delta, scope=kind, scope_value=value, expires_at=_at(at),
+                    rule=rule,
+                )
+            )  # fmt: skip
     return EvaluationInput(
         lead=_lead_data(lead, campaign),
         account=account,
@@ -87,13 +188,12 @@ _ACCOUNT = (
     'a.segment, c."key" FROM (SELECT 1 AS one) AS o LEFT JOIN account a ON a.id = $1 '
     "LEFT JOIN campaign c ON c.id = $2"
 )
-_ACTIVITIES = (
-    "SELECT type, occurred_at FROM activity WHERE lead_id = $1 AND occurred_at >= $2 "
-    "AND occurred_at <= $3 ORDER BY occurred_at, id"
-)
-_ADJUSTMENTS = (
-    "SELECT score, delta, scope_kind, scope_value, expires_at, rule FROM targeting_adjustment "
-    "WHERE expires_at > $1 AND starts_at <= $2 AND revoked_at IS NULL ORDER BY id"
+_ACTIVITIES_AND_ADJUSTMENTS = (  # activities by time then id, then adjustments by id
+    "SELECT 0 AS k, type, occurred_at, NULL, NULL, NULL, NULL, occurred_at AS t, id "
+    "FROM activity WHERE lead_id = $1 AND occurred_at >= $2 AND occurred_at <= $3 "
+    "UNION ALL SELECT 1, score, expires_at, delta, scope_kind, scope_value, rule, NULL, id "
+    "FROM targeting_adjustment WHERE expires_at > $4 AND starts_at <= $5 AND revoked_at IS NULL "
+    "ORDER BY k, t, id"
 )
 
 
