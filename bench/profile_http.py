@@ -47,7 +47,7 @@ async def _measure(url: str, token: str, lead_ids: list[str], args: argparse.Nam
     from api.settings import Settings
 
     app = create_app(Settings(database_url=url, engine_workers=1))
-    bodies = {
+    bodies: dict[str, list[dict[str, Any]]] = {
         "typename": [{"query": TYPENAME}],
         "leads": [{"query": LEADS}],
         "evaluate": [{"query": EVALUATE, "variables": {"id": i}} for i in lead_ids],
