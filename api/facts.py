@@ -15,7 +15,16 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Count
 
 from api.enums import HOLDING
-from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.models import (
+    Account,
+    Activity,
+    Campaign,
+    Evaluation,
+    Handoff,
+    Lead,
+    SalesRep,
+    TargetingAdjustment,
+)
 from api.shares import load_shares
 from api.worktime import current_absences, rep_data
 from rules import (
@@ -31,29 +40,39 @@ from rules import (
 @dataclass(frozen=True, slots=True)
 class LeadRead:
     """A lead read for an evaluation in one statement: the row (locked when asked), its account
-    and first campaign as the engine sees them, and the record in force as the join found it
-    (``record``: its id, lead and rulebook version; None when the lead points at none, or at
-    a row that is gone)."""
+    and first campaign as the engine sees them, and the record in force (``record``: its id,
+    lead and rulebook version; None when the lead points at none, or at a row that is gone)."""
 
     lead: Lead
     account: AccountData
     campaign: str | None
     record: tuple[int, int, str] | None
+    record_row: dict[str, Any] | None = None
+    """The record's columns as read with the lead, when they are current (see read_lead)."""
+
+    def record_in_force(self) -> Evaluation | None:
+        """The record in force as a model, from the columns read with the lead (None: not
+        read with it; ask the database)."""
+        row = self.record_row
+        if row is None or row["id"] != self.lead.last_evaluation_id:
+            return None
+        return Evaluation._init_from_db(**row)
 
 
 @functools.cache
-def _lead_columns() -> tuple[str, ...]:
-    """The lead's columns, as the ORM knows them once initialised (foreign keys included)."""
-    return tuple(Lead._meta.fields_db_projection.values())
+def _columns(model: type[Lead] | type[Evaluation]) -> tuple[str, ...]:
+    """A model's columns, as the ORM knows them once initialised (foreign keys included)."""
+    return tuple(model._meta.fields_db_projection.values())
 
 
 @functools.cache
 def _read_lead_sql(lock: bool, pg: bool) -> str:
-    columns = ", ".join(f'l."{c}"' for c in _lead_columns())
+    lead = ", ".join(f'l."{c}"' for c in _columns(Lead))
+    record = ", ".join(f'e."{c}"' for c in _columns(Evaluation))
     sql = (
-        f"SELECT {columns}, a.id, a.domain, a.name, a.industry, a.employee_count, "
-        'a.annual_revenue, a.country, a.segment, c.id, c."key", e.id, e.lead_id, '
-        'e.rulebook_version FROM "lead" l LEFT JOIN account a ON a.id = l.account_id '
+        f"SELECT {lead}, a.id, a.domain, a.name, a.industry, a.employee_count, "
+        f'a.annual_revenue, a.country, a.segment, c.id, c."key", {record} '
+        'FROM "lead" l LEFT JOIN account a ON a.id = l.account_id '
         "LEFT JOIN campaign c ON c.id = l.first_campaign_id "
         "LEFT JOIN evaluation e ON e.id = l.last_evaluation_id WHERE l.id = $1"
     )
@@ -61,32 +80,36 @@ def _read_lead_sql(lock: bool, pg: bool) -> str:
 
 
 async def read_lead(lead_id: int, *, lock: bool) -> LeadRead | None:
-    """The lead (``SELECT … FOR UPDATE OF`` the lead row on PostgreSQL when ``lock``) with the
-    facts of other tables that one evaluation needs, in one raw statement: evaluateLead's
-    lock, account and campaign reads were two statements (the lock built by the ORM), and the
-    record in force is checked from here before the outcome is planned.
+    """The lead (``SELECT … FOR UPDATE OF`` the lead row on PostgreSQL when ``lock``) with what
+    else one evaluation reads of it, in one raw statement: evaluateLead's lock, account and
+    campaign, and record-in-force reads were three statements (two built by the ORM).
 
-    The joined rows are the ones the statement's snapshot saw. A concurrent change of the
-    lead's account, campaign or record pointer while the lock was awaited makes the join miss
-    (PostgreSQL re-checks the locked row only); that is detected and read again."""
+    The joined rows are the ones the statement's snapshot saw; PostgreSQL re-checks only the
+    locked lead row when a concurrent transaction changed it while the lock was awaited. So a
+    changed account, campaign or record pointer makes the join miss, which is detected and
+    read again; records change only by erasure, which sets the lead's ``erased_at`` in the
+    same transaction, so an erased lead's record is read again (after the lock) too."""
     db = Lead._choose_db(for_write=True)  # the transaction's connection, inside one
     pg = db.capabilities.dialect == "postgres"
     _, rows = await db.execute_query(_read_lead_sql(lock, pg), [lead_id])
     if not rows:
         return None
     values = tuple(rows[0])
-    columns = _lead_columns()
-    n = len(columns)
-    lead = Lead._init_from_db(**dict(zip(columns, values[:n], strict=True)))
-    account_id, *account_row, campaign_id, campaign, record_id, record_lead, version = values[n:]
+    lead_columns, record_columns = _columns(Lead), _columns(Evaluation)
+    n = len(lead_columns)
+    lead = Lead._init_from_db(**dict(zip(lead_columns, values[:n], strict=True)))
+    account_id, *account_row, campaign_id, campaign = values[n : n + 10]
     if account_id != lead.account_id or campaign_id != lead.first_campaign_id:  # type: ignore[attr-defined]
         account, campaign = await _account_and_campaign(db, pg, lead)
     else:
         account = _account_data(account_row) if account_id is not None else AccountData()
-    record = None if record_id is None else (record_id, record_lead, version)
-    if record_id != lead.last_evaluation_id:
+    row = dict(zip(record_columns, values[n + 10 :], strict=True))
+    if row["id"] is None or row["id"] != lead.last_evaluation_id:
         record = await _record_ref(db, pg, lead.last_evaluation_id)
-    return LeadRead(lead, account, campaign, record)
+        return LeadRead(lead, account, campaign, record)
+    record = (row["id"], row["lead_id"], row["rulebook_version"])
+    current = lead.erased_at is None
+    return LeadRead(lead, account, campaign, record, row if current else None)
 
 
 async def _account_and_campaign(

@@ -204,7 +204,8 @@ async def apply_outcome(
         await DomainEvent.bulk_create(events)
     evaluation = plan.evaluation
     if evaluation is None and lead.last_evaluation_id is not None:
-        evaluation = await _record(lead.last_evaluation_id)
+        known = read.record_in_force() if read is not None and read.lead is lead else None
+        evaluation = known or await _record(lead.last_evaluation_id)
     return EvaluationOutcome(
         lead, fact_input, result, evaluation, plan.handoff, plan.refused, recorded
     )
