@@ -6,14 +6,25 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Count
 
 from api.enums import HOLDING
-from api.models import Account, Activity, Campaign, Handoff, Lead, SalesRep, TargetingAdjustment
+from api.models import (
+    Account,
+    Activity,
+    Campaign,
+    Evaluation,
+    Handoff,
+    Lead,
+    SalesRep,
+    TargetingAdjustment,
+)
 from api.shares import load_shares
 from api.worktime import current_absences, rep_data
 from rules import (
@@ -26,52 +37,165 @@ from rules import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class LeadRead:
+    """A lead read for an evaluation in one statement: the row (locked when asked), its account
+    and first campaign as the engine sees them, and the record in force (``record``: its id,
+    lead and rulebook version; None when the lead points at none, or at a row that is gone)."""
+
+    lead: Lead
+    account: AccountData
+    campaign: str | None
+    record: tuple[int, int, str] | None
+    record_row: dict[str, Any] | None = None
+    """The record's columns as read with the lead, when they are current (see read_lead)."""
+
+    def record_in_force(self) -> Evaluation | None:
+        """The record in force as a model, from the columns read with the lead (None: not
+        read with it; ask the database)."""
+        row = self.record_row
+        if row is None or row["id"] != self.lead.last_evaluation_id:
+            return None
+        return Evaluation._init_from_db(**row)
+
+
+@functools.cache
+def _columns(model: type[Lead] | type[Evaluation]) -> tuple[str, ...]:
+    """A model's columns, as the ORM knows them once initialised (foreign keys included)."""
+    return tuple(model._meta.fields_db_projection.values())
+
+
+@functools.cache
+def _read_lead_sql(lock: bool, pg: bool) -> str:
+    lead = ", ".join(f'l."{c}"' for c in _columns(Lead))
+    record = ", ".join(f'e."{c}"' for c in _columns(Evaluation))
+    sql = (
+        f"SELECT {lead}, a.id, a.domain, a.name, a.industry, a.employee_count, "
+        f'a.annual_revenue, a.country, a.segment, c.id, c."key", {record} '
+        'FROM "lead" l LEFT JOIN account a ON a.id = l.account_id '
+        "LEFT JOIN campaign c ON c.id = l.first_campaign_id "
+        "LEFT JOIN evaluation e ON e.id = l.last_evaluation_id WHERE l.id = $1"
+    )
+    return _sql(sql + (" FOR UPDATE OF l" if lock and pg else ""), pg)
+
+
+async def read_lead(lead_id: int, *, lock: bool) -> LeadRead | None:
+    """The lead (``SELECT … FOR UPDATE OF`` the lead row on PostgreSQL when ``lock``) with what
+    else one evaluation reads of it, in one raw statement: evaluateLead's lock, account and
+    campaign, and record-in-force reads were three statements (two built by the ORM).
+
+    The joined rows are the ones the statement's snapshot saw; PostgreSQL re-checks only the
+    locked lead row when a concurrent transaction changed it while the lock was awaited. So a
+    changed account, campaign or record pointer makes the join miss, which is detected and
+    read again; records change only by erasure, which sets the lead's ``erased_at`` in the
+    same transaction, so an erased lead's record is read again (after the lock) too."""
+    db = Lead._choose_db(for_write=True)  # the transaction's connection, inside one
+    pg = db.capabilities.dialect == "postgres"
+    _, rows = await db.execute_query(_read_lead_sql(lock, pg), [lead_id])
+    if not rows:
+        return None
+    values = tuple(rows[0])
+    lead_columns, record_columns = _columns(Lead), _columns(Evaluation)
+    n = len(lead_columns)
+    lead = Lead._init_from_db(**dict(zip(lead_columns, values[:n], strict=True)))
+    account_id, *account_row, campaign_id, campaign = values[n : n + 10]
+    if account_id != lead.account_id or campaign_id != lead.first_campaign_id:  # type: ignore[attr-defined]
+        account, campaign = await _account_and_campaign(db, pg, lead)
+    else:
+        account = _account_data(account_row) if account_id is not None else AccountData()
+    row = dict(zip(record_columns, values[n + 10 :], strict=True))
+    if row["id"] is None or row["id"] != lead.last_evaluation_id:
+        record = await _record_ref(db, pg, lead.last_evaluation_id)
+        return LeadRead(lead, account, campaign, record)
+    record = (row["id"], row["lead_id"], row["rulebook_version"])
+    current = lead.erased_at is None
+    return LeadRead(lead, account, campaign, record, row if current else None)
+
+
+async def _account_and_campaign(
+    db: BaseDBAsyncClient, pg: bool, lead: Lead
+) -> tuple[AccountData, str | None]:
+    account_id, campaign_id = lead.account_id, lead.first_campaign_id  # type: ignore[attr-defined]
+    if account_id is None and campaign_id is None:
+        return AccountData(), None
+    _, rows = await db.execute_query(_sql(_ACCOUNT, pg), [account_id, campaign_id])
+    *account_row, campaign = rows[0]
+    return (_account_data(account_row) if account_id is not None else AccountData()), campaign
+
+
+def _account_data(row: Sequence[Any]) -> AccountData:
+    domain, name, industry, employees, revenue, country, segment = row
+    return AccountData(
+        domain=domain,
+        name=name,
+        industry=industry,
+        employee_count=employees,
+        annual_revenue=None if revenue is None else float(Decimal(revenue)),
+        country=country,
+        segment=segment,
+    )
+
+
+async def record_ref(record_id: int | None) -> tuple[int, int, str] | None:
+    """The id, lead and rulebook version of an evaluation record (None: no such row)."""
+    db = Lead._choose_db(for_write=True)
+    return await _record_ref(db, db.capabilities.dialect == "postgres", record_id)
+
+
+async def _record_ref(
+    db: BaseDBAsyncClient, pg: bool, record_id: int | None
+) -> tuple[int, int, str] | None:
+    if record_id is None:
+        return None
+    sql = _sql("SELECT id, lead_id, rulebook_version FROM evaluation WHERE id = $1", pg)
+    _, rows = await db.execute_query(sql, [record_id])
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+
 async def build_input(
-    *, lead: Lead, now: datetime, lookback_days: float, reps: bool = True
+    *,
+    lead: Lead,
+    now: datetime,
+    lookback_days: float,
+    reps: bool = True,
+    known: LeadRead | None = None,
 ) -> EvaluationInput:
     """The complete snapshot one evaluation needs, stored with it so it can be replayed.
 
     The same input as :func:`build_inputs` gives for one lead (test ``tests/api/
-    test_facts.py``), read in three fixed raw statements (account with campaign, activities,
-    adjustments) into the engine's models: evaluateLead is the busiest mutation, and building
-    ORM queries and models cost more than the database. Activity properties are left out: no
-    rule reads them and no record keeps them. ``reps`` False leaves the reps out (see
-    :func:`build_inputs`)."""
+    test_facts.py``), read in fixed raw statements (account with campaign unless ``known``;
+    activities with adjustments) into the engine's models: evaluateLead is the busiest
+    mutation, and building ORM queries and models cost more than the database. Activity
+    properties are left out: no rule reads them and no record keeps them. ``reps`` False
+    leaves the reps out (see
+    :func:`build_inputs`). ``known``: the lead's account and campaign, read with it
+    (:func:`read_lead`); else read here. Activities and adjustments come in one statement."""
     db = Lead._choose_db(for_write=True)  # the transaction's connection, inside one
     pg = db.capabilities.dialect == "postgres"
-    account_id, campaign_id = lead.account_id, lead.first_campaign_id  # type: ignore[attr-defined]
-    account, campaign = AccountData(), None
-    if account_id is not None or campaign_id is not None:
-        _, rows = await db.execute_query(_sql(_ACCOUNT, pg), [account_id, campaign_id])
-        (domain, name, industry, employees, revenue, country, segment, campaign) = rows[0]
-        if account_id is not None:
-            account = AccountData(
-                domain=domain,
-                name=name,
-                industry=industry,
-                employee_count=employees,
-                annual_revenue=None if revenue is None else float(Decimal(revenue)),
-                country=country,
-                segment=segment,
-            )
-    since = now - timedelta(days=lookback_days)
-    _, rows = await db.execute_query(_sql(_ACTIVITIES, pg), [lead.id, since, now])
-    activities = [  # rows the ORM wrote: the worker parsing the input validates them
-        ActivityData.model_construct(type=kind, occurred_at=_at(at)) for kind, at in rows
-    ]
+    if known is not None and known.lead is lead:
+        account, campaign = known.account, known.campaign
+    else:
+        account, campaign = await _account_and_campaign(db, pg, lead)
     scopes = set()
     if account.segment:
         scopes.add(("segment", account.segment))
     if campaign is not None:
         scopes.add(("campaign", campaign))
-    _, rows = await db.execute_query(_sql(_ADJUSTMENTS, pg), [now, now])
-    adjustments = [
-        AdjustmentData(
-            score=score, delta=delta, scope=kind, scope_value=value, expires_at=_at(ends), rule=rule
-        )
-        for score, delta, kind, value, ends, rule in rows
-        if (kind, value) in scopes
-    ]
+    since = now - timedelta(days=lookback_days)
+    sql = _sql(_ACTIVITIES_AND_ADJUSTMENTS, pg)
+    _, rows = await db.execute_query(sql, [lead.id, since, now, now, now])
+    activities = []
+    adjustments = []
+    for adjustment, name, at, delta, kind, value, rule, _order, _id in rows:
+        if not adjustment:  # rows the ORM wrote: the worker parsing the input validates them
+            activities.append(ActivityData.model_construct(type=name, occurred_at=_at(at)))
+        elif (kind, value) in scopes:
+            adjustments.append(
+                AdjustmentData(
+                    score=name, delta=delta, scope=kind, scope_value=value, expires_at=_at(at),
+                    rule=rule,
+                )
+            )  # fmt: skip
     return EvaluationInput(
         lead=_lead_data(lead, campaign),
         account=account,
@@ -87,13 +211,12 @@ _ACCOUNT = (
     'a.segment, c."key" FROM (SELECT 1 AS one) AS o LEFT JOIN account a ON a.id = $1 '
     "LEFT JOIN campaign c ON c.id = $2"
 )
-_ACTIVITIES = (
-    "SELECT type, occurred_at FROM activity WHERE lead_id = $1 AND occurred_at >= $2 "
-    "AND occurred_at <= $3 ORDER BY occurred_at, id"
-)
-_ADJUSTMENTS = (
-    "SELECT score, delta, scope_kind, scope_value, expires_at, rule FROM targeting_adjustment "
-    "WHERE expires_at > $1 AND starts_at <= $2 AND revoked_at IS NULL ORDER BY id"
+_ACTIVITIES_AND_ADJUSTMENTS = (  # activities by time then id, then adjustments by id
+    "SELECT 0 AS k, type, occurred_at, NULL, NULL, NULL, NULL, occurred_at AS t, id "
+    "FROM activity WHERE lead_id = $1 AND occurred_at >= $2 AND occurred_at <= $3 "
+    "UNION ALL SELECT 1, score, expires_at, delta, scope_kind, scope_value, rule, NULL, id "
+    "FROM targeting_adjustment WHERE expires_at > $4 AND starts_at <= $5 AND revoked_at IS NULL "
+    "ORDER BY k, t, id"
 )
 
 

@@ -6,6 +6,7 @@ stores the evaluation, and applies what fired under the lifecycle guards.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,8 +15,7 @@ from tortoise.transactions import in_transaction
 from api.engine import RulesEngine
 from api.enums import HOLDING, EvaluationTrigger
 from api.errors import EngineFailure, NotFound
-from api.facts import build_input, reps_now
-from api.locking import for_update
+from api.facts import LeadRead, build_input, read_lead, record_ref, reps_now
 from api.models import DomainEvent, Evaluation, Handoff, Lead, SalesRep
 from api.outcomes import plan_outcome
 from api.shares import first_step, save_shares
@@ -56,28 +56,30 @@ async def evaluate_lead(
     """
     now = now or _now()
     if dry_run:
-        lead = await _get_lead(lead_id, lock=False)
-        fact_input, result = await _run(engine, lead, now)
-        return EvaluationOutcome(lead, fact_input, result, None, None, None)
+        read = await _read(lead_id, lock=False)
+        fact_input, result = await _run(engine, read, now)
+        return EvaluationOutcome(read.lead, fact_input, result, None, None, None)
     async with in_transaction():
-        lead = await _get_lead(lead_id, lock=True)
-        fact_input, result = await _run(engine, lead, now)
+        read = await _read(lead_id, lock=True)
+        fact_input, result = await _run(engine, read, now)
         return await apply_outcome(
             handoff_stage=engine.handoff_stage,
-            lead=lead,
+            lead=read.lead,
             fact_input=fact_input,
             result=result,
             trigger=trigger,
             now=now,
+            read=read,
         )
 
 
-async def _get_lead(lead_id: int, *, lock: bool) -> Lead:
-    query = Lead.filter(id=lead_id)
-    lead = await (for_update(query) if lock else query).first()
-    if lead is None:
+async def _read(lead_id: int, *, lock: bool) -> LeadRead:
+    """The lead (locked when asked) with its account, campaign and record in force: one
+    statement (api.facts.read_lead)."""
+    read = await read_lead(lead_id, lock=lock)
+    if read is None:
         raise NotFound(f"no lead with id {lead_id}", field="leadId")
-    return lead
+    return read
 
 
 _LOOKBACK: dict[str, float] = {}
@@ -96,16 +98,19 @@ def _ends_at(result: EvaluationResult) -> str:
 
 
 async def _run(
-    engine: RulesEngine, lead: Lead, now: datetime
+    engine: RulesEngine, read: LeadRead, now: datetime
 ) -> tuple[EvaluationInput, EvaluationResult]:
     """The input and the result. The reps are read only when routing can run: for a lead at
     the handoff stage, else once a first evaluation without them ends there (most leads
     never do; the second run is the same evaluation with the reps, so the result is the
     one a single run with the reps gives)."""
     handoff = engine.handoff_stage
+    lead = read.lead
     with_reps = lead.stage.value == handoff
     lookback = _lookback_days(engine)
-    fact_input = await build_input(lead=lead, now=now, lookback_days=lookback, reps=with_reps)
+    fact_input = await build_input(
+        lead=lead, now=now, lookback_days=lookback, reps=with_reps, known=read
+    )
     result = await _evaluate(engine, lead, fact_input)
     if not with_reps and _ends_at(result) == handoff:
         fact_input = fact_input.model_copy(update={"reps": await reps_now(now)})
@@ -125,6 +130,21 @@ async def _evaluate(
         ) from exc
 
 
+@functools.cache
+def _record_sql(pg: bool) -> str:
+    columns = ", ".join(f'"{c}"' for c in Evaluation._meta.fields_db_projection.values())
+    return f"SELECT {columns} FROM evaluation WHERE id = {'$1' if pg else '?'}"
+
+
+async def _record(record_id: int) -> Evaluation | None:
+    """The record in force, read raw (the ORM's query building cost more than the read)."""
+    db = Evaluation._choose_db(for_write=True)
+    _, rows = await db.execute_query(
+        _record_sql(db.capabilities.dialect == "postgres"), [record_id]
+    )
+    return Evaluation._init_from_db(**rows[0]) if rows else None
+
+
 async def _has_open_handoff(handoff_stage: str, lead: Lead, result: EvaluationResult) -> bool:
     """Read only when it can matter: the plan asks it of a lead that is or gets to the handoff
     stage (waiting for an owner, or handed off once); for any other lead it is never read."""
@@ -141,8 +161,21 @@ async def apply_outcome(
     result: EvaluationResult,
     trigger: EvaluationTrigger,
     now: datetime,
+    read: LeadRead | None = None,
 ) -> EvaluationOutcome:
-    """Store the evaluation and apply it under the lifecycle guards (caller holds the lock)."""
+    """Store the evaluation and apply it under the lifecycle guards (caller holds the lock).
+
+    ``read``: the lead as :func:`api.facts.read_lead` gave it, whose record in force is known.
+    A decision in force with no record of it behind it (the record was removed, or is of
+    another lead or rulebook version) is recorded again, so every outcome names its record."""
+    if lead.decision is not None:
+        record = (
+            read.record
+            if read is not None and read.lead is lead
+            else await record_ref(lead.last_evaluation_id)
+        )
+        if record is None or record[1:] != (lead.id, result.rulebook_version):
+            lead.decision = None  # nothing backs it: this evaluation writes the record
     plan = plan_outcome(
         handoff_stage=handoff_stage,
         lead=lead,
@@ -171,7 +204,8 @@ async def apply_outcome(
         await DomainEvent.bulk_create(events)
     evaluation = plan.evaluation
     if evaluation is None and lead.last_evaluation_id is not None:
-        evaluation = await Evaluation.get_or_none(id=lead.last_evaluation_id)
+        known = read.record_in_force() if read is not None and read.lead is lead else None
+        evaluation = known or await _record(lead.last_evaluation_id)
     return EvaluationOutcome(
         lead, fact_input, result, evaluation, plan.handoff, plan.refused, recorded
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -63,6 +64,12 @@ def negotiate(accept: str | None) -> str | None:
         if offer is not None and quality > 0 and (best is None or (quality, -index) > best[:2]):
             best = (quality, -index, offer)
     return best[2] if best else None
+
+
+@functools.lru_cache(maxsize=64)
+def _media_type(content_type: str) -> str:
+    """The media type of a Content-Type header (clients send a handful of spellings)."""
+    return parse_content_type(content_type)[0]
 
 
 def _json_too_deep(value: object, limit: int) -> bool:
@@ -155,13 +162,33 @@ class GraphQLOverHTTP(GraphQL[Context, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        if request.method == "POST":
-            content_type, _ = parse_content_type(request.content_type or "")
-            if content_type != JSON:
-                raise _HTTPError(
-                    415, f"Send the operation as {JSON}", headers={"Accept-Post": JSON}
-                )
-        return await super().parse_http_body(request)
+        """A POST of one operation as a JSON object is read here, its content type parsed once
+        (strawberry parses it again, with ``email.message``, on every request); anything else
+        (GET, batches, streams, bodies strawberry refuses) goes through strawberry's."""
+        if request.method != "POST":
+            return await super().parse_http_body(request)
+        if _media_type(request.content_type or "") != JSON:
+            raise _HTTPError(415, f"Send the operation as {JSON}", headers={"Accept-Post": JSON})
+        if self._get_stream_transport_from_headers(request.headers) is not None:
+            return await super().parse_http_body(request)
+        data = self.parse_json(await request.get_body())
+        query = data.get("query") if isinstance(data, dict) else None
+        variables = data.get("variables") if isinstance(data, dict) else None
+        extensions = data.get("extensions") if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(query, str | None)
+            or not isinstance(variables, dict | None)
+            or not isinstance(extensions, dict | None)
+        ):
+            return await super().parse_http_body(request)  # its checks and messages
+        return GraphQLRequestData(
+            query=query,
+            variables=variables,
+            operation_name=data.get("operationName"),
+            extensions=extensions,
+            protocol="http",
+        )
 
     async def execute_single(
         self,

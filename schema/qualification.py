@@ -9,7 +9,7 @@ import strawberry
 from strawberry import relay
 
 from api.enums import EvaluationTrigger
-from api.errors import LeadgateError
+from api.errors import LeadgateError, NotFound
 from api.idempotency import run_idempotent
 from api.models import Evaluation as EvaluationRow
 from api.models import Handoff as HandoffRow
@@ -53,8 +53,14 @@ async def _evaluation_payload(
         if fresh is not None
         and fresh.evaluation is not None
         and fresh.evaluation.id == response["evaluation_id"]
-        else await EvaluationRow.get(id=response["evaluation_id"])
+        else await EvaluationRow.get_or_none(id=response["evaluation_id"])
     )
+    if row is None:  # a replayed key whose record was removed since
+        raise NotFound(
+            f"the evaluation record {response['evaluation_id']} is gone",
+            field="idempotencyKey",
+            suggestion="use a fresh key to evaluate the lead again",
+        )
     lead = (
         lead_from_snapshot(response["lead"])
         if "lead" in response
@@ -80,7 +86,12 @@ async def _evaluation_payload(
 
 
 def _ids(outcome: EvaluationOutcome) -> dict[str, Any]:
-    assert outcome.evaluation is not None
+    if outcome.evaluation is None:  # api.qualification records one whenever none backs it
+        raise NotFound(
+            f"lead {outcome.lead.id} has no evaluation record in force",
+            field="leadId",
+            suggestion="evaluate the lead again",
+        )
     return {
         "evaluation_id": outcome.evaluation.id,
         "handoff_id": outcome.handoff.id if outcome.handoff else None,
