@@ -169,11 +169,21 @@ class Meter:
         parent, workers = (" ".join(f"{r[i]:.0f}" for r in picked) for i in (0, 1))
         return parent, workers
 
-    def rates(self, total: int, seconds: float) -> tuple[float, float]:
+    def _when(self, leads: float) -> float:
+        """Seconds into the run when ``leads`` were done (interpolated between samples)."""
+        before = (0.0, 0.0)
+        for t, n in self.done:
+            if n >= leads:
+                (t0, n0) = before
+                return t0 + (t - t0) * (leads - n0) / max(n - n0, 1e-9)
+            before = (t, n)
+        return self.seconds
+
+    def rates(self, total: int) -> tuple[float, float]:
         """Leads/s over the first and the last tenth of the leads (from the progress gauge)."""
-        first = next((t for t, n in self.done if n >= total / 10), seconds)
-        last = next((t for t, n in self.done if n >= total * 0.9), 0.0)
-        return total / 10 / max(first, 1e-9), total / 10 / max(seconds - last, 1e-9)
+        first = self._when(total / 10)
+        last = self.seconds - self._when(total * 0.9)
+        return total / 10 / max(first, 1e-9), total / 10 / max(last, 1e-9)
 
     async def __aenter__(self) -> Meter:
         BULK_LEADS.labels(trigger="bulk", state="done").set(0)
@@ -343,7 +353,7 @@ async def run(args: argparse.Namespace) -> str:
     ]
     for mode in runs:
         for n, m in enumerate(meters[mode], 1):
-            first, last = m.rates(len(ids), m.seconds)
+            first, last = m.rates(len(ids))
             load = f"{m.load_before:.1f} / {max(m.load, default=0):.1f} / {os.getloadavg()[0]:.1f}"
             parent, workers_rss = m.by_tenth(len(ids))
             lines.append(
