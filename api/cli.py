@@ -6,12 +6,15 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 import typer
+from typer import _click as click  # the click typer vendors: its groups are typed with it
+from typer.core import TyperGroup
 
-from api import cli_rulebooks, cli_shadow, cli_simulate, cli_worker, cli_worktime
+from api import cli_rulebooks, cli_worker, cli_worktime
 from api.admin_cli import campaigns_app, lead_app, reps_app
 from api.cli_support import with_db as _with_db
 from api.csv_cli import evaluations_app, leads_app
@@ -19,6 +22,45 @@ from api.enums import Role
 from api.settings import get_settings
 from api.webhooks.cli import app as webhooks_cli
 from rules.cli import app as rules_cli
+
+# Every command module imports the heavy parts (tortoise models, the engine, strawberry,
+# durable_rules) inside the commands that use them: a `leadgate` start costs only typer and the
+# settings. `rules simulate` and `rules shadow` import theirs at module level, so they are
+# mounted on first use (`_LazyRules`).
+
+
+def _simulate() -> click.Command:
+    from api.cli_simulate import simulate_command
+
+    sub = typer.Typer(add_completion=False)  # completion is the root command's
+    sub.command("simulate")(simulate_command)
+    return typer.main.get_command(sub)
+
+
+def _shadow() -> click.Command:
+    from api.cli_shadow import app as shadow_app
+
+    return typer.main.get_group(shadow_app)  # a group without completion options of its own
+
+
+_LAZY_RULES: dict[str, Callable[[], click.Command]] = {"simulate": _simulate, "shadow": _shadow}
+
+
+class _LazyRules(TyperGroup):
+    """``leadgate rules``: ``simulate`` and ``shadow`` are imported only when they run or are
+    listed (``rules --help``), not for ``rules check`` or any other command."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        listed = super().list_commands(ctx)
+        return [*listed, *(name for name in _LAZY_RULES if name not in listed)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _LAZY_RULES:
+            command = _LAZY_RULES[cmd_name]()
+            command.name = cmd_name
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     help="Leadgate: rules-driven lead qualification.",
@@ -31,7 +73,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(graphql_app, name="graphql")
 apikey_app = typer.Typer(help="API keys for integrations and frontends.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
-app.add_typer(rules_cli, name="rules")
+app.add_typer(rules_cli, name="rules", cls=_LazyRules)
 demo_app = typer.Typer(help="Demo data for trying Leadgate out.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 app.add_typer(webhooks_cli, name="webhooks")  # issue 15
@@ -42,8 +84,6 @@ app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(lead_app, name="lead")
 cli_rulebooks.register(rules_cli, app)
 cli_worker.register(app, cli_rulebooks.jobs_app)  # issue 10: procrastinate workers
-rules_cli.command("simulate")(cli_simulate.simulate_command)
-rules_cli.add_typer(cli_shadow.app, name="shadow")
 _ = cli_worktime  # imported for its `reps away|back|absences|hours|calendar` commands (#16)
 
 

@@ -13,28 +13,18 @@ import getpass
 import json
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from api.cli_support import with_db
-from api.engine import RulesEngine
-from api.jobs import follow_job, get_job, list_jobs, progress_of
-from api.lead_filter import LeadFilter
-from api.models import BulkJob
-from api.rulebook_store import RulebookRejected, load_version, read_dir
-from api.rulebook_versions import (
-    activate_rulebook,
-    bootstrap,
-    find_version,
-    list_versions,
-    publish_rulebook,
-    write_files,
-)
 from api.settings import get_settings
+
+if TYPE_CHECKING:  # the engine, the models and the jobs are imported by the commands using them
+    from api.lead_filter import LeadFilter
+    from api.models import BulkJob
+    from api.rulebook_store import RulebookRejected
 
 T = TypeVar("T")
 jobs_app = typer.Typer(help="Bulk re-evaluation jobs.", no_args_is_help=True)
@@ -73,6 +63,13 @@ async def run_with_progress(job: BulkJob, *, take_over: bool = False) -> str:
     The bar counts every runner's batches. With LEADGATE_JOB_RUNNER=workers on PostgreSQL
     this process runs nothing: it queues the job for `leadgate worker` and follows it.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.engine import RulesEngine
+    from api.jobs import follow_job, progress_of
+    from api.rulebook_store import load_version
+    from api.rulebook_versions import find_version
+
     settings = get_settings()
     engine = None
     if by_workers():
@@ -125,6 +122,8 @@ async def enqueue_for_workers(job_id: int, *, force: bool = False) -> None:
 
 
 async def summary_line(job: BulkJob) -> str:
+    from api.jobs import progress_of
+
     p = (await progress_of([job.id]))[job.id]
     return (
         f"evaluated {p.evaluated} leads with rulebook {job.rulebook_version[:12]}: "
@@ -153,6 +152,8 @@ def publish(
     wait: Wait = True,
 ) -> None:
     """Validate and store a rulebook, make it active, and re-evaluate every lead with it."""
+    from api.rulebook_store import RulebookRejected, read_dir
+    from api.rulebook_versions import publish_rulebook
 
     async def work() -> None:
         try:
@@ -180,6 +181,8 @@ def activate(
 
     Handoffs already made stay: stages only move forward under the lifecycle guards.
     """
+    from api.rulebook_store import RulebookRejected
+    from api.rulebook_versions import activate_rulebook
 
     async def work() -> None:
         try:
@@ -212,6 +215,9 @@ def versions(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable")] = False,
 ) -> None:
     """Published versions, newest first; * marks the active one."""
+    from rich.table import Table
+
+    from api.rulebook_versions import list_versions
 
     async def work() -> None:
         rows = await list_versions()
@@ -243,6 +249,7 @@ def export(
     directory: Annotated[Path, typer.Argument(help="Folder to write the files into")],
 ) -> None:
     """Write a published version's files into a folder (to diff, edit, or restore in git)."""
+    from api.rulebook_versions import find_version, write_files
 
     async def work() -> None:
         row = await find_version(version)
@@ -264,12 +271,15 @@ def evaluate(
 
     On a database without an active rulebook, LEADGATE_RULES_DIR is published first.
     """
+    from api.lead_filter import LeadFilter
+
     lead_filter = LeadFilter.parse(stages=stage or (), sources=source or (), decaying=decaying)
     typer.echo(run_db(evaluate_all(lead_filter, wait=wait)))
 
 
 async def evaluate_all(lead_filter: LeadFilter, *, wait: bool = True) -> str:
     from api.jobs import create_job
+    from api.rulebook_versions import bootstrap
 
     settings = get_settings()
     row, _ = await bootstrap(rules_dir=settings.rules_dir)
@@ -290,6 +300,9 @@ async def evaluate_all(lead_filter: LeadFilter, *, wait: bool = True) -> str:
 @jobs_app.command("list")
 def jobs_list() -> None:
     """Recent bulk jobs with their progress."""
+    from rich.table import Table
+
+    from api.jobs import list_jobs, progress_of
 
     async def work() -> None:
         jobs = await list_jobs()
@@ -320,6 +333,7 @@ def jobs_resume(job_id: Annotated[int, typer.Argument(help="Job id")]) -> None:
     Takes over chunks still marked running: use it when their runner is gone (a concurrent
     runner is harmless, though: a batch is committed by one runner only).
     """
+    from api.jobs import get_job
 
     async def work() -> str:
         job = await get_job(job_id)

@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 
 from api.cli_support import with_db
-from api.logs import configure_logging
 from api.settings import Settings, get_settings
 
 
@@ -41,6 +40,8 @@ def worker(
     worker that dies is noticed by its stale heartbeat and its chunk continues elsewhere from
     the last committed batch; on SIGTERM a worker finishes its batch and hands the chunk back.
     """
+    from api.logs import configure_logging  # structlog and rich: only `worker` needs them
+
     settings = get_settings()
     _postgres_only(settings)
     configure_logging(settings)

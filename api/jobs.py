@@ -67,32 +67,41 @@ async def create_job(
 ) -> BulkJob:
     """The job row and its chunks for the leads matching now (leads created later are
     evaluated by their own triggers). Caller may hold a transaction."""
-    ids = cast(
-        list[int],
-        await Lead.filter(lead_filter.query()).order_by("id").values_list("id", flat=True),
-    )
+    bounds = await _chunk_bounds(lead_filter, chunk_size)
+    total = sum(n for _, _, n in bounds)
     job = await BulkJob.create(
         kind=kind,
         rulebook_version=version,
         lead_filter=lead_filter.as_json(),
-        total=len(ids),
+        total=total,
         created_by=created_by,
-        status=JobStatus.PENDING if ids else JobStatus.DONE,
-        finished_at=None if ids else datetime.now(UTC),
+        status=JobStatus.PENDING if total else JobStatus.DONE,
+        finished_at=None if total else datetime.now(UTC),
     )
     chunks = [
         BulkJobChunk(
-            job_id=job.id,
-            first_lead_id=part[0],
-            last_lead_id=part[-1],
-            cursor=part[0] - 1,
-            total=len(part),
+            job_id=job.id, first_lead_id=first, last_lead_id=last, cursor=first - 1, total=n
         )
-        for part in (ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size))
+        for first, last, n in bounds
     ]
     if chunks:
         await BulkJobChunk.bulk_create(chunks)
     return job
+
+
+async def _chunk_bounds(lead_filter: LeadFilter, chunk_size: int) -> list[tuple[int, int, int]]:
+    """First id, last id and leads of each chunk, reading one chunk of ids at a time: a job
+    over a million leads never holds a million ids (~100 MB in one list)."""
+    bounds: list[tuple[int, int, int]] = []
+    query = Lead.filter(lead_filter.query())
+    while True:
+        after = query.filter(id__gt=bounds[-1][1]) if bounds else query
+        ids = cast(
+            list[int], await after.order_by("id").limit(chunk_size).values_list("id", flat=True)
+        )
+        if not ids:
+            return bounds
+        bounds.append((ids[0], ids[-1], len(ids)))
 
 
 async def get_job(job_id: int, *, field: str = "id") -> BulkJob:

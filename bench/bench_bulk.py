@@ -7,7 +7,9 @@ PostgreSQL, a recursive CTE on SQLite: a million leads in minutes), then times
 ``api.bulk.evaluate_leads`` over every lead: "recording" runs (each lead's decision forgotten
 first, so every lead appends a row) and "unchanged" runs (the decisions are in force: no rows,
 scores and times in place). SQLite by default; PostgreSQL when LEADGATE_TEST_DATABASE_URL is
-set (a throw-away database is created and dropped).
+set (a throw-away database is created and dropped). The seeded leads are settled (evaluated
+until nothing moves) before they are copied, and the copies carry their stage, owner, scores
+and decision, so a million leads need no settling pass of their own.
 
 CPU seconds are read from /proc for this process (the parent: reads, planning, writes, JSON),
 the engine workers, and the PostgreSQL backends of the run's database, so the report says
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ from api.migrate import migrate_database  # noqa: E402
 from api.models import Activity, Evaluation, Lead  # noqa: E402
 from api.rulebook_versions import bootstrap  # noqa: E402
 from api.settings import DEMO_RULES_DIR  # noqa: E402
+from api.telemetry import BULK_LEADS  # noqa: E402
 
 ANCHOR = date(2026, 11, 27)
 
@@ -125,12 +129,15 @@ async def _backend_pids(url: str) -> list[int]:
 
 class Meter:
     """CPU seconds of the parent, the engine workers and the database backends over a run,
-    and the RSS of the parent and workers sampled every half second."""
+    and, every half second, the RSS of the parent and workers, the leads done (the bulk
+    progress gauge) and the load average."""
 
     def __init__(self, engine: RulesEngine, backends: list[int]) -> None:
         self.engine = engine
         self.backends = backends
         self.rss: list[tuple[float, float]] = []
+        self.done: list[tuple[float, float]] = []  # (seconds since the start, leads done)
+        self.load: list[float] = []
         self._task: asyncio.Task[None] | None = None
 
     def _cpu(self) -> tuple[float, float, float]:
@@ -141,13 +148,47 @@ class Meter:
             sum(_cpu_seconds(p) for p in self.backends),
         )
 
+    def _take(self) -> None:
+        workers = [p for p in self.engine.pool.worker_pids() if p]
+        self.rss.append((_rss_mb(os.getpid()), sum(_rss_mb(p) for p in workers)))
+        done = BULK_LEADS.labels(trigger="bulk", state="done")._value.get()
+        self.done.append((time.perf_counter() - self.started, done))
+        self.load.append(os.getloadavg()[0])
+
     async def _sample(self) -> None:
         while True:
-            workers = [p for p in self.engine.pool.worker_pids() if p]
-            self.rss.append((_rss_mb(os.getpid()), sum(_rss_mb(p) for p in workers)))
+            self._take()
             await asyncio.sleep(0.5)
 
+    def by_tenth(self, total: int) -> tuple[str, str]:
+        """RSS of the parent and of the workers when 0, 10, …, 100 % of the leads were done."""
+        picked = []
+        for tenth in range(11):
+            at = next((i for i, (_, n) in enumerate(self.done) if n >= total * tenth / 10), -1)
+            picked.append(self.rss[at] if self.rss else (0.0, 0.0))
+        parent, workers = (" ".join(f"{r[i]:.0f}" for r in picked) for i in (0, 1))
+        return parent, workers
+
+    def _when(self, leads: float) -> float:
+        """Seconds into the run when ``leads`` were done (interpolated between samples)."""
+        before = (0.0, 0.0)
+        for t, n in self.done:
+            if n >= leads:
+                (t0, n0) = before
+                return t0 + (t - t0) * (leads - n0) / max(n - n0, 1e-9)
+            before = (t, n)
+        return self.seconds
+
+    def rates(self, total: int) -> tuple[float, float]:
+        """Leads/s over the first and the last tenth of the leads (from the progress gauge)."""
+        first = self._when(total / 10)
+        last = self.seconds - self._when(total * 0.9)
+        return total / 10 / max(first, 1e-9), total / 10 / max(last, 1e-9)
+
     async def __aenter__(self) -> Meter:
+        BULK_LEADS.labels(trigger="bulk", state="done").set(0)
+        self.started = time.perf_counter()
+        self.load_before = os.getloadavg()[0]
         self.start = self._cpu()
         self._task = asyncio.ensure_future(self._sample())
         return self
@@ -156,6 +197,8 @@ class Meter:
         assert self._task is not None
         self._task.cancel()
         self.cpu = tuple(b - a for a, b in zip(self.start, self._cpu(), strict=True))
+        self.seconds = time.perf_counter() - self.started
+        self._take()  # the end of the run: every lead done
 
 
 async def _grow(url: str, target: int) -> None:
@@ -167,8 +210,9 @@ async def _grow(url: str, target: int) -> None:
     if copies <= 0:
         return
     pg = url.startswith("postgres")
-    skip = {"id", "email", "external_id", "decision", "last_evaluation_id", "evaluated_at",
-            "rescore_at"}  # fmt: skip
+    # The copies carry the settled stage, owner, scores and decision; no evaluation row is
+    # theirs yet (the recording run writes one per lead).
+    skip = {"id", "email", "external_id", "last_evaluation_id"}
     lead_cols = [c for c in Lead._meta.fields_db_projection.values() if c not in skip]
     act_cols = [c for c in Activity._meta.fields_db_projection.values()
                 if c not in {"id", "lead_id", "external_id"}]  # fmt: skip
@@ -199,6 +243,25 @@ async def _grow(url: str, target: int) -> None:
         await conn.execute_script("ANALYZE")
 
 
+async def _lead_ids(limit: int) -> Sequence[int]:
+    """Every lead id, up to ``limit``: a ``range`` when the ids are contiguous (the copies
+    are), so the bench holds no list of a million ids of its own."""
+    conn = Tortoise.get_connection("default")
+    _, rows = await conn.execute_query("SELECT MIN(id), MAX(id), COUNT(*) FROM lead")
+    low, high, count = (int(v or 0) for v in rows[0])
+    if count and high - low + 1 == count:
+        return range(low, min(high, low + limit - 1) + 1)
+    return (await all_lead_ids())[:limit]
+
+
+async def _settle(engine: RulesEngine, ids: Sequence[int], now: datetime, args: Any) -> None:
+    """The seed's leads move and hand off: evaluate until nothing is recorded."""
+    for _ in range(args.settle):
+        summary = await evaluate_leads(engine=engine, lead_ids=ids, now=now, batch_size=args.batch)
+        if not summary.recorded:
+            break
+
+
 async def run(args: argparse.Namespace) -> str:
     url, cleanup = await _database()
     try:
@@ -206,20 +269,17 @@ async def run(args: argparse.Namespace) -> str:
         await Tortoise.init(config=tortoise_config(url))
         started = time.perf_counter()
         await seed_demo(leads=min(args.leads, args.base), anchor=ANCHOR)
-        await _grow(url, args.leads)
-        seeded = time.perf_counter() - started
         engine = RulesEngine.from_dir(DEMO_RULES_DIR, workers=args.workers)
         try:
             await bootstrap(rules_dir=Path(engine.rulebook.root))
-            ids = (await all_lead_ids())[: args.leads]
-            activities = await Activity.all().count()
             now = datetime.combine(ANCHOR, datetime.min.time(), tzinfo=UTC)
-            for _ in range(args.settle):  # the seed's leads move, hand off: settle first
-                summary = await evaluate_leads(
-                    engine=engine, lead_ids=ids, now=now, batch_size=args.batch
-                )
-                if not summary.recorded:
-                    break
+            await _settle(engine, await _lead_ids(args.leads), now, args)
+            seeded = time.perf_counter() - started
+            started = time.perf_counter()
+            await _grow(url, args.leads)
+            grown = time.perf_counter() - started
+            ids = await _lead_ids(args.leads)
+            activities = await Activity.all().count()
             backends = await _backend_pids(url)
             runs: dict[str, list[float]] = {"recording": [], "unchanged": []}
             meters: dict[str, list[Meter]] = {"recording": [], "unchanged": []}
@@ -258,7 +318,8 @@ async def run(args: argparse.Namespace) -> str:
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} with `{command.strip()}` "
         f"(batches of {args.batch}; data: {len(ids):,} leads, {activities:,} activities, "
-        f"seeded and copied in {seeded:,.0f} s).",
+        f"{min(args.leads, args.base):,} seeded and settled in {seeded:,.0f} s, copied in "
+        f"{grown:,.0f} s).",
         "",
         "| run | leads/s min / median / max | CPU s per 1,000 leads: parent / engine workers / "
         "database | RSS MB parent, workers: first / at 10 % / last / peak |",
@@ -281,6 +342,24 @@ async def run(args: argparse.Namespace) -> str:
         )
         lines.append(f"| {labels[mode]} ({len(rates)} runs) | {stats(rates)} | {cpu} | {memory} |")
         print(mode, "leads/s per run:", ", ".join(f"{r:,.0f}" for r in rates), file=sys.stderr)
+    lines += [
+        "",
+        "Each run over time (leads/s over the first and the last tenth of the leads; load "
+        "average, 1 min, at the start / highest / at the end; RSS by tenth of the leads done):",
+        "",
+        "| run | seconds | leads/s all / first 10 % / last 10 % | load | "
+        "RSS MB parent at 0, 10, …, 100 % of the leads | workers (sum) |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for mode in runs:
+        for n, m in enumerate(meters[mode], 1):
+            first, last = m.rates(len(ids))
+            load = f"{m.load_before:.1f} / {max(m.load, default=0):.1f} / {os.getloadavg()[0]:.1f}"
+            parent, workers_rss = m.by_tenth(len(ids))
+            lines.append(
+                f"| {mode} {n} | {m.seconds:,.0f} | {len(ids) / m.seconds:,.0f} / {first:,.0f} / "
+                f"{last:,.0f} | {load} | {parent} | {workers_rss} |"
+            )
     lines += [
         "",
         f"Evaluation rows: {rows:,}, {row_bytes:,.0f} bytes each on average; database size "

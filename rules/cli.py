@@ -10,18 +10,16 @@ import time
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
 from rules.errors import RulebookInvalid, RulesError
-from rules.evaluator import Evaluator
-from rules.examples import run_examples
-from rules.loader import load_rulebook
-from rules.models import EvaluationInput, EvaluationResult
-from rules.nearmiss import NearMiss, near_miss, what_ifs
-from rules.rulebook import Rulebook
+
+if TYPE_CHECKING:  # imported where used: `leadgate --help` or `rules check` need none of them
+    from rules.models import EvaluationResult
+    from rules.nearmiss import NearMiss
+    from rules.rulebook import Rulebook
 
 app = typer.Typer(help="Rulebook tools: check, test, explain.", no_args_is_help=True)
 
@@ -40,6 +38,8 @@ DirArg = Annotated[
 
 
 def _load(directory: Path | None) -> Rulebook:
+    from rules.loader import load_rulebook
+
     folder = directory or default_rules_dir()
     try:
         return load_rulebook(folder)
@@ -74,6 +74,8 @@ def check(directory: DirArg = None) -> None:
 @app.command("test")
 def run_tests(directory: DirArg = None) -> None:
     """Run the rulebook's embedded examples (exit 1 on any failure)."""
+    from rules.examples import run_examples
+
     book = _load(directory)
     started = time.perf_counter()
     outcomes = run_examples(book)
@@ -107,6 +109,12 @@ def explain(
 ) -> None:
     """Evaluate one lead and say why: the near-miss report (why not qualified, what would close
     the gap, decay), why this owner, why this deadline; then every fired and failed rule."""
+    from pydantic import ValidationError
+
+    from rules.evaluator import Evaluator
+    from rules.models import EvaluationInput
+    from rules.nearmiss import near_miss, what_ifs
+
     book = _load(rules)
     try:
         text = sys.stdin.read() if str(lead_file) == "-" else lead_file.read_text("utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -103,16 +104,29 @@ async def test_reps_are_touched_in_one_statement(
     stamps = {reps[0].id: ANCHOR + timedelta(microseconds=1), reps[1].id: ANCHOR}
     db = connection()
     sent: list[str] = []
-    execute = db.execute_query
+    caller = asyncio.current_task()
 
-    async def counted(sql: str, values: list[Any] | None = None) -> Any:
-        sent.append(sql)
-        return await execute(sql, values)
+    def counted(name: str) -> Any:
+        send = getattr(db, name)
 
-    monkeypatch.setattr(db, "execute_query", counted)
+        async def call(sql: str, *args: Any, **kwargs: Any) -> Any:
+            # Only the statements of the call under test: the app's background tasks share
+            # this connection, and their queries come from other tasks (once counted here).
+            if asyncio.current_task() is caller:
+                sent.append(sql)
+            return await send(sql, *args, **kwargs)
+
+        return call
+
+    for name in ("execute_query", "execute_many", "execute_script", "execute_insert"):
+        monkeypatch.setattr(db, name, counted(name))
+    # What the app's background tasks do meanwhile: a query on the same connection.
+    noise = asyncio.ensure_future(db.execute_query("SELECT 1"))
     await touch_reps(stamps)
+    await noise
     monkeypatch.undo()
     assert len(sent) == 1, sent
+    assert "UPDATE" in sent[0], sent
     after = {r.id: r.last_assigned_at for r in await SalesRep.all()}
     assert after == {**stamps, reps[2].id: None}
 
