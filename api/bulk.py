@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import TypeVar, cast
 
 from tortoise.transactions import in_transaction
 
@@ -15,6 +15,7 @@ from api.bulk_read import LeadState, campaign_keys, read_batch
 from api.bulk_write import lock_versions, open_handoff_leads, touch_reps, update_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
+from api.evaluations import Plain, plain_result
 from api.facts import _active_adjustments, reps_now
 from api.inserts import insert_returning, insert_values
 from api.models import DomainEvent, Evaluation, HandoffStep, Lead, LeadStageChange
@@ -98,7 +99,7 @@ async def evaluate_leads(
 class _Batch:
     states: list[LeadState]
     inputs: dict[int, EvaluationInput]
-    first: asyncio.Task[list[EvaluationResult | RulesError]]
+    first: asyncio.Task[list[Plain | RulesError]]
 
 
 @dataclass(slots=True)
@@ -121,13 +122,18 @@ class _Run:
             adjustments=self.adjustments,
             reps=self.reps.current(),
         )
-        # All leads at once, over every worker (one round trip per worker).
-        first = asyncio.ensure_future(self.engine.evaluate_batch([inputs[s.id] for s in states]))
+        # All leads at once, over every worker (one round trip per worker); the results as the
+        # workers' plain data, which the planner only reshapes into rows.
+        first = asyncio.ensure_future(
+            self.engine.pool.evaluate_batch(
+                [inputs[s.id] for s in states], rulebook=self.engine.rulebook, plain=True
+            )
+        )
         return _Batch(states, inputs, first)
 
     async def finish_evaluation(
         self, batch: _Batch, summary: BulkSummary
-    ) -> dict[int, tuple[EvaluationInput, EvaluationResult]]:
+    ) -> dict[int, tuple[EvaluationInput, Plain]]:
         results, failed = await route_batch(
             self.engine, self.reps, batch.states, batch.inputs, await batch.first
         )
@@ -135,46 +141,61 @@ class _Run:
         return results
 
 
+R = TypeVar("R", EvaluationResult, Plain)
+
+
 async def route_batch(
     engine: RulesEngine,
     reps: RepBook,
     states: Sequence[LeadState],
     inputs: dict[int, EvaluationInput],
-    outcomes: Sequence[EvaluationResult | RulesError],
-) -> tuple[dict[int, tuple[EvaluationInput, EvaluationResult]], int]:
+    outcomes: Sequence[R | RulesError],
+) -> tuple[dict[int, tuple[EvaluationInput, R]], int]:
     """A batch evaluated with the reps as at its start, routed as if one lead at a time.
 
     Only leads moving into the handoff stage, or waiting there without an owner, get one, and
     routing state moves on within the run: those are evaluated again, one after the other, so
-    round robin and capacity see earlier picks. Returns each lead's input and result, and how
-    many failed. Shared by the bulk job and ``api.simulation`` so that simulate predicts what
-    publishing does."""
+    round robin and capacity see earlier picks. Returns each lead's input and result (models
+    or plain data, as given), and how many failed. Shared by the bulk job and
+    ``api.simulation`` so that simulate predicts what publishing does."""
     handoff = engine.handoff_stage
-    results: dict[int, tuple[EvaluationInput, EvaluationResult]] = {}
+    results: dict[int, tuple[EvaluationInput, R]] = {}
     failed = 0
     for state, outcome in zip(states, outcomes, strict=True):
         fact_input = inputs[state.id]
         if isinstance(outcome, RulesError):
             failed += 1
             continue
-        to_stage, from_stage = outcome.stage.to_stage, outcome.stage.from_stage
+        to_stage, from_stage, rep_id, _ = _routed(outcome)
         moving_in = to_stage == handoff and to_stage != from_stage
         waiting = (to_stage or from_stage) == handoff and state.owner_id is None
-        if moving_in or (waiting and outcome.routing.rep_id is not None):
+        if moving_in or (waiting and rep_id is not None):
             fact_input = fact_input.model_copy(update={"reps": reps.current()})
             try:  # no "why not": records replay it on demand
-                outcome = await engine.evaluate(fact_input, explain=False)
+                again = await engine.evaluate(fact_input, explain=False)
             except RulesError:
                 failed += 1
                 continue
-        stage = outcome.stage.to_stage or outcome.stage.from_stage
+            outcome = plain_result(again) if isinstance(outcome, dict) else again
+        to_stage, from_stage, rep_id, shares = _routed(outcome)
         # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
         # pick is counted here, before the next batch is read, since that batch no longer
         # re-reads the reps from the database.
-        if outcome.routing.rep_id is not None and stage == handoff and state.owner_id is None:
-            reps.assigned(outcome.routing.rep_id, outcome.routing.shares)
+        if rep_id is not None and (to_stage or from_stage) == handoff and state.owner_id is None:
+            reps.assigned(rep_id, shares)
         results[state.id] = (fact_input, outcome)
     return results, failed
+
+
+def _routed(
+    outcome: EvaluationResult | Plain,
+) -> tuple[str | None, str, str | None, Sequence[RepShare]]:
+    """Target stage, current stage, picked rep and ledger rows, of a model or plain data."""
+    if isinstance(outcome, dict):
+        stage, routing = outcome["stage"], outcome["routing"]
+        return stage["to_stage"], stage["from_stage"], routing["rep_id"], routing.get("shares", ())
+    stage_, routing_ = outcome.stage, outcome.routing
+    return stage_.to_stage, stage_.from_stage, routing_.rep_id, routing_.shares
 
 
 async def decaying_lead_ids() -> list[int]:
@@ -201,7 +222,7 @@ async def all_lead_ids() -> list[int]:
 async def _write(
     engine: RulesEngine,
     states: list[LeadState],
-    results: dict[int, tuple[EvaluationInput, EvaluationResult]],
+    results: dict[int, tuple[EvaluationInput, Plain]],
     trigger: EvaluationTrigger,
     now: datetime,
     summary: BulkSummary,
@@ -248,7 +269,7 @@ async def _write(
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
         await HandoffStep.bulk_create(
             [
-                first_step(p.handoff, results[p.lead.id][1].routing.why, now)
+                first_step(p.handoff, results[p.lead.id][1]["routing"]["why"], now)
                 for p in plans
                 if p.handoff is not None
             ]

@@ -14,6 +14,7 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -252,10 +253,12 @@ class EnginePool:
         time_limit: float | None = None,
         _faults: dict[int, str] | None = None,
         rulebook: Rulebook | None = None,
-    ) -> list[batch.Outcome]:
+        plain: bool = False,
+    ) -> list[Any]:
         """Evaluate many leads: one round trip per worker, all workers at once. Each lead gets
         its result or the typed error it alone caused (a crash or hang on one lead does not
-        fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests."""
+        fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests.
+        ``plain``: results as the worker's plain data (``rules.batch.decode_plain``)."""
         if not inputs:
             return []
         payload, reps = batch.pack(inputs)
@@ -268,11 +271,12 @@ class EnginePool:
             for i in starts
         ]
         book = rulebook or self._book
+        decode = batch.decode_plain if plain else batch._decode
         if len(chunks) == 1:
-            return self._batch(*chunks[0], reps, explain, time_limit, book)
+            return self._batch(*chunks[0], reps, explain, time_limit, book, decode)
         with ThreadPoolExecutor(len(chunks)) as threads:
             done = threads.map(
-                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book), chunks
+                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book, decode), chunks
             )
             return [outcome for part in done for outcome in part]
 
@@ -283,7 +287,8 @@ class EnginePool:
         explain: bool = False,
         time_limit: float | None = None,
         rulebook: Rulebook | None = None,
-    ) -> list[batch.Outcome]:
+        plain: bool = False,
+    ) -> list[Any]:
         """``evaluate_batch_sync`` from async code (the event loop stays free)."""
         return await asyncio.to_thread(
             self.evaluate_batch_sync,
@@ -291,6 +296,7 @@ class EnginePool:
             explain=explain,
             time_limit=time_limit,
             rulebook=rulebook,
+            plain=plain,
         )
 
     def _batch(
@@ -301,7 +307,8 @@ class EnginePool:
         explain: bool,
         timeout: float | None,
         book: Rulebook,
-    ) -> list[batch.Outcome]:
+        decode: Callable[[Any], Any] = batch._decode,
+    ) -> list[Any]:
         if self._closed:
             raise PoolClosed("engine pool is closed")
         worker = self._idle.get()
@@ -314,7 +321,7 @@ class EnginePool:
                 return ("batch", book.version, sources, part, (explain, part_faults, reps))
 
             return batch.run_on(
-                worker, job, payload, self.timeout if timeout is None else timeout, faults
+                worker, job, payload, self.timeout if timeout is None else timeout, faults, decode
             )
         finally:
             self._idle.put(worker)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from api.models import (
     LeadStageChange,
     SalesRep,
 )
-from rules import EvaluationInput, EvaluationResult, RulesError, load_rulebook
+from rules import EvaluationInput, load_rulebook
 from tests.api.rulebook_data import demo_files, write_rulebook
 from tests.conftest import SqlCounter
 
@@ -133,13 +134,13 @@ async def test_a_crash_inside_a_batch_fails_only_its_lead(
     ids = await hot_leads(6)
     crash_on = 2
 
-    async def with_fault(inputs: list[EvaluationInput]) -> list[EvaluationResult | RulesError]:
+    async def with_fault(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
         faults = {crash_on: "segfault"} if len(inputs) == len(ids) else {}
         return await asyncio.to_thread(
-            engine.pool.evaluate_batch_sync, inputs, explain=False, _faults=faults
+            partial(engine.pool.evaluate_batch_sync, inputs, _faults=faults, **options)
         )
 
-    monkeypatch.setattr(engine, "evaluate_batch", with_fault)
+    monkeypatch.setattr(engine.pool, "evaluate_batch", with_fault)
     summary = await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert (summary.evaluated, summary.failed) == (5, 1)
     evaluated = set(cast(list[int], await Evaluation.all().values_list("lead_id", flat=True)))
