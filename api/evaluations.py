@@ -42,7 +42,8 @@ def pack_input(inp: EvaluationInput, *, routed: bool) -> dict[str, Any]:
     """The input in compact form; ``routed`` False drops the reps (routing did not run, so they
     took no part in the decision). Activity properties are not read by any rule: not stored."""
     now = micros(inp.now)
-    lead = {k: v for k, v in inp.lead.model_dump().items() if v is not None}
+    # the models' field values as they are (flat, frozen): what ``model_dump`` would copy
+    lead = {k: v for k, v in vars(inp.lead).items() if v is not None}
     for key in _LEAD_TIMES:
         if key in lead:
             lead[key] = micros(lead[key])
@@ -50,7 +51,7 @@ def pack_input(inp: EvaluationInput, *, routed: bool) -> dict[str, Any]:
         "v": FORMAT,
         "now": now,
         "lead": lead,
-        "account": {k: v for k, v in inp.account.model_dump().items() if v is not None},
+        "account": {k: v for k, v in vars(inp.account).items() if v is not None},
         "acts": [[a.type, now - micros(a.occurred_at)] for a in inp.activities],
     }
     if inp.adjustments:

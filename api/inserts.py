@@ -51,7 +51,7 @@ def _compact(value: Any) -> str:
     return "".join(_encode(value, 0))
 
 
-def converter(field: Field[Any]) -> Callable[[Any, Any], Any]:
+def converter(field: Field[Any], *, detached: bool = False) -> Callable[[Any, Any], Any]:
     """``field.to_db_value``, with a shortcut for the values of the type the column stores
     (most of a batch's values; the rest, and every error, go through tortoise's own).
 
@@ -59,7 +59,8 @@ def converter(field: Field[Any]) -> Callable[[Any, Any], Any]:
     lists (tortoise's default encoder); an enum member's value as text; an ``int``, ``float``
     or ``bool`` as is; a ``str`` within the column's length; an aware ``datetime`` as is (made
     aware only when naive; stamped only for ``auto_now``/``auto_now_add`` fields, which keep
-    tortoise's conversion)."""
+    tortoise's conversion, unless ``detached``: for rows that are not model instances, which
+    tortoise never stamps)."""
     to_db = field.to_db_value
     validators = field.validators
     if isinstance(field, JSONField):
@@ -83,7 +84,7 @@ def converter(field: Field[Any]) -> Callable[[Any, Any], Any]:
             return text if text is not None else to_db(value, row)
 
         return to_text
-    same = _unchanged(field)
+    same = _unchanged(field, detached)
     if same is None:
         return to_db
     null = field.null
@@ -104,11 +105,11 @@ _EXACT: dict[type[Field[Any]], type] = {
 }
 
 
-def _unchanged(field: Field[Any]) -> Callable[[Any], bool] | None:
+def _unchanged(field: Field[Any], detached: bool) -> Callable[[Any], bool] | None:
     """Which values ``field.to_db_value`` returns as they are (None: no shortcut)."""
     validators = field.validators
     if isinstance(field, DatetimeField):
-        if validators or field.auto_now or field.auto_now_add:
+        if validators or (not detached and (field.auto_now or field.auto_now_add)):
             return None
         return lambda value: type(value) is datetime and value.utcoffset() is not None
     if isinstance(field, CharField):
@@ -133,18 +134,21 @@ _DETACHED = _Detached()
 @dataclass(frozen=True, slots=True)
 class _Table:
     """How a model's rows become database values: the insert columns (generated primary key
-    left out), each field's converter, and its default as ``Model.__init__`` would set it."""
+    left out), each field's converter (for model instances, and for field values), and its
+    default as ``Model.__init__`` would set it."""
 
     model: type[Model]
     fields: list[str]
     columns: list[str]
     convert: list[Callable[[Any, Any], Any]]
+    convert_values: list[Callable[[Any, Any], Any]]
     defaults: list[Callable[[], Any]]
 
     def values(self, row: dict[str, Any]) -> list[Any]:
         """One row's database values from its field values; missing fields take defaults."""
         out = []
-        for name, to_db, default in zip(self.fields, self.convert, self.defaults, strict=True):
+        columns = zip(self.fields, self.convert_values, self.defaults, strict=True)
+        for name, to_db, default in columns:
             value = row[name] if name in row else default()
             out.append(to_db(value, _DETACHED))
         return out
@@ -167,6 +171,7 @@ def _table(model: type[Model]) -> _Table:
             fields=fields,
             columns=[meta.fields_db_projection[f] for f in fields],
             convert=[converter(meta.fields_map[f]) for f in fields],
+            convert_values=[converter(meta.fields_map[f], detached=True) for f in fields],
             defaults=[_default(meta.fields_map[f]) for f in fields],
         )
     return table

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, ParamSpec
 
 from api.enums import EvaluationTrigger, LifecycleStage
@@ -325,4 +326,11 @@ def decision_digest(
         [sla["rule"], sla["priority"], sla["hours"]] if sla else None,
         {name: round(s["value"]) for name, s in sorted(data["scores"].items())},
     ]
-    return hashlib.blake2b(json.dumps(key).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b("".join(_DIGEST_JSON(key, 0)).encode(), digest_size=16).hexdigest()
+
+
+_DIGEST_JSON = c_make_encoder(
+    None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+)
+"""``json.dumps(key)``'s text (its default options: the digests of recorded decisions must not
+change), from one C encoder instead of one built per call."""

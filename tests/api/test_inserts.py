@@ -4,6 +4,8 @@ the column converters give the values tortoise's own ``to_db_value`` gives."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta, timezone
 from typing import Any, cast
 
@@ -20,7 +22,7 @@ from api.enums import EvaluationTrigger, LifecycleStage
 from api.facts import _active_adjustments, reps_now
 from api.inserts import _table, converter, copy_rows, insert_values
 from api.models import DomainEvent, Evaluation, Lead, LeadStageChange
-from api.outcomes import OutcomePlan, RowPlan, plan_outcome, plan_rows
+from api.outcomes import OutcomePlan, RowPlan, decision_digest, plan_outcome, plan_rows
 from rules import EvaluationResult
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 
@@ -179,9 +181,10 @@ async def test_converters_give_what_tortoise_gives(app: Starlette) -> None:
     def check(model: type[Model], row: dict[str, Any]) -> None:
         for name, value in row.items():
             field = model._meta.fields_map[name]
-            ours = converter(field)(value, _DETACHED)
             theirs = field.to_db_value(value, _DETACHED)
-            assert (ours, type(ours)) == (theirs, type(theirs)), (model, name, value)
+            for detached in (False, True):
+                ours = converter(field, detached=detached)(value, _DETACHED)
+                assert (ours, type(ours)) == (theirs, type(theirs)), (model, name, value)
             kind = type(field).__name__
             checked[kind] = checked.get(kind, 0) + 1
 
@@ -203,6 +206,7 @@ async def test_converters_give_what_tortoise_gives(app: Starlette) -> None:
         (Lead, "scores", "{}"),
         (Evaluation, "sla_deadline", ANCHOR.astimezone(timezone(timedelta(hours=2)))),
         (LeadStageChange, "applied", 1),
+        (DomainEvent, "created_at", ANCHOR),  # auto_now_add: not stamped on a detached row
     ]:
         check(model, {name: value})
     for model, name, value in [(Lead, "decision", "x" * 33), (Lead, "stage", "nope")]:
@@ -214,3 +218,46 @@ async def test_converters_give_what_tortoise_gives(app: Starlette) -> None:
     kinds = {"IntField", "FloatField", "BooleanField", "CharField",
              "CharEnumFieldInstance", "DatetimeField", "JSONField"}  # fmt: skip
     assert set(checked) >= kinds, checked
+
+
+def _main_digest(result: EvaluationResult, stage_before: str, refused: str | None,
+                 *, routed: bool) -> str:  # fmt: skip
+    """The decision digest as main computed it (from the result model, ``json.dumps``)."""
+    sla = result.sla
+    key = [
+        result.rulebook_version,
+        stage_before,
+        sorted(result.fired_names),
+        [result.stage.to_stage, result.stage.rule, result.stage.reason, refused],
+        [result.routing.route, result.routing.rep_id] if routed else None,
+        [sla.rule, sla.priority, sla.hours] if sla else None,
+        {name: round(s.value) for name, s in sorted(result.scores.items())},
+    ]
+    return hashlib.blake2b(json.dumps(key).encode(), digest_size=16).hexdigest()
+
+
+async def test_decision_digests_are_main_s(app: Starlette) -> None:
+    """Planned from plain data, the digests are the bytes main's planner wrote (else every lead
+    would record once more after the upgrade)."""
+    engine: RulesEngine = app.state.engine
+    await lead_with_account_and_campaign(30)
+    states, inputs = await read_batch(
+        await all_lead_ids(),
+        now=ANCHOR,
+        lookback_days=engine.lookback_days,
+        campaigns=await campaign_keys(),
+        adjustments=await _active_adjustments(ANCHOR),
+        reps=await reps_now(ANCHOR),
+    )
+    ordered = [inputs[s.id] for s in states]
+    plain = await engine.pool.evaluate_batch(ordered, rulebook=engine.rulebook, plain=True)
+    seen = 0
+    for state, data in zip(states, plain, strict=True):
+        model = EvaluationResult.model_validate(data)
+        for stage in ("new", "mql", "customer"):
+            for refused in (None, "no"):
+                for routed in (False, True):
+                    ours = decision_digest(data, stage, refused, routed=routed)
+                    assert ours == _main_digest(model, stage, refused, routed=routed), state.id
+                    seen += 1
+    assert seen == len(states) * 12
