@@ -4,11 +4,14 @@ over seeded data. Reads and writes go in batches, a fixed number of queries per 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar, cast
 
+from prometheus_client import Gauge
 from tortoise.transactions import in_transaction
 
 from api.bulk_read import LeadState, campaign_keys, read_batch
@@ -72,6 +75,44 @@ async def evaluate_leads(
     progress[1].set(0)
     if not lead_ids:
         return summary
+    with _frozen_heap():
+        await _evaluate(engine, lead_ids, trigger, now, batch_size, summary, progress[1])
+    return summary
+
+
+_RUNS = 0
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive when a run starts (modules, classes, schemas, caches: ~120k in the
+    service) left out of garbage collection until the last run ends (``gc.freeze``).
+
+    A run allocates containers by the hundred per lead, so the collector runs every few leads,
+    and its full passes walked that whole heap: ~150 µs per lead of the parent's CPU (measured,
+    2,000 demo leads, PostgreSQL), a third of it. Collection stays on for the run's own
+    objects."""
+    global _RUNS
+    _RUNS += 1
+    if _RUNS == 1:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        _RUNS -= 1
+        if _RUNS == 0:
+            gc.unfreeze()
+
+
+async def _evaluate(
+    engine: RulesEngine,
+    lead_ids: list[int],
+    trigger: EvaluationTrigger,
+    now: datetime,
+    batch_size: int,
+    summary: BulkSummary,
+    done: Gauge,
+) -> None:
     run = _Run(engine, now, await campaign_keys(), await _active_adjustments(now),
                RepBook(await reps_now(now), now))  # fmt: skip
     starts = range(0, len(lead_ids), batch_size)
@@ -89,10 +130,9 @@ async def evaluate_leads(
             if following is not None:  # let the workers' thread finish before unwinding
                 await asyncio.gather(following.first, return_exceptions=True)
             raise
-        progress[1].set(min(start + batch_size, len(lead_ids)))
+        done.set(min(start + batch_size, len(lead_ids)))
         if following is not None:
             batch = following
-    return summary
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -193,3 +194,33 @@ async def test_an_engine_on_a_shared_pool_routes_with_its_own_version(
     fired = [cast(list[str], f)[0] for row in rows for f in row.fired]
     assert "sla_hot_intent_v2" in fired
     assert "sla_hot_intent" not in fired
+
+
+async def test_a_run_leaves_the_heap_it_found_out_of_collection(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The objects alive before a run are frozen (``gc.freeze``) while it runs, and collected
+    as before once it ends, also when it fails."""
+    engine = engine_of(app)
+    ids = await hot_leads(3)
+    frozen: list[int] = []
+    evaluate = engine.pool.evaluate_batch
+
+    async def spy(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+        frozen.append(gc.get_freeze_count())
+        return await evaluate(inputs, **options)
+
+    monkeypatch.setattr(engine.pool, "evaluate_batch", spy)
+    before = gc.get_freeze_count()
+    await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
+    assert frozen
+    assert min(frozen) > before
+    assert gc.get_freeze_count() == before
+
+    async def broken(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.pool, "evaluate_batch", broken)
+    with pytest.raises(RuntimeError):
+        await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
+    assert gc.get_freeze_count() == before
