@@ -165,8 +165,8 @@ class _Run:
         # All leads at once, over every worker (one round trip per worker); the results as the
         # workers' plain data, which the planner only reshapes into rows.
         first = asyncio.ensure_future(
-            self.engine.pool.evaluate_batch(
-                [inputs[s.id] for s in states], rulebook=self.engine.rulebook, plain=True
+            self.engine.pool.evaluate_batch_plain(
+                [inputs[s.id] for s in states], rulebook=self.engine.rulebook
             )
         )
         return _Batch(states, inputs, first)

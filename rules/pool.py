@@ -253,12 +253,34 @@ class EnginePool:
         time_limit: float | None = None,
         _faults: dict[int, str] | None = None,
         rulebook: Rulebook | None = None,
-        plain: bool = False,
-    ) -> list[Any]:
+    ) -> list[batch.Outcome]:
         """Evaluate many leads: one round trip per worker, all workers at once. Each lead gets
         its result or the typed error it alone caused (a crash or hang on one lead does not
-        fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests.
-        ``plain``: results as the worker's plain data (``rules.batch.decode_plain``)."""
+        fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests."""
+        return self._evaluate_batch(inputs, explain, time_limit, _faults, rulebook, batch._decode)
+
+    async def evaluate_batch_plain(
+        self,
+        inputs: list[EvaluationInput],
+        *,
+        rulebook: Rulebook | None = None,
+        _faults: dict[int, str] | None = None,
+    ) -> list[dict[str, Any] | RulesError]:
+        """``evaluate_batch`` (no "why not"), each result as the worker's plain data
+        (``rules.batch.decode_plain``: not validated again), for callers that only reshape
+        results into rows (the bulk job)."""
+        args = (inputs, False, None, _faults, rulebook, batch.decode_plain)
+        return await asyncio.to_thread(self._evaluate_batch, *args)
+
+    def _evaluate_batch(
+        self,
+        inputs: list[EvaluationInput],
+        explain: bool,
+        time_limit: float | None,
+        _faults: dict[int, str] | None,
+        rulebook: Rulebook | None,
+        decode: Callable[[Any], Any],
+    ) -> list[Any]:
         if not inputs:
             return []
         payload, reps = batch.pack(inputs)
@@ -271,7 +293,6 @@ class EnginePool:
             for i in starts
         ]
         book = rulebook or self._book
-        decode = batch.decode_plain if plain else batch._decode
         if len(chunks) == 1:
             return self._batch(*chunks[0], reps, explain, time_limit, book, decode)
         with ThreadPoolExecutor(len(chunks)) as threads:
@@ -287,8 +308,7 @@ class EnginePool:
         explain: bool = False,
         time_limit: float | None = None,
         rulebook: Rulebook | None = None,
-        plain: bool = False,
-    ) -> list[Any]:
+    ) -> list[batch.Outcome]:
         """``evaluate_batch_sync`` from async code (the event loop stays free)."""
         return await asyncio.to_thread(
             self.evaluate_batch_sync,
@@ -296,7 +316,6 @@ class EnginePool:
             explain=explain,
             time_limit=time_limit,
             rulebook=rulebook,
-            plain=plain,
         )
 
     def _batch(
@@ -307,7 +326,7 @@ class EnginePool:
         explain: bool,
         timeout: float | None,
         book: Rulebook,
-        decode: Callable[[Any], Any] = batch._decode,
+        decode: Callable[[Any], Any],
     ) -> list[Any]:
         if self._closed:
             raise PoolClosed("engine pool is closed")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -135,13 +133,13 @@ async def test_a_crash_inside_a_batch_fails_only_its_lead(
     ids = await hot_leads(6)
     crash_on = 2
 
+    evaluate = engine.pool.evaluate_batch_plain
+
     async def with_fault(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
         faults = {crash_on: "segfault"} if len(inputs) == len(ids) else {}
-        return await asyncio.to_thread(
-            partial(engine.pool.evaluate_batch_sync, inputs, _faults=faults, **options)
-        )
+        return await evaluate(inputs, _faults=faults, **options)
 
-    monkeypatch.setattr(engine.pool, "evaluate_batch", with_fault)
+    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", with_fault)
     summary = await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert (summary.evaluated, summary.failed) == (5, 1)
     evaluated = set(cast(list[int], await Evaluation.all().values_list("lead_id", flat=True)))
@@ -204,13 +202,13 @@ async def test_a_run_leaves_the_heap_it_found_out_of_collection(
     engine = engine_of(app)
     ids = await hot_leads(3)
     frozen: list[int] = []
-    evaluate = engine.pool.evaluate_batch
+    evaluate = engine.pool.evaluate_batch_plain
 
     async def spy(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
         frozen.append(gc.get_freeze_count())
         return await evaluate(inputs, **options)
 
-    monkeypatch.setattr(engine.pool, "evaluate_batch", spy)
+    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", spy)
     before = gc.get_freeze_count()
     await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert frozen
@@ -220,7 +218,7 @@ async def test_a_run_leaves_the_heap_it_found_out_of_collection(
     async def broken(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(engine.pool, "evaluate_batch", broken)
+    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", broken)
     with pytest.raises(RuntimeError):
         await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert gc.get_freeze_count() == before

@@ -51,7 +51,7 @@ async def _plans(engine: RulesEngine) -> list[tuple[OutcomePlan, RowPlan]]:
     ordered = [new[s.id] for s in states]
     results = await engine.evaluate_batch(ordered)
     # the bulk path plans from the workers' plain data, the single-lead path from models
-    plain = await engine.pool.evaluate_batch(ordered, rulebook=engine.rulebook, plain=True)
+    plain = await engine.pool.evaluate_batch_plain(ordered, rulebook=engine.rulebook)
     plans = []
     for i, (state, result, data) in enumerate(zip(states, results, plain, strict=True)):
         assert isinstance(result, EvaluationResult)
@@ -250,9 +250,10 @@ async def test_decision_digests_are_main_s(app: Starlette) -> None:
         reps=await reps_now(ANCHOR),
     )
     ordered = [inputs[s.id] for s in states]
-    plain = await engine.pool.evaluate_batch(ordered, rulebook=engine.rulebook, plain=True)
+    plain = await engine.pool.evaluate_batch_plain(ordered, rulebook=engine.rulebook)
     seen = 0
     for state, data in zip(states, plain, strict=True):
+        assert isinstance(data, dict)
         model = EvaluationResult.model_validate(data)
         for stage in ("new", "mql", "customer"):
             for refused in (None, "no"):
