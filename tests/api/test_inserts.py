@@ -16,14 +16,14 @@ from tortoise.models import Model
 
 from api import inserts
 from api.bulk import all_lead_ids
-from api.bulk_read import campaign_keys, connection, read_batch
+from api.bulk_read import LeadState, campaign_keys, connection, read_batch
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.facts import _active_adjustments, reps_now
 from api.inserts import _table, converter, copy_rows, insert_values
 from api.models import DomainEvent, Evaluation, Lead, LeadStageChange
 from api.outcomes import OutcomePlan, RowPlan, decision_digest, plan_outcome, plan_rows
-from rules import EvaluationResult
+from rules import EvaluationInput, EvaluationResult
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 
 _DETACHED: Any = inserts._DETACHED
@@ -31,11 +31,11 @@ STAMPED = {"created_at"}
 """``auto_now_add``: the wall clock at insert time, on both paths."""
 
 
-async def _plans(engine: RulesEngine) -> list[tuple[OutcomePlan, RowPlan]]:
-    """Both planners over the demo leads, every lead recording, each evaluated as a new lead:
-    moves, handoffs and their events are among the rows; a third of the leads are customers
-    already when planned, so that their moves are refused."""
-    await lead_with_account_and_campaign(60)
+async def _demo_leads(
+    engine: RulesEngine, count: int
+) -> tuple[list[LeadState], dict[int, EvaluationInput]]:
+    """``count`` demo leads read as the bulk job reads them."""
+    await lead_with_account_and_campaign(count)
     states, inputs = await read_batch(
         await all_lead_ids(),
         now=ANCHOR,
@@ -44,6 +44,14 @@ async def _plans(engine: RulesEngine) -> list[tuple[OutcomePlan, RowPlan]]:
         adjustments=await _active_adjustments(ANCHOR),
         reps=await reps_now(ANCHOR),
     )
+    return states, inputs
+
+
+async def _plans(engine: RulesEngine) -> list[tuple[OutcomePlan, RowPlan]]:
+    """Both planners over the demo leads, every lead recording, each evaluated as a new lead:
+    moves, handoffs and their events are among the rows; a third of the leads are customers
+    already when planned, so that their moves are refused."""
+    states, inputs = await _demo_leads(engine, 60)
     new = {
         i: inp.model_copy(update={"lead": inp.lead.model_copy(update={"stage": "new"})})
         for i, inp in inputs.items()
@@ -240,15 +248,7 @@ async def test_decision_digests_are_main_s(app: Starlette) -> None:
     """Planned from plain data, the digests are the bytes main's planner wrote (else every lead
     would record once more after the upgrade)."""
     engine: RulesEngine = app.state.engine
-    await lead_with_account_and_campaign(30)
-    states, inputs = await read_batch(
-        await all_lead_ids(),
-        now=ANCHOR,
-        lookback_days=engine.lookback_days,
-        campaigns=await campaign_keys(),
-        adjustments=await _active_adjustments(ANCHOR),
-        reps=await reps_now(ANCHOR),
-    )
+    states, inputs = await _demo_leads(engine, 30)
     ordered = [inputs[s.id] for s in states]
     plain = await engine.pool.evaluate_batch_plain(ordered, rulebook=engine.rulebook)
     seen = 0
