@@ -65,38 +65,44 @@ async def open_handoff_leads(lead_ids: Sequence[int]) -> set[int]:
 
 
 async def update_leads(changes: Sequence[tuple[int, dict[str, object]]], now: datetime) -> None:
-    """Write each lead's changed columns (and ``updated_at``): one statement per column set."""
+    """Write each lead's changed columns (and ``updated_at``): one statement per column set.
+
+    Values are converted column by column (one converter looked up per column and batch, the
+    time stamp once), as tortoise would write them (``api.inserts.converter``)."""
     by_columns: dict[tuple[str, ...], list[tuple[int, dict[str, object]]]] = {}
     for lead_id, values in changes:
         if values:
             by_columns.setdefault(tuple(sorted(values)), []).append((lead_id, values))
     db = connection()
+    stamp = _converter("updated_at")(now, Lead)
     for columns, rows in by_columns.items():
         names = (*columns, "updated_at")
-        table = [[lead_id, *(_db(db, c, v[c]) for c in columns), _db(db, "updated_at", now)]
-                 for lead_id, v in rows]  # fmt: skip
+        arrays: list[list[Any]] = [[lead_id for lead_id, _ in rows]]
+        for column in columns:
+            to_db = _converter(column)
+            arrays.append([to_db(values[column], Lead) for _, values in rows])
+        arrays.append([stamp] * len(rows))
         if is_postgres(db):
-            await _update_postgres(db, names, table)
+            await _update_postgres(db, names, arrays)
         else:
-            await _update_sqlite(db, names, table)
+            await _update_sqlite(db, names, [list(row) for row in zip(*arrays, strict=True)])
 
 
 _TO_DB: dict[str, Callable[[Any, Any], Any]] = {}
 """Per column, filled on first use (foreign key columns exist once tortoise is initialised)."""
 
 
-def _db(db: BaseDBAsyncClient, column: str, value: object) -> Any:
-    """The column's database value, as tortoise would write it (JSON with one encoder)."""
+def _converter(column: str) -> Callable[[Any, Any], Any]:
+    """The column's converter to database values, as tortoise would write them."""
     to_db = _TO_DB.get(column)
     if to_db is None:
         to_db = _TO_DB[column] = converter(Lead._meta.fields_map[column])
-    return to_db(value, Lead)
+    return to_db
 
 
 async def _update_postgres(
-    db: BaseDBAsyncClient, names: tuple[str, ...], table: list[list[Any]]
+    db: BaseDBAsyncClient, names: tuple[str, ...], arrays: list[list[Any]]
 ) -> None:
-    arrays = [list(column) for column in zip(*table, strict=True)]
     types = ["int", *(_PG_TYPES[n] for n in names)]
     # jsonb arrays travel as text[] (asyncpg has no jsonb[] text codec by default)
     params = ", ".join(

@@ -19,9 +19,7 @@ from api.rulebook_store import load_stored
 from rules import (
     EvaluationInput,
     EvaluationResult,
-    RoutingOutcome,
     RuleExplanation,
-    SlaOutcome,
     WhyNot,
 )
 
@@ -44,7 +42,8 @@ def pack_input(inp: EvaluationInput, *, routed: bool) -> dict[str, Any]:
     """The input in compact form; ``routed`` False drops the reps (routing did not run, so they
     took no part in the decision). Activity properties are not read by any rule: not stored."""
     now = micros(inp.now)
-    lead = {k: v for k, v in inp.lead.model_dump().items() if v is not None}
+    # the models' field values as they are (flat, frozen): what ``model_dump`` would copy
+    lead = {k: v for k, v in vars(inp.lead).items() if v is not None}
     for key in _LEAD_TIMES:
         if key in lead:
             lead[key] = micros(lead[key])
@@ -52,7 +51,7 @@ def pack_input(inp: EvaluationInput, *, routed: bool) -> dict[str, Any]:
         "v": FORMAT,
         "now": now,
         "lead": lead,
-        "account": {k: v for k, v in inp.account.model_dump().items() if v is not None},
+        "account": {k: v for k, v in vars(inp.account).items() if v is not None},
         "acts": [[a.type, now - micros(a.occurred_at)] for a in inp.activities],
     }
     if inp.adjustments:
@@ -85,20 +84,38 @@ def unpack_input(data: dict[str, Any]) -> EvaluationInput:
     )
 
 
-def pack_result(result: EvaluationResult) -> dict[str, Any]:
+Plain = dict[str, Any]
+"""A result as ``rules.Evaluator.decide`` returns it: :class:`EvaluationResult`'s fields as
+dicts and lists (routing shares as ``RepShare`` models). The bulk path takes the workers' plain
+data as it is (built by the engine: not validated again per lead)."""
+
+
+def plain_result(result: EvaluationResult | Plain) -> Plain:
+    """The plain data of a result; a model (the single-lead path) is dumped to it."""
+    if isinstance(result, dict):
+        return result
+    data = result.model_dump(exclude={"not_fired": True, "routing": {"shares"}})
+    data["routing"]["shares"] = result.routing.shares
+    return data
+
+
+def pack_result(result: EvaluationResult | Plain) -> dict[str, Any]:
     """The decided part of a result as record columns (no "why not", no input)."""
-    sla = result.sla
+    data = plain_result(result)
+    stage, sla = data["stage"], data["sla"]
     return {
-        "fired": [[f.name, f.section, f.effect] for f in result.fired],
+        "fired": [[f["name"], f["section"], f["effect"]] for f in data["fired"]],
         "contributions": [
-            [c.signal, c.score, c.points, c.matches, c.decay_factor, c.value, c.activity_age_days]
-            for c in result.contributions
+            [c["signal"], c["score"], c["points"], c.get("matches", 1), c["decay_factor"],
+             c["value"], c.get("activity_age_days")]
+            for c in data["contributions"]
         ],
-        "scores": {n: [s.raw, s.adjustment, s.value, s.cap] for n, s in result.scores.items()},
+        "scores": {n: [s["raw"], s["adjustment"], s["value"], s["cap"]]
+                   for n, s in data["scores"].items()},
         "outcome": {
-            "stage": [result.stage.from_stage, result.stage.to_stage, result.stage.rule,
-                      result.stage.reason],
-            "routing": _pack_routing(result.routing),
+            "stage": [stage["from_stage"], stage["to_stage"], stage.get("rule"),
+                      stage.get("reason")],
+            "routing": _pack_routing(data["routing"]),
             "sla": _pack_sla(sla) if sla else None,
         },
     }  # fmt: skip
@@ -112,23 +129,26 @@ ROUTING_KEYS = _ROUTING = ("route", "rep_id", "why")
 _SLA = ("rule", "priority", "hours", "deadline", "clock", "starts_at", "escalate_at")
 
 
-def _pack_routing(routing: RoutingOutcome) -> list[Any]:
+def _pack_routing(routing: Plain) -> list[Any]:
     """Three items (the form older rows have), four when the pick moved the routing ledger
     (issue 16: the ledger rows it wrote, so a replay shows the same counts)."""
-    row: list[Any] = [routing.route, routing.rep_id, routing.why]
-    if routing.shares:
-        row.append([s.model_dump(mode="json") for s in routing.shares])
+    row: list[Any] = [routing["route"], routing["rep_id"], routing["why"]]
+    shares = routing.get("shares")
+    if shares:
+        row.append([s.model_dump(mode="json") for s in shares])
     return row
 
 
-def _pack_sla(sla: SlaOutcome) -> list[Any]:
+def _pack_sla(sla: Plain) -> list[Any]:
     """Four items on the wall clock (the form older rows have), six with a business clock or a
     queued start, seven with an escalation time (issue 16)."""
-    row: list[Any] = [sla.rule, sla.priority, sla.hours, micros(sla.deadline)]
-    if sla.clock != "wall" or sla.starts_at is not None or sla.escalate_at is not None:
-        row += [sla.clock, micros(sla.starts_at) if sla.starts_at else None]
-    if sla.escalate_at is not None:
-        row.append(micros(sla.escalate_at))
+    row: list[Any] = [sla["rule"], sla["priority"], sla["hours"], micros(sla["deadline"])]
+    clock, starts_at = sla.get("clock", "wall"), sla.get("starts_at")
+    escalate = sla.get("escalate_at")
+    if clock != "wall" or starts_at is not None or escalate is not None:
+        row += [clock, micros(starts_at) if starts_at else None]
+    if escalate is not None:
+        row.append(micros(escalate))
     return row
 
 

@@ -14,32 +14,113 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from tortoise import timezone
-from tortoise.fields import DatetimeField, Field, JSONField
-from tortoise.fields.data import JSON_DUMPS
+from tortoise.fields import (
+    BigIntField,
+    BooleanField,
+    CharField,
+    DatetimeField,
+    Field,
+    FloatField,
+    IntField,
+    JSONField,
+)
+from tortoise.fields.data import JSON_DUMPS, CharEnumFieldInstance
 from tortoise.models import Model
+from tortoise.validators import MaxLengthValidator
 
 _MAX_PARAMS = 30_000
 """Below the bind-parameter limits of PostgreSQL (32,767) and SQLite (32,766)."""
 
-_compact = json.JSONEncoder(separators=(",", ":")).encode
-"""What tortoise's ``JSONField`` writes (``json.dumps(value, separators=(",", ":"))``), with one
-encoder for every row instead of one built per value: most of a record's bytes are JSON."""
+_JSON = json.JSONEncoder(separators=(",", ":"))
+_encode = c_make_encoder(
+    None, _JSON.default, encode_basestring_ascii, None, ":", ",", False, False, True
+)
+"""What tortoise's ``JSONField`` writes (``json.dumps(value, separators=(",", ":"))``: the C
+encoder ``JSONEncoder.encode`` builds per call, with the same options), built once for every
+row instead of once per value: most of a record's bytes are JSON. No circular-reference check:
+rows are trees of plain values."""
 
 
-def converter(field: Field[Any]) -> Callable[[Any, Any], Any]:
-    """``field.to_db_value``, made cheaper for the JSON columns of a row (dicts and lists)."""
-    if not isinstance(field, JSONField) or field.encoder is not JSON_DUMPS or field.validators:
-        return field.to_db_value
+def _compact(value: Any) -> str:
+    return "".join(_encode(value, 0))
 
-    def to_db(value: Any, row: Model | type[Model]) -> Any:
-        if isinstance(value, dict | list):
-            return _compact(value)
-        return field.to_db_value(value, row)
 
-    return to_db
+def converter(field: Field[Any], *, detached: bool = False) -> Callable[[Any, Any], Any]:
+    """``field.to_db_value``, with a shortcut for the values of the type the column stores
+    (most of a batch's values; the rest, and every error, go through tortoise's own).
+
+    The shortcuts give what ``to_db_value`` gives for those values: JSON text of dicts and
+    lists (tortoise's default encoder); an enum member's value as text; an ``int``, ``float``
+    or ``bool`` as is; a ``str`` within the column's length; an aware ``datetime`` as is (made
+    aware only when naive; stamped only for ``auto_now``/``auto_now_add`` fields, which keep
+    tortoise's conversion, unless ``detached``: for rows that are not model instances, which
+    tortoise never stamps)."""
+    to_db = field.to_db_value
+    validators = field.validators
+    if isinstance(field, JSONField):
+        if field.encoder is not JSON_DUMPS or validators:
+            return to_db
+
+        def to_json(value: Any, row: Model | type[Model]) -> Any:
+            if isinstance(value, dict | list):
+                return _compact(value)
+            return to_db(value, row)
+
+        return to_json
+    if isinstance(field, CharEnumFieldInstance):
+        if not all(isinstance(v, MaxLengthValidator) for v in validators):
+            return to_db
+        members: dict[Any, str] = {m: str(m.value) for m in field.enum_type}
+        members = {m: text for m, text in members.items() if len(text) <= field.max_length}
+
+        def to_text(value: Any, row: Model | type[Model]) -> Any:
+            text = members.get(value) if isinstance(value, Enum | str) else None
+            return text if text is not None else to_db(value, row)
+
+        return to_text
+    same = _unchanged(field, detached)
+    if same is None:
+        return to_db
+    null = field.null
+
+    def convert(value: Any, row: Model | type[Model]) -> Any:
+        if (value is None and null) or same(value):
+            return value
+        return to_db(value, row)
+
+    return convert
+
+
+_EXACT: dict[type[Field[Any]], type] = {
+    IntField: int,
+    BigIntField: int,
+    FloatField: float,
+    BooleanField: bool,
+}
+
+
+def _unchanged(field: Field[Any], detached: bool) -> Callable[[Any], bool] | None:
+    """Which values ``field.to_db_value`` returns as they are (None: no shortcut)."""
+    validators = field.validators
+    if isinstance(field, DatetimeField):
+        if validators or (not detached and (field.auto_now or field.auto_now_add)):
+            return None
+        return lambda value: type(value) is datetime and value.utcoffset() is not None
+    if isinstance(field, CharField):
+        if len(validators) != 1 or not isinstance(validators[0], MaxLengthValidator):
+            return None
+        limit = validators[0].max_length
+        return lambda value: type(value) is str and len(value) <= limit
+    kind = _EXACT.get(type(field))
+    if kind is None or validators:
+        return None
+    return lambda value: type(value) is kind
 
 
 class _Detached:
@@ -53,18 +134,21 @@ _DETACHED = _Detached()
 @dataclass(frozen=True, slots=True)
 class _Table:
     """How a model's rows become database values: the insert columns (generated primary key
-    left out), each field's converter, and its default as ``Model.__init__`` would set it."""
+    left out), each field's converter (for model instances, and for field values), and its
+    default as ``Model.__init__`` would set it."""
 
     model: type[Model]
     fields: list[str]
     columns: list[str]
     convert: list[Callable[[Any, Any], Any]]
+    convert_values: list[Callable[[Any, Any], Any]]
     defaults: list[Callable[[], Any]]
 
     def values(self, row: dict[str, Any]) -> list[Any]:
         """One row's database values from its field values; missing fields take defaults."""
         out = []
-        for name, to_db, default in zip(self.fields, self.convert, self.defaults, strict=True):
+        columns = zip(self.fields, self.convert_values, self.defaults, strict=True)
+        for name, to_db, default in columns:
             value = row[name] if name in row else default()
             out.append(to_db(value, _DETACHED))
         return out
@@ -87,6 +171,7 @@ def _table(model: type[Model]) -> _Table:
             fields=fields,
             columns=[meta.fields_db_projection[f] for f in fields],
             convert=[converter(meta.fields_map[f]) for f in fields],
+            convert_values=[converter(meta.fields_map[f], detached=True) for f in fields],
             defaults=[_default(meta.fields_map[f]) for f in fields],
         )
     return table

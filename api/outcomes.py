@@ -14,12 +14,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, ParamSpec
 
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.errors import IllegalTransition
 from api.evaluations import ROUTING_KEYS as _ROUTING
-from api.evaluations import pack_input, pack_result
+from api.evaluations import Plain, pack_input, pack_result, plain_result
 from api.lifecycle import check_transition
 from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
 from api.stage_moves import stage_changed_event
@@ -182,23 +183,27 @@ def plan_rows(
     handoff_stage: str,
     lead: Lead,
     fact_input: EvaluationInput,
-    result: EvaluationResult,
+    result: EvaluationResult | Plain,
     trigger: EvaluationTrigger,
     now: datetime,
     has_open_handoff: bool,
 ) -> RowPlan:
     """Apply the lifecycle guards to what the rules asked for.
 
-    The rulebook validator already refuses backward transitions, so a refusal here means the
-    rules and the lifecycle disagree: it is recorded (LeadStageChange.applied false) instead.
+    ``result``: the engine's plain data (the bulk path, as the workers return it) or a result
+    model (single lead), planned alike. The rulebook validator already refuses backward
+    transitions, so a refusal here means the rules and the lifecycle disagree: it is recorded
+    (LeadStageChange.applied false) instead.
     """
+    data = plain_result(result)
+    stage, routing, sla = data["stage"], data["routing"], data["sla"]
     stage_before = lead.stage
-    target = result.stage.to_stage
+    target = stage["to_stage"]
     refused: str | None = None
     moved = False
     if target is not None and target != stage_before.value:
         try:  # the engine checks at load that rulebook stages are lifecycle stages
-            check_transition(stage_before, LifecycleStage(target), reason=result.stage.reason)
+            check_transition(stage_before, LifecycleStage(target), reason=stage.get("reason"))
             moved = True
         except IllegalTransition as exc:
             refused = exc.message
@@ -207,37 +212,37 @@ def plan_rows(
     # rep with free capacity (api/routing.py): its next evaluation routes it.
     waiting = not moved and lead.owner_id is None and not has_open_handoff  # type: ignore[attr-defined]
     reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
-    owner_id = int(result.routing.rep_id) if reaches_handoff and result.routing.rep_id else None
-    sla = result.sla
-    final = result.stage.to_stage or result.stage.from_stage
-    decision = decision_digest(result, stage_before.value, refused, routed=owner_id is not None)
+    owner_id = int(routing["rep_id"]) if reaches_handoff and routing["rep_id"] else None
+    final = target or stage["from_stage"]
+    decision = decision_digest(data, stage_before.value, refused, routed=owner_id is not None)
     evaluation: dict[str, Any] | None = None
     if decision != lead.decision:
         evaluation = {
             "lead_id": lead.id,
-            "rulebook_version": result.rulebook_version,
+            "rulebook_version": data["rulebook_version"],
             "trigger": trigger,
             "input": pack_input(fact_input, routed=final == handoff_stage),
-            **pack_result(result),
+            **pack_result(data),
             "stage_before": stage_before,
             "stage_after": stage_after,
             "owner_id": owner_id,
-            "sla_deadline": sla.deadline if sla and owner_id else None,
-            "duration_ms": result.duration_ms,
-            "next_change_at": result.next_change_at,
+            "sla_deadline": sla["deadline"] if sla and owner_id else None,
+            "duration_ms": data["duration_ms"],
+            "next_change_at": data["next_change_at"],
         }
         evaluation["outcome"]["refused_transition"] = refused
     outcome = "handoff" if reaches_handoff else "moved" if moved else "refused" if refused else ""
     count_evaluation(str(trigger), outcome or "unchanged")
     stage_change: dict[str, Any] | None = None
     if evaluation is not None and target is not None and target != stage_before.value:
+        rule = stage.get("rule")
         stage_change = {
             "lead_id": lead.id,
             "from_stage": stage_before,
             "to_stage": LifecycleStage(target),
             "applied": moved,
-            "reason": (result.stage.rule or "") if moved else f"refused: {refused}",
-            "actor": f"rule:{result.stage.rule}",
+            "reason": (rule or "") if moved else f"refused: {refused}",
+            "actor": f"rule:{rule}",
             "entered_from_at": lead.stage_entered_at or lead.created_at,
             "changed_at": now,  # the lead's stage_entered_at below, so the next change agrees
         }
@@ -246,10 +251,10 @@ def plan_rows(
         handoff = Handoff(
             lead_id=lead.id,
             owner_id=owner_id,
-            priority=sla.priority if sla else "normal",
-            sla_deadline=sla.deadline if sla else now,
-            route=result.routing.route,
-            escalate_at=sla.escalate_at if sla else None,
+            priority=sla["priority"] if sla else "normal",
+            sla_deadline=sla["deadline"] if sla else now,
+            route=routing["route"],
+            escalate_at=sla.get("escalate_at") if sla else None,
             created_at=now,  # the evaluation's clock: the SLA and escalation count from it
         )
     return RowPlan(
@@ -258,7 +263,7 @@ def plan_rows(
         stage_change=stage_change,
         handoff=handoff,
         lead_changes=_lead_changes(
-            lead, result, stage_after if moved else None, now, owner_id, decision
+            lead, data, stage_after if moved else None, now, owner_id, decision
         ),
         refused=refused,
         unrouted=moved and reaches_handoff and owner_id is None,
@@ -271,14 +276,14 @@ plan_outcome = _as_models(plan_rows)
 
 def _lead_changes(
     lead: Lead,
-    result: EvaluationResult,
+    result: Plain,
     new_stage: LifecycleStage | None,
     now: datetime,
     owner_id: int | None,
     decision: str,
 ) -> dict[str, object]:
     """Only what differs: the version moves when something did; times always move."""
-    scores = {name: s.value for name, s in result.scores.items()}
+    scores = {name: s["value"] for name, s in result["scores"].items()}
     changes: dict[str, object] = {}
     if scores != lead.scores:
         changes["scores"] = scores
@@ -296,12 +301,12 @@ def _lead_changes(
     if changes:
         changes["version"] = lead.version + 1
     changes["evaluated_at"] = now
-    changes["rescore_at"] = result.next_change_at
+    changes["rescore_at"] = result["next_change_at"]
     return changes
 
 
 def decision_digest(
-    result: EvaluationResult, stage_before: str, refused: str | None, *, routed: bool
+    result: EvaluationResult | Plain, stage_before: str, refused: str | None, *, routed: bool
 ) -> str:
     """What an evaluation decided, as a short hash: equal digests mean nothing to record.
 
@@ -310,14 +315,22 @@ def decision_digest(
     reps' round robin and decides nothing), and the scores rounded to whole points (a decaying
     score moving by a fraction of a point is not a new decision; it is updated in place).
     """
-    sla = result.sla
+    data = plain_result(result)
+    stage, routing, sla = data["stage"], data["routing"], data["sla"]
     key = [
-        result.rulebook_version,
+        data["rulebook_version"],
         stage_before,
-        sorted(result.fired_names),
-        [result.stage.to_stage, result.stage.rule, result.stage.reason, refused],
-        [result.routing.route, result.routing.rep_id] if routed else None,
-        [sla.rule, sla.priority, sla.hours] if sla else None,
-        {name: round(s.value) for name, s in sorted(result.scores.items())},
+        sorted([f["name"] for f in data["fired"]]),
+        [stage["to_stage"], stage.get("rule"), stage.get("reason"), refused],
+        [routing["route"], routing["rep_id"]] if routed else None,
+        [sla["rule"], sla["priority"], sla["hours"]] if sla else None,
+        {name: round(s["value"]) for name, s in sorted(data["scores"].items())},
     ]
-    return hashlib.blake2b(json.dumps(key).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b("".join(_DIGEST_JSON(key, 0)).encode(), digest_size=16).hexdigest()
+
+
+_DIGEST_JSON = c_make_encoder(
+    None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+)
+"""``json.dumps(key)``'s text (its default options: the digests of recorded decisions must not
+change), from one C encoder instead of one built per call."""

@@ -84,6 +84,19 @@ def run_in_worker(
 def _decode(item: Any) -> Outcome:
     if isinstance(item, dict):  # validated from Python data: no JSON to parse
         return EvaluationResult.model_validate(item)
+    return _error(item)
+
+
+def decode_plain(item: Any) -> dict[str, Any] | RulesError:
+    """A lead's answer as the worker's plain data (``Evaluator.decide``'s fields, not
+    validated again: the engine built them), for callers that only reshape them into rows
+    (the bulk writer); errors are typed as by :func:`_decode`."""
+    if isinstance(item, dict):
+        return item
+    return _error(item)
+
+
+def _error(item: Any) -> RulesError:
     error_type = getattr(errors, item[1], errors.EngineError)
     error: RulesError = error_type(item[2])
     return error
@@ -95,11 +108,13 @@ def run_on(
     payload: list[tuple[str, int]],
     timeout: float,
     faults: dict[int, str] | None = None,
-) -> list[Outcome]:
+    decode: Callable[[Any], Any] = _decode,
+) -> list[Any]:
     """Parent side: evaluate ``payload`` on ``worker`` (a ``rules.pool._Worker``), replacing it
-    as often as leads crash or hang it. Every lead gets an outcome."""
+    as often as leads crash or hang it. Every lead gets an outcome (``decode``: as
+    :class:`EvaluationResult`, or :func:`decode_plain`'s plain data)."""
     faults = dict(faults or {})
-    outcomes: list[Outcome | None] = [None] * len(payload)
+    outcomes: list[Any] = [None] * len(payload)
     pending = list(range(len(payload)))
     while pending:
         positions = {orig: pos for pos, orig in enumerate(pending)}
@@ -110,7 +125,7 @@ def run_on(
         if reply is not None:
             items, retire = reply
             for pos, item in enumerate(items):
-                outcomes[pending[pos]] = _decode(item)
+                outcomes[pending[pos]] = decode(item)
             if retire:
                 worker.replace()
             pending = pending[len(items) :]

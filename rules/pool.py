@@ -14,6 +14,7 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -256,6 +257,30 @@ class EnginePool:
         """Evaluate many leads: one round trip per worker, all workers at once. Each lead gets
         its result or the typed error it alone caused (a crash or hang on one lead does not
         fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests."""
+        return self._evaluate_batch(inputs, explain, time_limit, _faults, rulebook, batch._decode)
+
+    async def evaluate_batch_plain(
+        self,
+        inputs: list[EvaluationInput],
+        *,
+        rulebook: Rulebook | None = None,
+        _faults: dict[int, str] | None = None,
+    ) -> list[dict[str, Any] | RulesError]:
+        """``evaluate_batch`` (no "why not"), each result as the worker's plain data
+        (``rules.batch.decode_plain``: not validated again), for callers that only reshape
+        results into rows (the bulk job)."""
+        args = (inputs, False, None, _faults, rulebook, batch.decode_plain)
+        return await asyncio.to_thread(self._evaluate_batch, *args)
+
+    def _evaluate_batch(
+        self,
+        inputs: list[EvaluationInput],
+        explain: bool,
+        time_limit: float | None,
+        _faults: dict[int, str] | None,
+        rulebook: Rulebook | None,
+        decode: Callable[[Any], Any],
+    ) -> list[Any]:
         if not inputs:
             return []
         payload, reps = batch.pack(inputs)
@@ -269,10 +294,10 @@ class EnginePool:
         ]
         book = rulebook or self._book
         if len(chunks) == 1:
-            return self._batch(*chunks[0], reps, explain, time_limit, book)
+            return self._batch(*chunks[0], reps, explain, time_limit, book, decode)
         with ThreadPoolExecutor(len(chunks)) as threads:
             done = threads.map(
-                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book), chunks
+                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book, decode), chunks
             )
             return [outcome for part in done for outcome in part]
 
@@ -301,7 +326,8 @@ class EnginePool:
         explain: bool,
         timeout: float | None,
         book: Rulebook,
-    ) -> list[batch.Outcome]:
+        decode: Callable[[Any], Any],
+    ) -> list[Any]:
         if self._closed:
             raise PoolClosed("engine pool is closed")
         worker = self._idle.get()
@@ -314,7 +340,7 @@ class EnginePool:
                 return ("batch", book.version, sources, part, (explain, part_faults, reps))
 
             return batch.run_on(
-                worker, job, payload, self.timeout if timeout is None else timeout, faults
+                worker, job, payload, self.timeout if timeout is None else timeout, faults, decode
             )
         finally:
             self._idle.put(worker)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import gc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from starlette.applications import Starlette
@@ -23,7 +23,7 @@ from api.models import (
     LeadStageChange,
     SalesRep,
 )
-from rules import EvaluationInput, EvaluationResult, RulesError, load_rulebook
+from rules import EvaluationInput, load_rulebook
 from tests.api.rulebook_data import demo_files, write_rulebook
 from tests.conftest import SqlCounter
 
@@ -133,13 +133,13 @@ async def test_a_crash_inside_a_batch_fails_only_its_lead(
     ids = await hot_leads(6)
     crash_on = 2
 
-    async def with_fault(inputs: list[EvaluationInput]) -> list[EvaluationResult | RulesError]:
-        faults = {crash_on: "segfault"} if len(inputs) == len(ids) else {}
-        return await asyncio.to_thread(
-            engine.pool.evaluate_batch_sync, inputs, explain=False, _faults=faults
-        )
+    evaluate = engine.pool.evaluate_batch_plain
 
-    monkeypatch.setattr(engine, "evaluate_batch", with_fault)
+    async def with_fault(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+        faults = {crash_on: "segfault"} if len(inputs) == len(ids) else {}
+        return await evaluate(inputs, _faults=faults, **options)
+
+    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", with_fault)
     summary = await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert (summary.evaluated, summary.failed) == (5, 1)
     evaluated = set(cast(list[int], await Evaluation.all().values_list("lead_id", flat=True)))
@@ -192,3 +192,33 @@ async def test_an_engine_on_a_shared_pool_routes_with_its_own_version(
     fired = [cast(list[str], f)[0] for row in rows for f in row.fired]
     assert "sla_hot_intent_v2" in fired
     assert "sla_hot_intent" not in fired
+
+
+async def test_a_run_leaves_the_heap_it_found_out_of_collection(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The objects alive before a run are frozen (``gc.freeze``) while it runs, and collected
+    as before once it ends, also when it fails."""
+    engine = engine_of(app)
+    ids = await hot_leads(3)
+    frozen: list[int] = []
+    evaluate = engine.pool.evaluate_batch_plain
+
+    async def spy(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+        frozen.append(gc.get_freeze_count())
+        return await evaluate(inputs, **options)
+
+    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", spy)
+    before = gc.get_freeze_count()
+    await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
+    assert frozen
+    assert min(frozen) > before
+    assert gc.get_freeze_count() == before
+
+    async def broken(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", broken)
+    with pytest.raises(RuntimeError):
+        await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
+    assert gc.get_freeze_count() == before
