@@ -8,8 +8,11 @@ other with the routing state carried through the run). The candidate's result th
 ``plan_outcome``, the planner the bulk job applies after a publish. So the predicted moves and
 owners are the ones publishing makes (absent new activity meanwhile).
 
-Results come without "why not"; only the few sample leads get it, replayed in-process
-(rules/whynot.py) on the exact input they were evaluated on.
+Results come brief (rules/brief.py: fired names, score values, stage and pick; no "why not"),
+and are planned with :func:`plan_moves`, the part of ``plan_outcome`` that decides the move and
+the owner, without packing the rows publishing would write (nor counting them as evaluations:
+nothing is evaluated for real). Only the few sample leads are evaluated again in full, with
+"why not" replayed in-process (rules/whynot.py) on the exact input they were evaluated on.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from api.bulk import BATCH, RepBook, route_batch
 from api.bulk_read import LeadState, campaign_keys, read_batch
 from api.bulk_write import open_handoff_leads
 from api.engine import RulesEngine
-from api.enums import EvaluationTrigger, LifecycleStage
+from api.enums import LifecycleStage
+from api.errors import IllegalTransition
 from api.facts import _active_adjustments, reps_now
 from api.lead_filter import LeadFilter
+from api.lifecycle import check_transition
 from api.models import Lead, LeadStageChange
-from api.outcomes import OutcomePlan, plan_outcome
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RulesError, WhyNot
+from rules.brief import BriefOutcome, BriefResult
 
 BUCKETS = 10
 KINDS = ("move", "handoff", "owner", "score")
@@ -145,7 +150,43 @@ async def simulate(
     return impact
 
 
-Outcomes = list[EvaluationResult | RulesError]
+Outcomes = list[BriefOutcome]
+Counted = BriefResult | EvaluationResult
+"""A candidate's result as routing leaves it: brief, or full where the lead was routed."""
+
+
+@dataclass(frozen=True, slots=True)
+class MovePlan:
+    """What publishing would do to one lead (the deciding part of ``plan_outcome``)."""
+
+    stage_after: LifecycleStage
+    refused: str | None
+    owner_id: int | None
+    """The owner publishing would give (None: the lead keeps its owner)."""
+    handoff: bool
+
+
+def plan_moves(
+    *, handoff_stage: str, lead: LeadState, result: Counted, has_open_handoff: bool
+) -> MovePlan:
+    """The lifecycle guards and the owner, as ``api.outcomes.plan_rows`` applies them (test
+    ``tests/api/test_simulation.py`` compares every field with ``plan_outcome``)."""
+    stage_before = lead.stage
+    target = result.stage.to_stage
+    refused: str | None = None
+    moved = False
+    if target is not None and target != stage_before.value:
+        try:
+            check_transition(stage_before, LifecycleStage(target), reason=result.stage.reason)
+            moved = True
+        except IllegalTransition as exc:
+            refused = exc.message
+    stage_after = LifecycleStage(target) if moved and target else stage_before
+    waiting = not moved and lead.owner_id is None and not has_open_handoff
+    reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
+    rep_id = result.routing.rep_id
+    owner_id = int(rep_id) if reaches_handoff and rep_id else None
+    return MovePlan(stage_after, refused, owner_id, owner_id is not None and not has_open_handoff)
 
 
 @dataclass(slots=True)
@@ -155,7 +196,20 @@ class _Batch:
     stays: dict[int, str]
     open_handoffs: set[int]
     evaluated: asyncio.Future[tuple[Outcomes, Outcomes, Outcomes]]
-    """Before (active version), after (candidate) and the stays check, in flight."""
+    """Before (active version), after (candidate) and the stays check, in flight, brief."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A sample chosen while counting; its full results are evaluated at the end."""
+
+    kind: str
+    lead_id: int
+    stage_before: str
+    stage_after: str
+    owner_before: int | None
+    owner_after: int | None
+    after: Counted
 
 
 @dataclass(slots=True)
@@ -171,6 +225,7 @@ class _Run:
     samples: int
     inputs: dict[int, tuple[EvaluationInput, EvaluationInput]] = field(default_factory=dict)
     """Sample leads' inputs (before, after), for their explanations at the end."""
+    pending: dict[str, list[_Pending]] = field(default_factory=lambda: {k: [] for k in KINDS})
 
     async def start(self, lead_ids: Sequence[int]) -> _Batch:
         """Read the batch as the bulk job does (with the reps as now) and hand it to both
@@ -194,27 +249,34 @@ class _Run:
             for i in stays
         ]
         evaluated = asyncio.gather(
-            self.current.evaluate_batch(ordered),
-            candidate.evaluate_batch(ordered),
-            candidate.evaluate_batch(again),
+            self.current.pool.evaluate_brief(ordered, rulebook=self.current.rulebook),
+            candidate.pool.evaluate_brief(ordered, rulebook=candidate.rulebook),
+            candidate.pool.evaluate_brief(again, rulebook=candidate.rulebook),
         )
         open_handoffs = await open_handoff_leads(ids) if ids else set()
         return _Batch(states, inputs, stays, open_handoffs, evaluated)
 
-    async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, EvaluationResult]]:
+    async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, Counted]]:
         """The candidate's results routed as the bulk job routes them (the routing state moves
-        on here, before the next batch is read)."""
+        on here, before the next batch is read). Brief results have the attributes routing
+        reads (``stage``, ``routing``); the leads it routes are evaluated again in full."""
         _, afters, _ = await batch.evaluated
-        routed, _ = await route_batch(self.candidate, self.reps, batch.states, batch.inputs, afters)
-        return routed
+        routed, _ = await route_batch(
+            self.candidate,
+            self.reps,
+            batch.states,
+            batch.inputs,
+            cast(list[EvaluationResult | RulesError], afters),
+        )
+        return cast(dict[int, tuple[EvaluationInput, Counted]], routed)
 
     def count(
         self,
         impact: Impact,
         batch: _Batch,
-        routed: dict[int, tuple[EvaluationInput, EvaluationResult]],
+        routed: dict[int, tuple[EvaluationInput, Counted]],
     ) -> None:
-        """What publishing would do to each lead: ``plan_outcome``, as the bulk job plans it."""
+        """What publishing would do to each lead: :func:`plan_moves`, as the bulk job plans."""
         candidate = self.candidate
         befores, _, stayed = batch.evaluated.result()
         for lead_id, outcome in zip(batch.stays, stayed, strict=True):
@@ -228,23 +290,32 @@ class _Run:
                 impact.failed += 1
                 continue
             fact_input, after = routed[state.id]
-            plan = plan_outcome(
+            plan = plan_moves(
                 handoff_stage=candidate.handoff_stage,
-                lead=cast(Lead, state),  # LeadState has every attribute the planner reads
-                fact_input=fact_input,
+                lead=state,
                 result=after,
-                trigger=EvaluationTrigger.BULK,
-                now=self.now,
                 has_open_handoff=state.id in batch.open_handoffs,
             )
-            stage_after = plan.evaluation.stage_after if plan.evaluation else state.stage
-            if _count(impact, state, stage_after.value, plan, before, after, self.samples):
+            if self._sample(_count(impact, state, plan, before, after), state, plan, after):
                 self.inputs[state.id] = (batch.inputs[state.id], fact_input)
 
+    def _sample(self, kinds: list[str], lead: LeadState, plan: MovePlan, after: Counted) -> bool:
+        """Keep the lead as a sample of each kind of change that has room; True if kept."""
+        sampled = False
+        owner_after = plan.owner_id if plan.owner_id is not None else lead.owner_id
+        for kind in kinds:
+            if len(self.pending[kind]) < self.samples:
+                sampled = True
+                stages = (lead.stage.value, plan.stage_after.value)
+                owners = (lead.owner_id, owner_after)
+                self.pending[kind].append(_Pending(kind, lead.id, *stages, *owners, after))
+        return sampled
+
     async def explain_samples(self, impact: Impact) -> None:
-        """ "Why not" for the sample leads only, replayed on the inputs they were evaluated on;
-        and their emails (the lean read has none)."""
-        chosen = {s.lead_id for kind in impact.samples.values() for s in kind}
+        """The sample leads' full results, evaluated again on the exact inputs they were
+        evaluated on (results depend on nothing else), with "why not" replayed; and their
+        emails (the lean read has none)."""
+        chosen = sorted({s.lead_id for kind in self.pending.values() for s in kind})
         if not chosen:
             return
         emails = dict(
@@ -253,14 +324,36 @@ class _Run:
                 await Lead.filter(id__in=chosen).values_list("id", "email"),
             )
         )
+        routed = {p.lead_id: p.after for kind in self.pending.values() for p in kind}
+        again = [i for i in chosen if not isinstance(routed[i], EvaluationResult)]
+        befores, afters = await asyncio.gather(
+            self.current.evaluate_batch([self.inputs[i][0] for i in chosen]),
+            self.candidate.evaluate_batch([self.inputs[i][1] for i in again]),
+        )
+        full_before = dict(zip(chosen, befores, strict=True))
+        full_after = dict(zip(again, afters, strict=True))
         before_why = WhyNot(self.current.rulebook)
         after_why = WhyNot(self.candidate.rulebook)
-        for kind in impact.samples.values():
-            for sample in kind:
-                before_input, after_input = self.inputs[sample.lead_id]
-                sample.email = emails.get(sample.lead_id, "")
-                sample.before = _explained(before_why, before_input, sample.before)
-                sample.after = _explained(after_why, after_input, sample.after)
+        for kind, pending in self.pending.items():
+            for p in pending:
+                before = full_before[p.lead_id]
+                after = p.after if isinstance(p.after, EvaluationResult) else full_after[p.lead_id]
+                if isinstance(before, RulesError) or isinstance(after, RulesError):
+                    continue  # evaluated fine a moment ago: a worker lost meanwhile
+                before_input, after_input = self.inputs[p.lead_id]
+                impact.samples[kind].append(
+                    Sample(
+                        kind=kind,
+                        lead_id=p.lead_id,
+                        email=emails.get(p.lead_id, ""),
+                        stage_before=p.stage_before,
+                        stage_after=p.stage_after,
+                        owner_before=p.owner_before,
+                        owner_after=p.owner_after,
+                        before=_explained(before_why, before_input, before),
+                        after=_explained(after_why, after_input, after),
+                    )
+                )
 
 
 def _explained(why: WhyNot, inp: EvaluationInput, result: EvaluationResult) -> EvaluationResult:
@@ -275,32 +368,28 @@ def _explained(why: WhyNot, inp: EvaluationInput, result: EvaluationResult) -> E
 
 
 def _count(
-    impact: Impact,
-    lead: LeadState,
-    stage_after: str,
-    plan: OutcomePlan,
-    before: EvaluationResult,
-    after: EvaluationResult,
-    samples: int,
-) -> bool:
-    """Count one lead's changes; True when it became a sample."""
+    impact: Impact, lead: LeadState, plan: MovePlan, before: BriefResult, after: Counted
+) -> list[str]:
+    """Count one lead's changes; the kinds of change it shows."""
     impact.leads += 1
+    before_scores = before.score_values
+    after_scores = _values(after)
     impact.fires_before.update(before.fired_names)
     impact.fires_after.update(after.fired_names)
     for name, hist in impact.histograms.items():
-        if name in before.scores:
-            hist.before[_bucket(before.scores[name].value, hist.edges)] += 1
-        if name in after.scores:
-            hist.after[_bucket(after.scores[name].value, hist.edges)] += 1
+        if name in before_scores:
+            hist.before[_bucket(before_scores[name], hist.edges)] += 1
+        if name in after_scores:
+            hist.after[_bucket(after_scores[name], hist.edges)] += 1
     owner_before = lead.owner_id
-    owner_after = plan.lead_changes.get("owner_id", owner_before)
+    owner_after = plan.owner_id if plan.owner_id is not None else owner_before
     kinds = []
-    if stage_after != lead.stage.value:
-        impact.moves[(lead.stage.value, stage_after)] += 1
+    if plan.stage_after != lead.stage:
+        impact.moves[(lead.stage.value, plan.stage_after.value)] += 1
         kinds.append("move")
     if plan.refused:
         impact.refused += 1
-    if plan.handoff is not None:
+    if plan.handoff:
         impact.handoffs += 1
         kinds.append("handoff")
     if owner_after != owner_before:
@@ -308,29 +397,18 @@ def _count(
         if owner_before is not None:
             impact.owners_lost[owner_before] += 1
         kinds.append("owner")
-    if {n: round(s.value, 2) for n, s in before.scores.items()} != {
-        n: round(s.value, 2) for n, s in after.scores.items()
+    if {n: round(v, 2) for n, v in before_scores.items()} != {
+        n: round(v, 2) for n, v in after_scores.items()
     }:
         impact.scores_changed += 1
         kinds.append("score")
-    sampled = False
-    for kind in kinds:
-        if len(impact.samples[kind]) < samples:
-            sampled = True
-            impact.samples[kind].append(
-                Sample(
-                    kind=kind,
-                    lead_id=lead.id,
-                    email="",  # filled in with the explanations, for the samples only
-                    stage_before=lead.stage.value,
-                    stage_after=stage_after,
-                    owner_before=owner_before,
-                    owner_after=cast(int | None, owner_after),
-                    before=before,
-                    after=after,
-                )
-            )
-    return sampled
+    return kinds
+
+
+def _values(result: Counted) -> dict[str, float]:
+    if isinstance(result, BriefResult):
+        return result.score_values
+    return {name: score.value for name, score in result.scores.items()}
 
 
 def _bucket(value: float, edges: list[float]) -> int:
