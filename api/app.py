@@ -25,6 +25,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from api.auth import LOCAL_ADMIN, authenticate, key_is_active
 from api.background import Jobs
+from api.candidates import CandidateEngines
 from api.db import tortoise_config
 from api.engine import RulesEngine
 from api.errors import LeadgateError
@@ -222,6 +223,8 @@ def _lifespan(settings: Settings) -> Callable[[Starlette], AbstractAsyncContextM
 
             shadow = ShadowRunner(timeout_s=settings.engine_timeout_s)
             stack.push_async_callback(shadow.close)
+            app.state.candidates = CandidateEngines(timeout_s=settings.engine_timeout_s)
+            stack.push_async_callback(app.state.candidates.close)
             tasks = [
                 live.follow(settings.rulebook_poll_interval_s),
                 listen(

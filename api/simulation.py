@@ -2,20 +2,22 @@
 
 It runs the bulk job's path (api/bulk.py) minus the writes: the same lean reads
 (:func:`api.bulk_read.read_batch`, campaigns and adjustments read once per run), the same
-batches, each evaluated with one ``evaluate_batch`` per engine, and the same routing
+batches, each evaluated with one worker round trip per engine, and the same routing
 (:func:`api.bulk.route_batch`: leads moving into the handoff stage re-evaluated one after the
 other with the routing state carried through the run). The candidate's result then goes through
-``plan_outcome``, the planner the bulk job applies after a publish. So the predicted moves and
-owners are the ones publishing makes (absent new activity meanwhile).
+:func:`api.impact.plan_moves`, the deciding part of the planner the bulk job applies after a
+publish. So the predicted moves and owners are the ones publishing makes (absent new activity
+meanwhile).
 
-Results come without "why not"; only the few sample leads get it, replayed in-process
-(rules/whynot.py) on the exact input they were evaluated on.
+Results come brief (rules/brief.py: fired names, score values, stage and pick; no "why not"):
+the parent validates and plans nothing it does not count. Only the few sample leads are
+evaluated again in full, with "why not" replayed in-process (rules/whynot.py) on the exact
+input they were evaluated on.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,70 +27,25 @@ from api.bulk import BATCH, RepBook, route_batch
 from api.bulk_read import LeadState, campaign_keys, read_batch
 from api.bulk_write import open_handoff_leads
 from api.engine import RulesEngine
-from api.enums import EvaluationTrigger, LifecycleStage
+from api.enums import LifecycleStage
 from api.facts import _active_adjustments, reps_now
+from api.impact import (
+    BUCKETS,
+    KINDS,
+    Counted,
+    Histogram,
+    Impact,
+    MovePlan,
+    Sample,
+    count_lead,
+    plan_moves,
+)
 from api.lead_filter import LeadFilter
 from api.models import Lead, LeadStageChange
-from api.outcomes import OutcomePlan, plan_outcome
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RulesError, WhyNot
+from rules.brief import BriefOutcome
 
-BUCKETS = 10
-KINDS = ("move", "handoff", "owner", "score")
-
-
-@dataclass(slots=True)
-class Sample:
-    """One lead whose outcome would change, with both results for an explanation."""
-
-    kind: str
-    lead_id: int
-    email: str
-    stage_before: str
-    stage_after: str
-    owner_before: int | None
-    owner_after: int | None
-    before: EvaluationResult
-    after: EvaluationResult
-
-
-@dataclass(slots=True)
-class Histogram:
-    score: str
-    edges: list[float]
-    before: list[int]
-    after: list[int]
-
-
-@dataclass(slots=True)
-class Impact:
-    candidate_version: str
-    current_version: str
-    leads: int = 0
-    failed: int = 0
-    moves: Counter[tuple[str, str]] = field(default_factory=Counter)
-    refused: int = 0
-    handoffs: int = 0
-    owners_gained: Counter[int] = field(default_factory=Counter)
-    owners_lost: Counter[int] = field(default_factory=Counter)
-    scores_changed: int = 0
-    fires_before: Counter[str] = field(default_factory=Counter)
-    fires_after: Counter[str] = field(default_factory=Counter)
-    histograms: dict[str, Histogram] = field(default_factory=dict)
-    stay_leads: int = 0
-    """Leads at the handoff stage the candidate would not bring there: they stay (no backward
-    move), as do their handoffs."""
-    stay_handoffs: int = 0
-    samples: dict[str, list[Sample]] = field(default_factory=lambda: {k: [] for k in KINDS})
-
-    @property
-    def moved(self) -> int:
-        return sum(self.moves.values())
-
-    def fire_changes(self) -> list[tuple[str, int, int]]:
-        names = sorted(set(self.fires_before) | set(self.fires_after))
-        rows = [(n, self.fires_before[n], self.fires_after[n]) for n in names]
-        return [r for r in rows if r[1] != r[2]]
-
+__all__ = ["Impact", "MovePlan", "Sample", "plan_moves", "simulate"]
 
 OnProgress = Callable[[int], Awaitable[None] | None]
 
@@ -145,7 +102,7 @@ async def simulate(
     return impact
 
 
-Outcomes = list[EvaluationResult | RulesError]
+Outcomes = list[BriefOutcome]
 
 
 @dataclass(slots=True)
@@ -155,7 +112,20 @@ class _Batch:
     stays: dict[int, str]
     open_handoffs: set[int]
     evaluated: asyncio.Future[tuple[Outcomes, Outcomes, Outcomes]]
-    """Before (active version), after (candidate) and the stays check, in flight."""
+    """Before (active version), after (candidate) and the stays check, in flight, brief."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A sample chosen while counting; its full results are evaluated at the end."""
+
+    kind: str
+    lead_id: int
+    stage_before: str
+    stage_after: str
+    owner_before: int | None
+    owner_after: int | None
+    after: Counted
 
 
 @dataclass(slots=True)
@@ -171,6 +141,7 @@ class _Run:
     samples: int
     inputs: dict[int, tuple[EvaluationInput, EvaluationInput]] = field(default_factory=dict)
     """Sample leads' inputs (before, after), for their explanations at the end."""
+    pending: dict[str, list[_Pending]] = field(default_factory=lambda: {k: [] for k in KINDS})
 
     async def start(self, lead_ids: Sequence[int]) -> _Batch:
         """Read the batch as the bulk job does (with the reps as now) and hand it to both
@@ -194,27 +165,34 @@ class _Run:
             for i in stays
         ]
         evaluated = asyncio.gather(
-            self.current.evaluate_batch(ordered),
-            candidate.evaluate_batch(ordered),
-            candidate.evaluate_batch(again),
+            self.current.pool.evaluate_brief(ordered, rulebook=self.current.rulebook),
+            candidate.pool.evaluate_brief(ordered, rulebook=candidate.rulebook),
+            candidate.pool.evaluate_brief(again, rulebook=candidate.rulebook),
         )
         open_handoffs = await open_handoff_leads(ids) if ids else set()
         return _Batch(states, inputs, stays, open_handoffs, evaluated)
 
-    async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, EvaluationResult]]:
+    async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, Counted]]:
         """The candidate's results routed as the bulk job routes them (the routing state moves
-        on here, before the next batch is read)."""
+        on here, before the next batch is read). Brief results have the attributes routing
+        reads (``stage``, ``routing``); the leads it routes are evaluated again in full."""
         _, afters, _ = await batch.evaluated
-        routed, _ = await route_batch(self.candidate, self.reps, batch.states, batch.inputs, afters)
-        return routed
+        routed, _ = await route_batch(
+            self.candidate,
+            self.reps,
+            batch.states,
+            batch.inputs,
+            cast(list[EvaluationResult | RulesError], afters),
+        )
+        return cast(dict[int, tuple[EvaluationInput, Counted]], routed)
 
     def count(
         self,
         impact: Impact,
         batch: _Batch,
-        routed: dict[int, tuple[EvaluationInput, EvaluationResult]],
+        routed: dict[int, tuple[EvaluationInput, Counted]],
     ) -> None:
-        """What publishing would do to each lead: ``plan_outcome``, as the bulk job plans it."""
+        """What publishing would do to each lead: :func:`plan_moves`, as the bulk job plans."""
         candidate = self.candidate
         befores, _, stayed = batch.evaluated.result()
         for lead_id, outcome in zip(batch.stays, stayed, strict=True):
@@ -228,23 +206,32 @@ class _Run:
                 impact.failed += 1
                 continue
             fact_input, after = routed[state.id]
-            plan = plan_outcome(
+            plan = plan_moves(
                 handoff_stage=candidate.handoff_stage,
-                lead=cast(Lead, state),  # LeadState has every attribute the planner reads
-                fact_input=fact_input,
+                lead=state,
                 result=after,
-                trigger=EvaluationTrigger.BULK,
-                now=self.now,
                 has_open_handoff=state.id in batch.open_handoffs,
             )
-            stage_after = plan.evaluation.stage_after if plan.evaluation else state.stage
-            if _count(impact, state, stage_after.value, plan, before, after, self.samples):
+            if self._sample(count_lead(impact, state, plan, before, after), state, plan, after):
                 self.inputs[state.id] = (batch.inputs[state.id], fact_input)
 
+    def _sample(self, kinds: list[str], lead: LeadState, plan: MovePlan, after: Counted) -> bool:
+        """Keep the lead as a sample of each kind of change that has room; True if kept."""
+        sampled = False
+        owner_after = plan.owner_id if plan.owner_id is not None else lead.owner_id
+        for kind in kinds:
+            if len(self.pending[kind]) < self.samples:
+                sampled = True
+                stages = (lead.stage.value, plan.stage_after.value)
+                owners = (lead.owner_id, owner_after)
+                self.pending[kind].append(_Pending(kind, lead.id, *stages, *owners, after))
+        return sampled
+
     async def explain_samples(self, impact: Impact) -> None:
-        """ "Why not" for the sample leads only, replayed on the inputs they were evaluated on;
-        and their emails (the lean read has none)."""
-        chosen = {s.lead_id for kind in impact.samples.values() for s in kind}
+        """The sample leads' full results, evaluated again on the exact inputs they were
+        evaluated on (results depend on nothing else), with "why not" replayed; and their
+        emails (the lean read has none)."""
+        chosen = sorted({s.lead_id for kind in self.pending.values() for s in kind})
         if not chosen:
             return
         emails = dict(
@@ -253,14 +240,36 @@ class _Run:
                 await Lead.filter(id__in=chosen).values_list("id", "email"),
             )
         )
+        routed = {p.lead_id: p.after for kind in self.pending.values() for p in kind}
+        again = [i for i in chosen if not isinstance(routed[i], EvaluationResult)]
+        befores, afters = await asyncio.gather(
+            self.current.evaluate_batch([self.inputs[i][0] for i in chosen]),
+            self.candidate.evaluate_batch([self.inputs[i][1] for i in again]),
+        )
+        full_before = dict(zip(chosen, befores, strict=True))
+        full_after = dict(zip(again, afters, strict=True))
         before_why = WhyNot(self.current.rulebook)
         after_why = WhyNot(self.candidate.rulebook)
-        for kind in impact.samples.values():
-            for sample in kind:
-                before_input, after_input = self.inputs[sample.lead_id]
-                sample.email = emails.get(sample.lead_id, "")
-                sample.before = _explained(before_why, before_input, sample.before)
-                sample.after = _explained(after_why, after_input, sample.after)
+        for kind, pending in self.pending.items():
+            for p in pending:
+                before = full_before[p.lead_id]
+                after = p.after if isinstance(p.after, EvaluationResult) else full_after[p.lead_id]
+                if isinstance(before, RulesError) or isinstance(after, RulesError):
+                    continue  # evaluated fine a moment ago: a worker lost meanwhile
+                before_input, after_input = self.inputs[p.lead_id]
+                impact.samples[kind].append(
+                    Sample(
+                        kind=kind,
+                        lead_id=p.lead_id,
+                        email=emails.get(p.lead_id, ""),
+                        stage_before=p.stage_before,
+                        stage_after=p.stage_after,
+                        owner_before=p.owner_before,
+                        owner_after=p.owner_after,
+                        before=_explained(before_why, before_input, before),
+                        after=_explained(after_why, after_input, after),
+                    )
+                )
 
 
 def _explained(why: WhyNot, inp: EvaluationInput, result: EvaluationResult) -> EvaluationResult:
@@ -272,70 +281,6 @@ def _explained(why: WhyNot, inp: EvaluationInput, result: EvaluationResult) -> E
         scores={name: score.value for name, score in result.scores.items()},
     )
     return result.model_copy(update={"not_fired": not_fired})
-
-
-def _count(
-    impact: Impact,
-    lead: LeadState,
-    stage_after: str,
-    plan: OutcomePlan,
-    before: EvaluationResult,
-    after: EvaluationResult,
-    samples: int,
-) -> bool:
-    """Count one lead's changes; True when it became a sample."""
-    impact.leads += 1
-    impact.fires_before.update(before.fired_names)
-    impact.fires_after.update(after.fired_names)
-    for name, hist in impact.histograms.items():
-        if name in before.scores:
-            hist.before[_bucket(before.scores[name].value, hist.edges)] += 1
-        if name in after.scores:
-            hist.after[_bucket(after.scores[name].value, hist.edges)] += 1
-    owner_before = lead.owner_id
-    owner_after = plan.lead_changes.get("owner_id", owner_before)
-    kinds = []
-    if stage_after != lead.stage.value:
-        impact.moves[(lead.stage.value, stage_after)] += 1
-        kinds.append("move")
-    if plan.refused:
-        impact.refused += 1
-    if plan.handoff is not None:
-        impact.handoffs += 1
-        kinds.append("handoff")
-    if owner_after != owner_before:
-        impact.owners_gained[cast(int, owner_after)] += 1
-        if owner_before is not None:
-            impact.owners_lost[owner_before] += 1
-        kinds.append("owner")
-    if {n: round(s.value, 2) for n, s in before.scores.items()} != {
-        n: round(s.value, 2) for n, s in after.scores.items()
-    }:
-        impact.scores_changed += 1
-        kinds.append("score")
-    sampled = False
-    for kind in kinds:
-        if len(impact.samples[kind]) < samples:
-            sampled = True
-            impact.samples[kind].append(
-                Sample(
-                    kind=kind,
-                    lead_id=lead.id,
-                    email="",  # filled in with the explanations, for the samples only
-                    stage_before=lead.stage.value,
-                    stage_after=stage_after,
-                    owner_before=owner_before,
-                    owner_after=cast(int | None, owner_after),
-                    before=before,
-                    after=after,
-                )
-            )
-    return sampled
-
-
-def _bucket(value: float, edges: list[float]) -> int:
-    width = edges[1] - edges[0] if len(edges) > 1 and edges[1] > edges[0] else 1.0
-    return min(max(int(value // width), 0), len(edges) - 2)
 
 
 async def _entered_handoff_from(leads: Sequence[LeadState], handoff_stage: str) -> dict[int, str]:

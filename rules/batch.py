@@ -54,9 +54,11 @@ def run_in_worker(
     faults: dict[int, str],
     progress: Any,
     fault: Callable[[str], None],
+    shape: Callable[[dict[str, Any]], Any] | None = None,
 ) -> tuple[list[Any], bool]:
     """Worker side: each lead's result as ``Evaluator.decide``'s plain data (pickled back, no
-    JSON), or ``("error", type, message)``; and whether to retire."""
+    JSON), or cut down by ``shape`` (rules/brief.py), or ``("error", type, message)``; and
+    whether to retire."""
     out: list[Any] = []
     tables: list[list[RepData] | None] = [None] * len(reps)
     for i, (raw, group) in enumerate(payload):
@@ -70,7 +72,8 @@ def run_in_worker(
                 if shared is None:
                     shared = tables[group] = _REPS.validate_json(reps[group])
                 inp = inp.model_copy(update={"reps": shared})
-            out.append(decide(inp, explain=explain))
+            decided = decide(inp, explain=explain)
+            out.append(decided if shape is None else shape(decided))
         except EngineError as exc:  # the engine may hold a session it could not free
             out.append(("error", type(exc).__name__, str(exc)))
             return out, True
@@ -111,8 +114,9 @@ def run_on(
     decode: Callable[[Any], Any] = _decode,
 ) -> list[Any]:
     """Parent side: evaluate ``payload`` on ``worker`` (a ``rules.pool._Worker``), replacing it
-    as often as leads crash or hang it. Every lead gets an outcome (``decode``: as
-    :class:`EvaluationResult`, or :func:`decode_plain`'s plain data)."""
+    as often as leads crash or hang it. Every lead gets an outcome (``decode``'s, by default an
+    :data:`Outcome`; a :class:`rules.brief.BriefResult` for brief batches;
+    :func:`decode_plain`'s plain data for the bulk job)."""
     faults = dict(faults or {})
     outcomes: list[Any] = [None] * len(payload)
     pending = list(range(len(payload)))

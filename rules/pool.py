@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rules import batch, errors
+from rules.brief import BriefOutcome
+from rules.brief import decode as decode_brief
 from rules.errors import EngineCrashed, EngineTimeout, PoolClosed, RulesError
 from rules.loader import load_rulebook
 from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, TargetingAdjustment
@@ -257,7 +259,7 @@ class EnginePool:
         """Evaluate many leads: one round trip per worker, all workers at once. Each lead gets
         its result or the typed error it alone caused (a crash or hang on one lead does not
         fail the others). ``_faults`` (index → exit/segfault/hang) is for containment tests."""
-        return self._evaluate_batch(inputs, explain, time_limit, _faults, rulebook, batch._decode)
+        return self._split(inputs, explain, time_limit, _faults or {}, rulebook, batch._decode)
 
     async def evaluate_batch_plain(
         self,
@@ -269,22 +271,39 @@ class EnginePool:
         """``evaluate_batch`` (no "why not"), each result as the worker's plain data
         (``rules.batch.decode_plain``: not validated again), for callers that only reshape
         results into rows (the bulk job)."""
-        args = (inputs, False, None, _faults, rulebook, batch.decode_plain)
-        return await asyncio.to_thread(self._evaluate_batch, *args)
+        args = (inputs, False, None, _faults or {}, rulebook, batch.decode_plain)
+        return await asyncio.to_thread(self._split, *args)
 
-    def _evaluate_batch(
+    def evaluate_brief_sync(
+        self,
+        inputs: list[EvaluationInput],
+        *,
+        time_limit: float | None = None,
+        rulebook: Rulebook | None = None,
+        _faults: dict[int, str] | None = None,
+    ) -> list[BriefOutcome]:
+        """``evaluate_batch_sync`` answering with :class:`rules.brief.BriefResult` (what a
+        simulation counts): less to pickle and no validation in the parent."""
+        return self._split(
+            inputs, False, time_limit, _faults or {}, rulebook, decode_brief, brief=True
+        )
+
+    def _split(
         self,
         inputs: list[EvaluationInput],
         explain: bool,
         time_limit: float | None,
-        _faults: dict[int, str] | None,
+        faults: dict[int, str],
         rulebook: Rulebook | None,
         decode: Callable[[Any], Any],
+        *,
+        brief: bool = False,
     ) -> list[Any]:
+        """The inputs in one chunk per worker, evaluated at once (``brief``: the worker cuts
+        each result down; ``decode`` turns what it sends into the caller's outcome)."""
         if not inputs:
             return []
         payload, reps = batch.pack(inputs)
-        faults = _faults or {}
         parts = min(len(self._workers), len(payload))
         size = -(-len(payload) // parts)
         starts = range(0, len(payload), size)
@@ -294,10 +313,11 @@ class EnginePool:
         ]
         book = rulebook or self._book
         if len(chunks) == 1:
-            return self._batch(*chunks[0], reps, explain, time_limit, book, decode)
+            return self._batch(*chunks[0], reps, explain, time_limit, book, decode, brief)
         with ThreadPoolExecutor(len(chunks)) as threads:
             done = threads.map(
-                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book, decode), chunks
+                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book, decode, brief),
+                chunks,
             )
             return [outcome for part in done for outcome in part]
 
@@ -318,6 +338,18 @@ class EnginePool:
             rulebook=rulebook,
         )
 
+    async def evaluate_brief(
+        self,
+        inputs: list[EvaluationInput],
+        *,
+        time_limit: float | None = None,
+        rulebook: Rulebook | None = None,
+    ) -> list[BriefOutcome]:
+        """``evaluate_brief_sync`` from async code (the event loop stays free)."""
+        return await asyncio.to_thread(
+            self.evaluate_brief_sync, inputs, time_limit=time_limit, rulebook=rulebook
+        )
+
     def _batch(
         self,
         payload: list[tuple[str, int]],
@@ -327,6 +359,7 @@ class EnginePool:
         timeout: float | None,
         book: Rulebook,
         decode: Callable[[Any], Any],
+        brief: bool = False,
     ) -> list[Any]:
         if self._closed:
             raise PoolClosed("engine pool is closed")
@@ -337,11 +370,11 @@ class EnginePool:
 
             def job(part: list[tuple[str, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
                 sources = None if worker.loaded == book.version else book
-                return ("batch", book.version, sources, part, (explain, part_faults, reps))
+                extra = (explain, part_faults, reps, brief)
+                return ("batch", book.version, sources, part, extra)
 
-            return batch.run_on(
-                worker, job, payload, self.timeout if timeout is None else timeout, faults, decode
-            )
+            limit = self.timeout if timeout is None else timeout
+            return batch.run_on(worker, job, payload, limit, faults, decode)
         finally:
             self._idle.put(worker)
 

@@ -3,7 +3,8 @@
 Jobs arrive pickled over a pipe. A batch carries each lead's input as JSON without the reps, and
 the reps its leads share once (rules/batch.py); results go back as the plain data
 :meth:`Evaluator.decide` returns (pickled: no JSON encoding in the worker, no JSON parsing in
-the parent, which validates them from Python data).
+the parent, which validates them from Python data), or cut down to what a simulation counts
+(rules/brief.py) when the batch asks for that.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from rules import batch
+from rules.brief import shape as shape_brief
 from rules.errors import EngineError, RulesError
 from rules.loader import load_rulebook_files
 from rules.models import EvaluationInput, FeedbackEvent
@@ -61,7 +63,7 @@ def worker_main(conn: Connection, progress: Any = None) -> None:
                     evaluators.pop(old).close()
                     feedback.pop(old).close()
             if kind == "batch":
-                explain, faults, reps = job[4]
+                explain, faults, reps, *brief = job[4]
                 items, retire = batch.run_in_worker(
                     evaluators[version].decide,
                     job[3],
@@ -70,6 +72,7 @@ def worker_main(conn: Connection, progress: Any = None) -> None:
                     faults,
                     progress,
                     fault,
+                    shape_brief if brief and brief[0] else None,
                 )
                 conn.send(("batch", items, retire))
                 if retire:

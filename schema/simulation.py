@@ -7,6 +7,7 @@ from typing import Self
 
 import strawberry
 
+from api.candidates import CandidateEngines
 from api.engine import RulesEngine
 from api.errors import InvalidInput, LeadgateError
 from api.lead_filter import LeadFilter
@@ -181,9 +182,13 @@ async def _simulate(info: Info, input: SimulateRulebookInput) -> SimulationRepor
     )
     book = await asyncio.to_thread(validate_files, files_of(input.files), root="<candidate>")
     current = info.context.engine  # leased for this request: it stays open until the end
-    candidate = await asyncio.to_thread(
-        RulesEngine, book, workers=1, timeout_s=info.context.settings.engine_timeout_s
-    )
+    shared: CandidateEngines | None = getattr(info.context.request.app.state, "candidates", None)
+    if shared is not None:  # the app's one candidate worker (api/candidates.py), kept open
+        candidate = await shared.engine(book)
+    else:  # an app without its lifespan: a worker for this request
+        candidate = await asyncio.to_thread(
+            RulesEngine, book, workers=1, timeout_s=info.context.settings.engine_timeout_s
+        )
     try:
         impact = await simulate(
             current=current,
@@ -193,5 +198,6 @@ async def _simulate(info: Info, input: SimulateRulebookInput) -> SimulationRepor
             limit=limit,
         )
     finally:
-        await candidate.close()
+        if shared is None:
+            await candidate.close()
     return SimulationReport.build(impact, current, candidate)

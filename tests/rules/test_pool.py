@@ -20,6 +20,7 @@ from rules import (
     Rulebook,
     load_rulebook_files,
 )
+from rules.brief import BriefResult, BriefStage
 from tests.rules.conftest import lead_input
 
 VIP = lead_input(
@@ -188,3 +189,27 @@ def test_bad_input_in_a_batch_is_that_leads_typed_error(pool: EnginePool) -> Non
     assert isinstance(outcomes[1], InvalidInput)
     assert isinstance(outcomes[0], EvaluationResult)
     assert isinstance(outcomes[2], EvaluationResult)
+
+
+def test_brief_batches_keep_what_a_simulation_counts_and_contain_faults(
+    demo_book: Rulebook,
+) -> None:
+    """Brief results (rules/brief.py) carry the full results' fired names, score values, stage
+    and pick; a crash, a hang or bad input fails only its own lead, as in full batches."""
+    with EnginePool(demo_book, workers=1, timeout=1) as small:
+        inputs = [*BATCH, lead_input(lead={"stage": "limbo"}), *BATCH]
+        full = small.evaluate_batch_sync(inputs)
+        brief = small.evaluate_brief_sync(inputs, _faults={6: "exit", 7: "hang"})
+        assert isinstance(brief[4], InvalidInput)
+        assert isinstance(brief[6], EngineCrashed)
+        assert isinstance(brief[7], EngineTimeout)
+        for i in (0, 1, 2, 3, 5, 8):
+            f, b = full[i], brief[i]
+            assert isinstance(f, EvaluationResult)
+            assert isinstance(b, BriefResult)
+            assert b.rulebook_version == f.rulebook_version == demo_book.version
+            assert b.fired_names == f.fired_names
+            assert b.score_values == {n: s.value for n, s in f.scores.items()}
+            assert b.stage == BriefStage(**f.stage.model_dump())
+            assert (b.routing.route, b.routing.rep_id) == (f.routing.route, f.routing.rep_id)
+        assert [b.stage.to_stage for b in brief[:2]] == ["mql", None]  # type: ignore[union-attr]

@@ -7,11 +7,15 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+import pytest
+from starlette.applications import Starlette
+
 from api.bulk import all_lead_ids, evaluate_leads
 from api.demo import seed_demo
 from api.enums import Role
 from api.live import LiveEngine
 from api.models import Evaluation, Handoff, LeadStageChange
+from rules import EnginePool
 from tests.api.rulebook_data import demo_files
 from tests.conftest import GqlFactory, GraphQLClient
 from tests.schema.test_rulebook_versions import PUBLISH, files_input
@@ -113,3 +117,29 @@ async def test_a_bad_candidate_or_argument_is_a_user_error(gql: GraphQLClient) -
     )
     [error] = stage["data"]["simulateRulebook"]["userErrors"]
     assert error["field"] == ["input", "filter", "stages"]
+
+
+async def test_requests_share_one_candidate_worker(
+    gql: GraphQLClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request used to start (and stop) a worker process for its candidate: now the
+    app's one candidate worker serves every request, whatever the candidate."""
+    await seed_demo(leads=20)
+    started: list[EnginePool] = []
+    real_init = EnginePool.__init__
+
+    def counting(pool: EnginePool, *args: Any, **kwargs: Any) -> None:
+        started.append(pool)
+        real_init(pool, *args, **kwargs)
+
+    monkeypatch.setattr(EnginePool, "__init__", counting)
+    first = await simulate(gql, demo_files(engagement=10))
+    second = await simulate(gql, demo_files(engagement=15))
+    again = await simulate(gql, demo_files(engagement=10))
+    assert len(started) <= 1  # none if an earlier test started the shared worker
+    pids = app.state.candidates.worker_pids()
+    assert len(pids) == 1
+    await simulate(gql, demo_files(engagement=20))
+    assert app.state.candidates.worker_pids() == pids
+    assert first["leads"] == second["leads"] == again["leads"] == 20
+    assert again["candidateVersion"] == first["candidateVersion"]

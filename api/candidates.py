@@ -1,0 +1,49 @@
+"""The engine worker that ``simulateRulebook`` evaluates candidates on, shared by requests.
+
+Starting a worker process (spawn, imports, the C extension) cost every request a second or
+more before its first lead. One worker is started on the first request and kept: each request
+names its candidate (``rulebook=``), the worker keeps the two most recently used versions
+compiled (rules/worker.py), so repeating a simulation compiles nothing again and a new
+candidate starts no process. Requests at the same time take turns on it, batch by batch; the
+active version's pass runs on the live engine's workers as before. Closed with the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.engine import RulesEngine
+from rules import EnginePool, Rulebook
+from rules.errors import PoolClosed
+
+
+class CandidateEngines:
+    """One lazily started, one-worker pool; an engine per candidate on it."""
+
+    def __init__(self, *, timeout_s: float = 5.0) -> None:
+        self._timeout_s = timeout_s
+        self._pool: EnginePool | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    async def engine(self, book: Rulebook) -> RulesEngine:
+        """An engine for ``book`` on the shared worker (do not close it: :meth:`close` does)."""
+        async with self._lock:
+            if self._closed:
+                raise PoolClosed("candidate engines are closed")
+            if self._pool is None:
+                self._pool = await asyncio.to_thread(
+                    EnginePool, book, workers=1, timeout=self._timeout_s
+                )
+            pool = self._pool
+        return await asyncio.to_thread(RulesEngine, book, pool=pool)
+
+    def worker_pids(self) -> list[int | None]:
+        return self._pool.worker_pids() if self._pool is not None else []
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()

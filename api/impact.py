@@ -1,0 +1,163 @@
+"""A simulation's report, and what publishing would do to one lead, counted into it.
+
+:func:`plan_moves` is the part of ``api.outcomes.plan_rows`` (what publishing writes) that
+decides the move, the refusal and the owner, without packing the rows it would write nor
+counting an evaluation: a simulation writes and evaluates nothing for real.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import cast
+
+from api.bulk_read import LeadState
+from api.enums import LifecycleStage
+from api.errors import IllegalTransition
+from api.lifecycle import check_transition
+from rules import EvaluationResult
+from rules.brief import BriefResult
+
+BUCKETS = 10
+KINDS = ("move", "handoff", "owner", "score")
+
+
+@dataclass(slots=True)
+class Sample:
+    """One lead whose outcome would change, with both results for an explanation."""
+
+    kind: str
+    lead_id: int
+    email: str
+    stage_before: str
+    stage_after: str
+    owner_before: int | None
+    owner_after: int | None
+    before: EvaluationResult
+    after: EvaluationResult
+
+
+@dataclass(slots=True)
+class Histogram:
+    score: str
+    edges: list[float]
+    before: list[int]
+    after: list[int]
+
+
+@dataclass(slots=True)
+class Impact:
+    candidate_version: str
+    current_version: str
+    leads: int = 0
+    failed: int = 0
+    moves: Counter[tuple[str, str]] = field(default_factory=Counter)
+    refused: int = 0
+    handoffs: int = 0
+    owners_gained: Counter[int] = field(default_factory=Counter)
+    owners_lost: Counter[int] = field(default_factory=Counter)
+    scores_changed: int = 0
+    fires_before: Counter[str] = field(default_factory=Counter)
+    fires_after: Counter[str] = field(default_factory=Counter)
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+    stay_leads: int = 0
+    """Leads at the handoff stage the candidate would not bring there: they stay (no backward
+    move), as do their handoffs."""
+    stay_handoffs: int = 0
+    samples: dict[str, list[Sample]] = field(default_factory=lambda: {k: [] for k in KINDS})
+
+    @property
+    def moved(self) -> int:
+        return sum(self.moves.values())
+
+    def fire_changes(self) -> list[tuple[str, int, int]]:
+        names = sorted(set(self.fires_before) | set(self.fires_after))
+        rows = [(n, self.fires_before[n], self.fires_after[n]) for n in names]
+        return [r for r in rows if r[1] != r[2]]
+
+
+Counted = BriefResult | EvaluationResult
+"""A candidate's result as routing leaves it: brief, or full where the lead was routed."""
+
+
+@dataclass(frozen=True, slots=True)
+class MovePlan:
+    """What publishing would do to one lead (the deciding part of ``plan_outcome``)."""
+
+    stage_after: LifecycleStage
+    refused: str | None
+    owner_id: int | None
+    """The owner publishing would give (None: the lead keeps its owner)."""
+    handoff: bool
+
+
+def plan_moves(
+    *, handoff_stage: str, lead: LeadState, result: Counted, has_open_handoff: bool
+) -> MovePlan:
+    """The lifecycle guards and the owner, as ``api.outcomes.plan_rows`` applies them (test
+    ``tests/api/test_simulation.py`` compares every field with ``plan_outcome``)."""
+    stage_before = lead.stage
+    target = result.stage.to_stage
+    refused: str | None = None
+    moved = False
+    if target is not None and target != stage_before.value:
+        try:
+            check_transition(stage_before, LifecycleStage(target), reason=result.stage.reason)
+            moved = True
+        except IllegalTransition as exc:
+            refused = exc.message
+    stage_after = LifecycleStage(target) if moved and target else stage_before
+    waiting = not moved and lead.owner_id is None and not has_open_handoff
+    reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
+    rep_id = result.routing.rep_id
+    owner_id = int(rep_id) if reaches_handoff and rep_id else None
+    return MovePlan(stage_after, refused, owner_id, owner_id is not None and not has_open_handoff)
+
+
+def count_lead(
+    impact: Impact, lead: LeadState, plan: MovePlan, before: BriefResult, after: Counted
+) -> list[str]:
+    """Count one lead's changes; the kinds of change it shows."""
+    impact.leads += 1
+    before_scores = before.score_values
+    after_scores = _values(after)
+    impact.fires_before.update(before.fired_names)
+    impact.fires_after.update(after.fired_names)
+    for name, hist in impact.histograms.items():
+        if name in before_scores:
+            hist.before[_bucket(before_scores[name], hist.edges)] += 1
+        if name in after_scores:
+            hist.after[_bucket(after_scores[name], hist.edges)] += 1
+    owner_before = lead.owner_id
+    owner_after = plan.owner_id if plan.owner_id is not None else owner_before
+    kinds = []
+    if plan.stage_after != lead.stage:
+        impact.moves[(lead.stage.value, plan.stage_after.value)] += 1
+        kinds.append("move")
+    if plan.refused:
+        impact.refused += 1
+    if plan.handoff:
+        impact.handoffs += 1
+        kinds.append("handoff")
+    if owner_after != owner_before:
+        impact.owners_gained[cast(int, owner_after)] += 1
+        if owner_before is not None:
+            impact.owners_lost[owner_before] += 1
+        kinds.append("owner")
+    if {n: round(v, 2) for n, v in before_scores.items()} != {
+        n: round(v, 2) for n, v in after_scores.items()
+    }:
+        impact.scores_changed += 1
+        kinds.append("score")
+    return kinds
+
+
+def _values(result: Counted) -> dict[str, float]:
+    if isinstance(result, BriefResult):
+        return result.score_values
+    return {name: score.value for name, score in result.scores.items()}
+
+
+def _bucket(value: float, edges: list[float]) -> int:
+    width = edges[1] - edges[0] if len(edges) > 1 and edges[1] > edges[0] else 1.0
+    return min(max(int(value // width), 0), len(edges) - 2)
