@@ -13,8 +13,7 @@ from typing import cast
 
 from api.bulk_read import LeadState
 from api.enums import LifecycleStage
-from api.errors import IllegalTransition
-from api.lifecycle import check_transition
+from api.lifecycle import guard_move
 from rules import EvaluationResult
 from rules.brief import BriefResult
 
@@ -94,24 +93,21 @@ class MovePlan:
 def plan_moves(
     *, handoff_stage: str, lead: LeadState, result: Counted, has_open_handoff: bool
 ) -> MovePlan:
-    """The lifecycle guards and the owner, as ``api.outcomes.plan_rows`` applies them (test
-    ``tests/api/test_simulation.py`` compares every field with ``plan_outcome``)."""
-    stage_before = lead.stage
-    target = result.stage.to_stage
-    refused: str | None = None
-    moved = False
-    if target is not None and target != stage_before.value:
-        try:
-            check_transition(stage_before, LifecycleStage(target), reason=result.stage.reason)
-            moved = True
-        except IllegalTransition as exc:
-            refused = exc.message
-    stage_after = LifecycleStage(target) if moved and target else stage_before
-    waiting = not moved and lead.owner_id is None and not has_open_handoff
-    reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
-    rep_id = result.routing.rep_id
-    owner_id = int(rep_id) if reaches_handoff and rep_id else None
-    return MovePlan(stage_after, refused, owner_id, owner_id is not None and not has_open_handoff)
+    """The lifecycle guards and the owner (``api.lifecycle.guard_move``, as ``plan_rows``
+    applies them), without the rows publishing writes."""
+    move = guard_move(
+        stage_before=lead.stage,
+        target=result.stage.to_stage,
+        reason=result.stage.reason,
+        rep_id=result.routing.rep_id,
+        owner_id=lead.owner_id,
+        has_open_handoff=has_open_handoff,
+        handoff_stage=handoff_stage,
+    )
+    owner_id = move.owner_id
+    return MovePlan(
+        move.stage_after, move.refused, owner_id, owner_id is not None and not has_open_handoff
+    )
 
 
 def count_lead(

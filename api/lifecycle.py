@@ -7,6 +7,8 @@ through ``recycled``, which, like ``disqualified``, needs a reason.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from api.enums import LifecycleStage as S
 from api.errors import IllegalTransition, StaleVersion
 
@@ -70,3 +72,44 @@ def check_version(*, current: int, expected: int | None, what: str) -> None:
             field="expectedVersion",
             suggestion="read it again, then retry with the new version",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedMove:
+    """What the lifecycle guards make of the stage and rep the rules asked for."""
+
+    stage_after: S
+    refused: str | None
+    moved: bool
+    owner_id: int | None
+    reaches_handoff: bool
+
+
+def guard_move(
+    *,
+    stage_before: S,
+    target: str | None,
+    reason: str | None,
+    rep_id: str | None,
+    owner_id: int | None,
+    has_open_handoff: bool,
+    handoff_stage: str,
+) -> GuardedMove:
+    """One place for the guards the bulk planner and the simulation both apply.
+
+    A refusal means the rules and the lifecycle disagree; it is reported, not raised. A lead
+    already at the handoff stage with no owner and no open handoff is waiting for a rep with
+    free capacity (api/routing.py): its next evaluation routes it."""
+    refused: str | None = None
+    moved = False
+    if target is not None and target != stage_before.value:
+        try:  # the engine checks at load that rulebook stages are lifecycle stages
+            check_transition(stage_before, S(target), reason=reason)
+            moved = True
+        except IllegalTransition as exc:
+            refused = exc.message
+    stage_after = S(target) if moved and target else stage_before
+    waiting = not moved and owner_id is None and not has_open_handoff
+    reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
+    owner = int(rep_id) if reaches_handoff and rep_id else None
+    return GuardedMove(stage_after, refused, moved, owner, reaches_handoff)

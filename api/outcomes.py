@@ -18,10 +18,9 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Any, ParamSpec
 
 from api.enums import EvaluationTrigger, LifecycleStage
-from api.errors import IllegalTransition
 from api.evaluations import ROUTING_KEYS as _ROUTING
 from api.evaluations import Plain, pack_input, pack_result, plain_result
-from api.lifecycle import check_transition
+from api.lifecycle import guard_move
 from api.models import DomainEvent, Evaluation, Handoff, Lead, LeadStageChange
 from api.stage_moves import stage_changed_event
 from api.telemetry import count_evaluation
@@ -199,20 +198,17 @@ def plan_rows(
     stage, routing, sla = data["stage"], data["routing"], data["sla"]
     stage_before = lead.stage
     target = stage["to_stage"]
-    refused: str | None = None
-    moved = False
-    if target is not None and target != stage_before.value:
-        try:  # the engine checks at load that rulebook stages are lifecycle stages
-            check_transition(stage_before, LifecycleStage(target), reason=stage.get("reason"))
-            moved = True
-        except IllegalTransition as exc:
-            refused = exc.message
-    stage_after = LifecycleStage(target) if moved and target else stage_before
-    # A lead already at the handoff stage with no owner and no open handoff is waiting for a
-    # rep with free capacity (api/routing.py): its next evaluation routes it.
-    waiting = not moved and lead.owner_id is None and not has_open_handoff  # type: ignore[attr-defined]
-    reaches_handoff = stage_after.value == handoff_stage and (moved or waiting)
-    owner_id = int(routing["rep_id"]) if reaches_handoff and routing["rep_id"] else None
+    guarded = guard_move(
+        stage_before=stage_before,
+        target=target,
+        reason=stage.get("reason"),
+        rep_id=routing["rep_id"],
+        owner_id=lead.owner_id,  # type: ignore[attr-defined]
+        has_open_handoff=has_open_handoff,
+        handoff_stage=handoff_stage,
+    )
+    stage_after, refused, moved = guarded.stage_after, guarded.refused, guarded.moved
+    owner_id, reaches_handoff = guarded.owner_id, guarded.reaches_handoff
     final = target or stage["from_stage"]
     decision = decision_digest(data, stage_before.value, refused, routed=owner_id is not None)
     evaluation: dict[str, Any] | None = None
