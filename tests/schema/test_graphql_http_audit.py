@@ -7,6 +7,7 @@ Node installs the package once into pytest's cache (``npm install``; node 18+ is
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import shutil
 import subprocess
@@ -34,16 +35,20 @@ def audit_dir(pytestconfig: pytest.Config) -> Path:
     else:  # -p no:cacheprovider
         folder = Path(tempfile.gettempdir()) / "leadgate-graphql-http-audit"
         folder.mkdir(exist_ok=True)
-    if not (folder / "node_modules" / "graphql-http").exists():
-        (folder / "package.json").write_text('{"type": "module", "private": true}')
-        npm = shutil.which("npm")
-        assert npm is not None
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", *PACKAGES],
-            cwd=folder,
-            check=True,
-            timeout=300,
-        )
+    # CI runs the SQLite and PostgreSQL passes side by side on one cache: the first installs
+    # under a file lock, the other waits, so neither reads a half-installed package.
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / "node_modules" / "graphql-http" / "package.json").exists():
+            (folder / "package.json").write_text('{"type": "module", "private": true}')
+            npm = shutil.which("npm")
+            assert npm is not None
+            subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--silent", *PACKAGES],
+                cwd=folder,
+                check=True,
+                timeout=300,
+            )
     shutil.copy(AUDIT, folder / "audit.mjs")
     return folder
 
