@@ -17,7 +17,6 @@ from typing import Any, get_args
 
 from rules import explainer
 from rules.compiler import (
-    ACTIVITY,
     MICROS_PER_DAY,
     SUBJECT_1,
     SUBJECT_2,
@@ -50,6 +49,7 @@ _AGE = re.compile(r'"age":\s*(\d+)')
 _TYPE = re.compile(r'"type":\s*"([^"]*)"')
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 """``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is reused."""
+_NO_AGE, _FROM_NEWEST, _FROM_MESSAGE = 0, 1, 2
 
 
 class Evaluator:
@@ -107,8 +107,28 @@ class Evaluator:
             (part_keys(self.compiled, part, 1), part_keys(self.compiled, part, 2))
             for part in self.compiled.parts
         ]
-        self._type_json: dict[str, str] = {}
         self._score_keys = {name: fact_field(f"scores.{name}") for name in book.scores}
+        self._stages = frozenset(book.stages.all)
+        self._signal_actions = {
+            engine_name: (
+                rule.rule,
+                _FROM_NEWEST
+                if engine_name in self._from_newest
+                else _FROM_MESSAGE
+                if engine_name in self._needs_message
+                else _NO_AGE,
+            )
+            for engine_name, rule in self.compiled.rules.items()
+        }
+        """Engine rule name → (rule name, how the age of its match is found)."""
+        self._precedence = _precedence(book)
+        self._effects = {  # signals of scores without decay: always their full points
+            s.name: f"{s.score} {points:+g}"
+            for s in book.signals
+            if not book.scores[s.score].half_life_days
+            for points in [self._plan.signals[s.name][4]]
+        }
+        self._stage_effects: dict[tuple[str, str, bool], str] = {}
 
     def _signal(self, name: str) -> Any:
         return next(s for s in self.book.signals if s.name == name)
@@ -156,20 +176,22 @@ class Evaluator:
         this module's own code (so not validated again per lead: validate at the boundaries)."""
         started = time.perf_counter()
         book = self.book
-        if inp.lead.stage not in book.stages.all:
+        if inp.lead.stage not in self._stages:
             valid = ", ".join(book.stages.all)
             raise InvalidInput(f"unknown stage `{inp.lead.stage}` (valid: {valid})")
-        facts = self._facts.build(inp)
         sid = self.sessions.open()
+        facts = self._facts.build(inp, sid)
         self._asserted = [[] for _ in self.rulesets]
         try:
             hits = self._match_signals(sid, facts)
-            contributions = self._contributions(hits)
-            scores = self._scores(contributions, facts)
+            contributions = self._plan.contributions(hits)
+            scores = self._plan.scores(contributions, facts.adjustments)
             subject_2 = dict(facts.subject)
+            score_keys = self._score_keys
             for name, score in scores.items():
-                subject_2[self._score_keys[name]] = number(score["value"])
-            fired_names = set(hits) | self._match_decisions(sid, subject_2, facts)
+                subject_2[score_keys[name]] = number(score["value"])
+            fired_names = self._match_decisions(sid, subject_2, facts)
+            fired_names.update(hits)
         except EngineError:
             # Deleting a session whose assert failed frees invalid memory and aborts the
             # process (measured: error 303, then "free(): invalid pointer"). Leak it instead;
@@ -194,8 +216,8 @@ class Evaluator:
             "routing": routing,
             "sla": sla,
             "not_fired": self._explain(fired_names, subject_2, facts) if explain else [],
-            "next_change_at": self.horizon.next_change(
-                inp, contributions, scores, facts.ages, hits
+            "next_change_at": self.horizon.next_change_of(
+                inp, facts.recent, facts.ahead, contributions, scores, hits
             ),
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
@@ -203,28 +225,13 @@ class Evaluator:
     def _match_signals(self, sid: str, facts: Facts) -> dict[str, list[float | None]]:
         """Round 1: activities, then the subject. Signal name → ages (days) of its matches.
 
-        The frame is written as JSON text directly (activity facts are flat and their values
-        are integers and known type names), not built as dicts and encoded."""
-        type_json = self._type_json
-        texts = []
-        for i, act in enumerate(facts.activities):
-            kind = act["type"]
-            quoted = type_json.get(kind)
-            if quoted is None:
-                quoted = type_json[kind] = json.dumps(kind, ensure_ascii=False)
-            old = act["age"]
-            texts.append(
-                f'{{"k":"{ACTIVITY}","type":{quoted},"age":{old},"t":{-old},'
-                f'"rank":{act["rank"]},"id":{i},"sid":"{sid}"}}'
-            )
+        The activity facts come as JSON text (``facts.texts``, written by the fact builder),
+        not built as dicts and encoded."""
+        texts = facts.texts
         subject = facts.subject
         hits: dict[str, list[float | None]] = {}
-        rules = self.compiled.rules
-        from_newest, needs_message = self._from_newest, self._needs_message
-        newest: dict[str, int] = {}
-        if needs_message:
-            for act in reversed(facts.activities):  # sorted by age: the first of a type is newest
-                newest[act["type"]] = act["age"]
+        signals = self._signal_actions
+        newest = facts.newest
         single = len(self.rulesets) == 1
         for ruleset, types, (keys, _), asserted in zip(
             self.rulesets, self._activity_types, self._part_keys, self._asserted, strict=True
@@ -233,24 +240,29 @@ class Evaluator:
             if single:
                 sent, ids = texts, range(len(texts))
             else:
-                acts = facts.activities
-                ids = [i for i, a in enumerate(acts) if a["type"] in types]
+                recent = facts.recent
+                ids = [i for i, (_, kind) in enumerate(recent) if kind in types]
                 sent = [texts[i] for i in ids]
             fact = {k: subject[k] for k in keys if k in subject}
             fact["k"], fact["id"], fact["sid"] = SUBJECT_1, SUBJECT_1_ID, sid
             subject_json = _encode(fact)
             frame = "[" + ",".join(sent) + ("," if sent else "") + subject_json + "]"
             for engine_name, message in ruleset.assert_facts(frame):
-                rule = rules.get(engine_name)
-                if rule is None:
+                signal = signals.get(engine_name)
+                if signal is None:
                     continue
+                name, how = signal
                 age: float | None = None
-                if engine_name in from_newest:
+                if how == _FROM_NEWEST:
                     age = min(newest[t] for t in _TYPE.findall(message)) / _DAY
-                elif engine_name in needs_message:
+                elif how == _FROM_MESSAGE:
                     # Only activity facts have an "age" key; no JSON parse of the whole frame.
                     age = min(map(int, _AGE.findall(message))) / _DAY
-                hits.setdefault(rule.rule, []).append(age)
+                found = hits.get(name)
+                if found is None:
+                    hits[name] = [age]
+                else:
+                    found.append(age)
             asserted += (SUBJECT_1_ID, *ids)  # the subject is retracted first ($not)
         return hits
 
@@ -285,20 +297,20 @@ class Evaluator:
         return self._plan.scores(contributions, facts.adjustments)
 
     def _stage(self, inp: EvaluationInput, fired: set[str]) -> dict[str, Any]:
-        """Disqualification wins; then side stages (recycle); then the most advanced stage."""
+        """Disqualification wins; then side stages (recycle); then the most advanced stage
+        (the first in file order among equals)."""
         current = inp.lead.stage
-        order = self.book.stages.order
-        candidates = [t for t in self.book.transitions if t.name in fired and t.to != current]
-        if not candidates:
+        chosen: Transition | None = None
+        best: tuple[int, int, int, int] | None = None
+        precedence = self._precedence
+        for name in fired:
+            ranked = precedence.get(name)
+            if ranked is None or ranked[1].to == current:
+                continue
+            if best is None or ranked[0] < best:
+                best, chosen = ranked
+        if chosen is None:
             return {"from_stage": current, "to_stage": None, "rule": None, "reason": None}
-
-        def precedence(t: Transition) -> tuple[int, int, int]:
-            disq = 1 if t.section == "disqualification" else 0
-            side = 1 if t.to not in order else 0
-            rank = order.index(t.to) if t.to in order else len(order)
-            return (-disq, -side, -rank)
-
-        chosen = min(candidates, key=precedence)
         return {
             "from_stage": current,
             "to_stage": chosen.to,
@@ -315,18 +327,31 @@ class Evaluator:
         sla: dict[str, Any] | None,
         rep_label: str | None,
     ) -> list[dict[str, Any]]:
-        values = {c["signal"]: c["value"] for c in contributions}
+        """Each fired rule with its effect in words. Texts that depend only on the rulebook
+        (signals of scores without decay) or on a few values (stage and SLA rules) are made
+        once; decayed values and routes are written per lead."""
         sections = self.compiled.sections
+        texts = self._effects
+        values: dict[str, float] | None = None
         out = []
         for name in sorted(fired, key=self._order.__getitem__):
             section = sections[name]
-            if section == "signals":
+            effect = texts.get(name)
+            if effect is not None:
+                pass
+            elif section == "signals":
+                if values is None:
+                    values = {c["signal"]: c["value"] for c in contributions}
                 effect = f"{self._signals[name].score} {values.get(name, 0.0):+g}"
             elif section in ("qualification", "disqualification"):
-                t = self._transitions[name]
-                chosen = "" if stage["rule"] == name else " (not applied: another transition won)"
-                reason = f" reason {t.reason}" if t.reason else ""
-                effect = f"stage {stage['from_stage']} → {t.to}{reason}{chosen}"
+                key = (name, stage["from_stage"], stage["rule"] == name)
+                effect = self._stage_effects.get(key)
+                if effect is None:
+                    t = self._transitions[name]
+                    chosen = "" if key[2] else " (not applied: another transition won)"
+                    reason = f" reason {t.reason}" if t.reason else ""
+                    effect = f"stage {key[1]} → {t.to}{reason}{chosen}"
+                    self._stage_effects[key] = effect
             elif section == "routing":
                 applied = f" → {rep_label}" if routing["route"] == name else ""
                 effect = f"route {name}{applied}"
@@ -349,3 +374,16 @@ class Evaluator:
             for name, cond in self.compiled.conditions.items()
             if name not in fired
         ]
+
+
+def _precedence(book: Rulebook) -> dict[str, tuple[tuple[int, int, int, int], Transition]]:
+    """Transition name → its rank (lowest wins: disqualification, then side stages, then the
+    most advanced stage, then file order) and the transition."""
+    order = book.stages.order
+    out: dict[str, tuple[tuple[int, int, int, int], Transition]] = {}
+    for i, t in enumerate(book.transitions):
+        disq = 1 if t.section == "disqualification" else 0
+        side = 1 if t.to not in order else 0
+        rank = order.index(t.to) if t.to in order else len(order)
+        out.setdefault(t.name, ((-disq, -side, -rank, i), t))
+    return out

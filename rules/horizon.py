@@ -81,39 +81,63 @@ class Horizon:
     ) -> datetime | None:
         """The earliest time after ``inp.now`` at which re-evaluating may give another outcome.
 
-        ``ages``: every activity's age in µs, in input order (``Facts.ages``), if known.
+        ``ages``: every activity's age in µs, in input order, if known.
         ``hits``: the fired signals' match ages in days (what the scores were computed from);
         with them a score crossing is exact to the microsecond, else estimated early."""
         now = inp.now
-        times: list[datetime] = []
         if ages is None:
             ages = [(now - act.occurred_at) // _MICROSECOND for act in inp.activities]
+        kinds = [act.type for act in inp.activities]
+        return self.next_change_of(
+            inp,
+            [(age, kind) for age, kind in zip(ages, kinds, strict=True) if age >= 0],
+            [(age, kind) for age, kind in zip(ages, kinds, strict=True) if age < 0],
+            contributions,
+            scores,
+            hits,
+        )
+
+    def next_change_of(
+        self,
+        inp: EvaluationInput,
+        seen: Sequence[tuple[int, str]],
+        ahead: Sequence[tuple[int, str]],
+        contributions: Sequence[Mapping[str, Any]],
+        scores: Mapping[str, Mapping[str, Any]],
+        hits: Mapping[str, Sequence[float | None]] | None = None,
+    ) -> datetime | None:
+        """:meth:`next_change` from activities as (age µs, type): ``seen`` (age ≥ 0; those
+        older than every window of their type may be left out, as the facts leave them out)
+        and ``ahead`` (dated after now)."""
+        now = inp.now
+        times: list[datetime] = []
         # Every activity time is ``now - age`` exactly (integer µs), so the next window edge
         # is ``now + delay`` with an integer delay; the smallest one is converted once.
         soonest: int | None = None
         windows_of = self._windows
-        for age, act in zip(ages, inp.activities, strict=True):
-            windows = windows_of.get(act.type)
+        for age, kind in ahead:  # dated in the future: it enters the facts then (age 0 counts)
+            if windows_of.get(kind) and (soonest is None or -age < soonest):
+                soonest = -age
+        for age, kind in seen:
+            windows = windows_of.get(kind)
             if not windows:
                 continue
-            if age < 0:  # dated in the future: it enters the facts then (age 0 counts)
-                delay = -age
-            else:
-                i = bisect.bisect_left(windows, age)
-                if i == len(windows):
-                    continue
-                delay = windows[i] + 1 - age  # inclusive edge: in while age ≤ window
+            i = bisect.bisect_left(windows, age)
+            if i == len(windows):
+                continue
+            delay = windows[i] + 1 - age  # inclusive edge: in while age ≤ window
             if soonest is None or delay < soonest:
                 soonest = delay
-        crossing = self._score_delay(contributions, scores, hits, soonest)
-        if crossing is not None and (soonest is None or crossing < soonest):
-            soonest = crossing
+        if self._score_limits:
+            crossing = self._score_delay(contributions, scores, hits, soonest)
+            if crossing is not None and (soonest is None or crossing < soonest):
+                soonest = crossing
         if soonest is not None:
             times.append(now + timedelta(microseconds=soonest))
         for adj in inp.adjustments:
             if adj.expires_at > now:
                 times.append(adj.expires_at)
-        if inp.lead.created_at is not None:
+        if self._age_limits and inp.lead.created_at is not None:
             # ``lead.age_days`` is (now - created_at) / 1 day, compared without rounding: the
             # limit is crossed at created_at + days (``gte``) or 1 µs later (``gt``); 1 µs
             # earlier too, in case the float limit rounds down to a whole microsecond.
@@ -127,6 +151,8 @@ class Horizon:
                 if after:
                     times.append(after[0])
                     break
+        if not times:
+            return None
         future = [t for t in times if t > now]
         return min(future) if future else None
 
