@@ -5,6 +5,10 @@ boolean fields. Shared by the compiler, the fact builder, the explainer and the 
 from __future__ import annotations
 
 import hashlib
+import json
+import json.encoder
+from collections.abc import Callable
+from typing import Any
 
 from rules import conditions as c
 from rules import limits
@@ -58,3 +62,24 @@ def regex_key(cmp: c.Compare) -> str:
     """Fact field holding the result of one regex test (same test, same key)."""
     text = f"{cmp.field}\0{cmp.value}\0{int(cmp.ignore_case)}"
     return "rx_" + hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _fact_encoder() -> Callable[[dict[str, Any]], str]:
+    """``json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode``, same text, without
+    the per-call set-up: that ``encode`` builds CPython's C encoder on every call (a third of its
+    cost on a subject fact); this one is built once. Facts are flat: no circular check needed."""
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the plain encoder
+        return encoder.encode
+    chunks = make(None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False,
+                  False, True)  # fmt: skip
+
+    def encode(fact: dict[str, Any]) -> str:
+        return "".join(chunks(fact, 0))
+
+    return encode
+
+
+encode_fact = _fact_encoder()
+"""A fact (a flat dict) as the JSON text the engine is given."""

@@ -8,7 +8,6 @@ adjustments: rules/scoring.py), the stage outcome (precedence), the rep and the 
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from rules.compiler import (
     part_keys,
 )
 from rules.conditions import fields_used
+from rules.encoding import encode_fact
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
 from rules.facts import FactBuilder, Facts
@@ -47,8 +47,7 @@ _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
 _AGE = re.compile(r'"age":\s*(\d+)')
 _TYPE = re.compile(r'"type":\s*"([^"]*)"')
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-"""``json.dumps(..., ensure_ascii=False)`` builds an encoder per call; this one is reused."""
+_encode = encode_fact
 _NO_AGE, _FROM_NEWEST, _FROM_MESSAGE = 0, 1, 2
 
 

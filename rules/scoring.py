@@ -28,32 +28,50 @@ class ScorePlan:
             for s in book.signals
         }
         self.names = list(book.scores)
+        self._flat = {  # signals of scores without decay, as their contribution (age unknown)
+            name: {
+                "signal": name,
+                "score": score,
+                "points": points,
+                "matches": 1,
+                "decay_factor": 1.0,
+                "value": flat,
+                "activity_age_days": None,
+            }
+            for name, (score, points, half_life, _, flat) in self.signals.items()
+            if not half_life
+        }
+        self._decaying = {
+            name: (score, points, half_life, per_activity)
+            for name, (score, points, half_life, per_activity, _) in self.signals.items()
+            if half_life
+        }
         self.limits = [(name, d.floor, d.cap) for name, d in book.scores.items()]
 
     def contributions(self, hits: dict[str, list[float | None]]) -> list[dict[str, Any]]:
         """One contribution per fired signal; per-activity signals sum their decayed matches."""
         out: list[dict[str, Any]] = []
+        decaying, flat_parts = self._decaying, self._flat
         for name in sorted(hits, key=self.order.__getitem__):
             ages = hits[name]
-            score, points, half_life, per_activity, flat = self.signals[name]
-            known = [a for a in ages if a is not None]
-            if not half_life:  # no decay: one full-value contribution (as below, precomputed)
-                age = round(min(known), 4) if known else None
-                out.append(
-                    {
-                        "signal": name,
-                        "score": score,
-                        "points": points,
-                        "matches": 1,
-                        "decay_factor": 1.0,
-                        "value": flat,
-                        "activity_age_days": age,
-                    }
-                )
+            flat = flat_parts.get(name)
+            if flat is not None:  # no decay: one full-value contribution
+                part = flat.copy()
+                if len(ages) != 1 or ages[0] is not None:
+                    known = [a for a in ages if a is not None]
+                    if known:
+                        part["activity_age_days"] = round(min(known), 4)
+                out.append(part)
                 continue
-            if not per_activity:
-                known = [min(known)] if known else []
-            factors = [1.0] if not known else [0.5 ** (age / half_life) for age in known]
+            score, points, half_life, per_activity = decaying[name]
+            known = [a for a in ages if a is not None]
+            if not known:
+                factors = [1.0]
+            elif per_activity:
+                factors = [0.5 ** (age / half_life) for age in known]
+            else:
+                known = [min(known)]
+                factors = [0.5 ** (known[0] / half_life)]
             total = sum(factors)
             count = len(factors)
             out.append(
