@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import json.encoder
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from rules import conditions as c
@@ -83,3 +83,48 @@ def _fact_encoder() -> Callable[[dict[str, Any]], str]:
 
 encode_fact = _fact_encoder()
 """A fact (a flat dict) as the JSON text the engine is given."""
+
+
+json_string = json.encoder.encode_basestring
+"""A string as JSON text (not ASCII-escaped: ``ensure_ascii=False``)."""
+
+
+class FactWriter:
+    """Subject facts as engine JSON, field by field: the same text as :data:`encode_fact` gives
+    for the same dict (keys in the same order), for a fraction of its cost. The C encoder
+    escapes every key and string again on each call; here each key is escaped once per
+    rulebook and string values once per distinct value (they repeat a lot across leads)."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.keys = [(key, json_string(key) + ":") for key in keys]
+        """(key, its JSON and the colon), in the order the fact lists them."""
+        self._strings: dict[str, str] = {}
+
+    def fields(self, values: Mapping[str, Any]) -> list[str]:
+        """``"key":value`` of each key present in ``values``, in order."""
+        out = []
+        strings = self._strings
+        for key, head in self.keys:
+            value = values.get(key, _MISSING)
+            if value is _MISSING:
+                continue
+            kind = type(value)
+            if kind is str:
+                text = strings.get(value)
+                if text is None:
+                    if len(strings) >= _MAX_STRINGS:
+                        strings.clear()
+                    text = strings[value] = json_string(value)
+            elif kind is bool:
+                text = "true" if value else "false"
+            elif kind is int or (kind is float and -_INF < value < _INF):
+                text = repr(value)
+            else:  # anything else exactly as the encoder writes it
+                text = encode_fact({key: value})[len(head) + 1 : -1]
+            out.append(head + text)
+        return out
+
+
+_MISSING = object()
+_INF = float("inf")
+_MAX_STRINGS = 20_000

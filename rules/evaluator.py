@@ -26,7 +26,7 @@ from rules.compiler import (
     part_keys,
 )
 from rules.conditions import fields_used
-from rules.encoding import encode_fact
+from rules.encoding import FactWriter, json_string
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
 from rules.facts import FactBuilder, Facts
@@ -38,7 +38,7 @@ from rules.models import (
     EvaluationResult,
     Section,
 )
-from rules.packing import activity_types
+from rules.packing import activity_types, fact_kind
 from rules.rulebook import Rulebook, Transition
 from rules.scoring import ScorePlan
 from rules.session import SUBJECT_1_ID, SUBJECT_2_ID, Sessions
@@ -46,9 +46,9 @@ from rules.session import SUBJECT_1_ID, SUBJECT_2_ID, Sessions
 _DAY = float(MICROS_PER_DAY)
 SECTIONS = frozenset(get_args(Section))
 _AGE = re.compile(r'"age":\s*(\d+)')
+"""The age of an activity fact in an action's message (only activity facts have an age)."""
 _TYPE = re.compile(r'"type":\s*"([^"]*)"')
-_encode = encode_fact
-_NO_AGE, _FROM_NEWEST, _FROM_MESSAGE = 0, 1, 2
+_NO_AGE, _FROM_NEWEST, _FROM_MESSAGE, _ONE_NEWEST, _ONE_AGE = 0, 1, 2, 3, 4
 
 
 class Evaluator:
@@ -109,17 +109,15 @@ class Evaluator:
         self._score_keys = {name: fact_field(f"scores.{name}") for name in book.scores}
         self._stages = frozenset(book.stages.all)
         self._signal_actions = {
-            engine_name: (
-                rule.rule,
-                _FROM_NEWEST
-                if engine_name in self._from_newest
-                else _FROM_MESSAGE
-                if engine_name in self._needs_message
-                else _NO_AGE,
-            )
+            engine_name: (rule.rule, self._age_from(engine_name))
             for engine_name, rule in self.compiled.rules.items()
         }
         """Engine rule name → (rule name, how the age of its match is found)."""
+        self._writers = [
+            (FactWriter(keys_1), FactWriter(keys_2)) for keys_1, keys_2 in self._part_keys
+        ]
+        """Per engine ruleset, the subject facts of rounds 1 and 2 as JSON."""
+        self._tails = ("", "", "")
         self._precedence = _precedence(book)
         self._effects = {  # signals of scores without decay: always their full points
             s.name: f"{s.score} {points:+g}"
@@ -128,6 +126,21 @@ class Evaluator:
             for points in [self._plan.signals[s.name][4]]
         }
         self._stage_effects: dict[tuple[str, str, bool], str] = {}
+
+    def _age_from(self, engine_name: str) -> int:
+        """How the age of a match of this engine rule is read from its message."""
+        definition = self.compiled.definition.get(engine_name, {})
+        patterns = definition.get("all") if isinstance(definition, dict) else None
+        one = (
+            isinstance(patterns, list)
+            and sum(1 for p in patterns for test in p.values() if fact_kind(test).startswith("a:"))
+            == 1
+        )  # one activity fact bound: the message holds one age and one type
+        if engine_name in self._from_newest:
+            return _ONE_NEWEST if one else _FROM_NEWEST
+        if engine_name in self._needs_message:
+            return _ONE_AGE if one else _FROM_MESSAGE
+        return _NO_AGE
 
     def _signal(self, name: str) -> Any:
         return next(s for s in self.book.signals if s.name == name)
@@ -224,16 +237,17 @@ class Evaluator:
     def _match_signals(self, sid: str, facts: Facts) -> dict[str, list[float | None]]:
         """Round 1: activities, then the subject. Signal name → ages (days) of its matches.
 
-        The activity facts come as JSON text (``facts.texts``, written by the fact builder),
-        not built as dicts and encoded."""
+        Facts are sent as JSON text: the activities as the fact builder wrote them
+        (``facts.texts``), the subject field by field (rules.encoding.FactWriter)."""
         texts = facts.texts
-        subject = facts.subject
         hits: dict[str, list[float | None]] = {}
         signals = self._signal_actions
         newest = facts.newest
+        tail = self._tail(sid, 0)
+        subject = facts.subject
         single = len(self.rulesets) == 1
-        for ruleset, types, (keys, _), asserted in zip(
-            self.rulesets, self._activity_types, self._part_keys, self._asserted, strict=True
+        for ruleset, types, (writer, _), asserted in zip(
+            self.rulesets, self._activity_types, self._writers, self._asserted, strict=True
         ):
             ids: Sequence[int]
             if single:
@@ -242,19 +256,26 @@ class Evaluator:
                 recent = facts.recent
                 ids = [i for i, (_, kind) in enumerate(recent) if kind in types]
                 sent = [texts[i] for i in ids]
-            fact = {k: subject[k] for k in keys if k in subject}
-            fact["k"], fact["id"], fact["sid"] = SUBJECT_1, SUBJECT_1_ID, sid
-            subject_json = _encode(fact)
-            frame = "[" + ",".join(sent) + ("," if sent else "") + subject_json + "]"
+            fields = writer.fields(subject)
+            fields.append(tail)
+            frame = "[" + ",".join(sent) + ("," if sent else "") + "{" + ",".join(fields) + "}]"
             for engine_name, message in ruleset.assert_facts(frame):
                 signal = signals.get(engine_name)
                 if signal is None:
                     continue
                 name, how = signal
                 age: float | None = None
-                if how == _FROM_NEWEST:
+                if how == _NO_AGE:
+                    pass
+                elif how == _ONE_AGE:  # one activity in the message: its age
+                    found_age = _AGE.match(message, message.find('"age":'))
+                    age = int(found_age[1]) / _DAY  # type: ignore[index]
+                elif how == _ONE_NEWEST:  # one activity: the newest of its type
+                    found_type = _TYPE.match(message, message.find('"type":'))
+                    age = newest[found_type[1]] / _DAY  # type: ignore[index]
+                elif how == _FROM_NEWEST:
                     age = min(newest[t] for t in _TYPE.findall(message)) / _DAY
-                elif how == _FROM_MESSAGE:
+                else:
                     # Only activity facts have an "age" key; no JSON parse of the whole frame.
                     age = min(map(int, _AGE.findall(message))) / _DAY
                 found = hits.get(name)
@@ -267,21 +288,33 @@ class Evaluator:
 
     def _match_decisions(self, sid: str, subject_2: dict[str, Any], facts: Facts) -> set[str]:
         """Round 2: the subject with scores; names of fired stage/routing/SLA rules."""
-        rules = self.compiled.rules
+        signals = self._signal_actions
         fired = set()
-        for ruleset, decides, (_, keys), asserted in zip(
-            self.rulesets, self._decides, self._part_keys, self._asserted, strict=True
+        tail = self._tail(sid, 1)
+        for ruleset, decides, (_, writer), asserted in zip(
+            self.rulesets, self._decides, self._writers, self._asserted, strict=True
         ):
             if not decides:
                 continue
-            fact = {k: subject_2[k] for k in keys if k in subject_2}
-            fact["k"], fact["id"], fact["sid"] = SUBJECT_2, SUBJECT_2_ID, sid
+            fields = writer.fields(subject_2)
+            fields.append(tail)
             asserted.insert(0, SUBJECT_2_ID)
-            for engine_name, _ in ruleset.assert_facts("[" + _encode(fact) + "]"):
-                rule = rules.get(engine_name)
-                if rule is not None:
-                    fired.add(rule.rule)
+            for engine_name, _ in ruleset.assert_facts("[{" + ",".join(fields) + "}]"):
+                signal = signals.get(engine_name)
+                if signal is not None:
+                    fired.add(signal[0])
         return fired
+
+    def _tail(self, sid: str, round_: int) -> str:
+        """The last fields of a round's subject fact: kind, id and sid."""
+        if self._tails[0] != sid:
+            quoted = json_string(sid)
+            self._tails = (
+                sid,
+                f'"k":"{SUBJECT_1}","id":{SUBJECT_1_ID},"sid":{quoted}',
+                f'"k":"{SUBJECT_2}","id":{SUBJECT_2_ID},"sid":{quoted}',
+            )
+        return self._tails[1 + round_]
 
     def _end_session(self, sid: str) -> None:
         """Retract what this evaluation asserted (the session is reused), or delete it."""

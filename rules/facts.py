@@ -138,11 +138,11 @@ class FactBuilder:
         """The facts of ``inp``; with ``sid``, also each activity fact's engine JSON (``id``:
         its index in ``recent``) and the newest age per type."""
         lead, account, now = inp.lead, inp.account, inp.now
-        sources = (lead, account)
+        sources = (lead.__dict__, account.__dict__)  # pydantic models keep their fields there
         subject: dict[str, Any] = {}
         for key, source, attr, how in self._reads:
             if how == _PLAIN:
-                value = getattr(sources[source], attr, None)
+                value = sources[source].get(attr)
             elif how == _DOMAIN:
                 if "@" not in lead.email:
                     continue
@@ -172,9 +172,12 @@ class FactBuilder:
         ahead: list[tuple[int, str]] = []
         for act in inp.activities:
             # Exact integer microseconds (datetime's resolution): window edges are exact and an
-            # activity dated after ``now``, even by 1 µs, never counts.
-            age = (now - act.occurred_at) // _MICROSECOND
-            kind_ = act.type
+            # activity dated after ``now``, even by 1 µs, never counts. (The sum is what
+            # ``delta // timedelta(microseconds=1)`` computes, without its big-integer steps.)
+            fields = act.__dict__  # pydantic keeps fields there; one attribute lookup, not two
+            delta = now - fields["occurred_at"]
+            age = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+            kind_ = fields["type"]
             if 0 <= age <= (horizon if windows is None else windows.get(kind_, -1)):
                 recent.append((age, kind_))
             elif age < 0:

@@ -46,6 +46,7 @@ TITLES = [
     "Marketing Intern",
     "Directrice Générale — Ventes",
     "営業部長",
+    'The "Boss" \\ of Ω\tops',
     None,
 ]
 STAGES = ["new", "new", "new", "engaged", "recycled", "mql", "sal", "disqualified", "customer"]
@@ -103,6 +104,8 @@ def lead(
     email = f"person{i}@{domain}" if rng.random() < 0.97 else f"test{i}-no-at-sign"
     if rng.random() < 0.03:
         email = f"Test.{i}@Example.ORG"
+    elif rng.random() < 0.01:
+        email = f'"odd\\{i}"@x.COM'  # a quote and a backslash in the JSON of a field
     count = min(80, int(rng.expovariate(1 / 12)))
     activities = [{"type": _pick(rng, types), "occurred_at": _when(rng, now)} for _ in range(count)]
     lead_data = {
