@@ -1,0 +1,207 @@
+"""An evaluation's record, packed where it is decided: in the engine worker.
+
+The bulk job stores each recorded decision as a few JSON columns (``api.evaluations``' compact
+record form) and a digest of what was decided (``api.outcomes.decision_digest``). Building
+those in the parent, from the worker's plain data, cost the parent more than the rest of its
+work per lead; here the worker encodes them once (:func:`pack`) and sends back text and the few
+plain values the parent still plans with (:class:`PackedResult`). The parent only adds what
+depends on the database (a refused transition, whether the lead is routed).
+
+The input travels the other way in its record form too (:func:`input_of`): the parent reads
+rows straight into that text (``api.bulk_read.read_batch_packed``), the worker rebuilds and
+validates the model from it, and the same text is what the record stores.
+
+The text equals what ``api.evaluations.pack_result`` / ``pack_input`` and tortoise's JSON field
+write (``tests/rules/test_record.py`` and ``tests/api/test_inserts.py`` compare them).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from rules.errors import InvalidInput
+from rules.models import EvaluationInput, RepData, RepShare
+
+FORMAT = 1
+"""``api.evaluations.FORMAT``: the compact input form."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+_COLUMN = c_make_encoder(
+    None, json.JSONEncoder().default, encode_basestring_ascii, None, ":", ",", False, False, True
+)
+"""What tortoise's JSON field writes (``json.dumps(value, separators=(",", ":"))``)."""
+_DIGEST = c_make_encoder(
+    None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+)
+"""``json.dumps(key)``'s text, as ``api.outcomes.decision_digest`` hashes it."""
+
+
+def column_json(value: Any) -> str:
+    """A value as a JSON column's text (compact, ASCII)."""
+    return "".join(_COLUMN(value, 0))
+
+
+def digest_json(value: Any) -> str:
+    return "".join(_DIGEST(value, 0))
+
+
+def micros(at: datetime) -> int:
+    """Exact integer microseconds since the epoch."""
+    return (at - _EPOCH) // _US
+
+
+def from_micros(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+class PackedResult(NamedTuple):
+    """One lead's decision: the record's columns as JSON text, and what planning reads."""
+
+    rulebook_version: str
+    from_stage: str
+    to_stage: str | None
+    rule: str | None
+    reason: str | None
+    route: str | None
+    rep_id: str | None
+    why: Any
+    shares: tuple[RepShare, ...]
+    sla: tuple[str, datetime, datetime | None] | None
+    """Priority, deadline and escalation time, when an SLA rule applied."""
+    scores: dict[str, float]
+    next_change_at: datetime | None
+    duration_ms: float
+    fired: str
+    contributions: str
+    score_rows: str
+    outcome: str
+    """The ``outcome`` column without its last key (``refused_transition``) and closing brace."""
+    digest_head: str
+    """The digest key's text up to the stage the lead was in."""
+    digest_fired: str
+    """The digest key's text from the stage the lead was in to the refused transition."""
+    digest_route: str
+    """The route and rep, as the digest key has them when the lead is routed."""
+    digest_tail: str
+    """The digest key's text after the routing item."""
+
+    def outcome_json(self, refused: str | None) -> str:
+        return f'{self.outcome},"refused_transition":{column_json(refused)}}}'
+
+    def digest_text(self, stage_before: str, refused: str | None, *, routed: bool) -> str:
+        """The text ``api.outcomes.decision_digest`` hashes for this decision."""
+        route = self.digest_route if routed else "null"
+        return (
+            f"{self.digest_head}{digest_json(stage_before)}{self.digest_fired}"
+            f"{digest_json(refused)}], {route}{self.digest_tail}"
+        )
+
+
+def pack(decided: dict[str, Any]) -> PackedResult:
+    """``Evaluator.decide``'s data (or a result model's dump) as a :class:`PackedResult`."""
+    stage, routing, sla = decided["stage"], decided["routing"], decided["sla"]
+    scores = decided["scores"]
+    fired = decided["fired"]
+    shares = tuple(routing.get("shares") or ())
+    route_row: list[Any] = [routing["route"], routing["rep_id"], routing["why"]]
+    if shares:
+        route_row.append([s.model_dump(mode="json") for s in shares])
+    outcome = {
+        "stage": [stage["from_stage"], stage["to_stage"], stage.get("rule"), stage.get("reason")],
+        "routing": route_row,
+        "sla": _sla_row(sla) if sla else None,
+    }
+    rule, reason = stage.get("rule"), stage.get("reason")
+    tail = (
+        [sla["rule"], sla["priority"], sla["hours"]] if sla else None,
+        {name: round(s["value"]) for name, s in sorted(scores.items())},
+    )
+    return PackedResult(
+        rulebook_version=decided["rulebook_version"],
+        from_stage=stage["from_stage"],
+        to_stage=stage["to_stage"],
+        rule=rule,
+        reason=reason,
+        route=routing["route"],
+        rep_id=routing["rep_id"],
+        why=routing["why"],
+        shares=shares,
+        sla=(sla["priority"], sla["deadline"], sla.get("escalate_at")) if sla else None,
+        scores={name: s["value"] for name, s in scores.items()},
+        next_change_at=decided["next_change_at"],
+        duration_ms=decided["duration_ms"],
+        fired=column_json([[f["name"], f["section"], f["effect"]] for f in fired]),
+        contributions=column_json([_part(c) for c in decided["contributions"]]),
+        score_rows=column_json(
+            {n: [s["raw"], s["adjustment"], s["value"], s["cap"]] for n, s in scores.items()}
+        ),
+        outcome=column_json(outcome)[:-1],
+        digest_head=f"[{digest_json(decided['rulebook_version'])}, ",
+        digest_fired=f", {digest_json(sorted([f['name'] for f in fired]))}, ["
+        + ", ".join(digest_json(v) for v in (stage["to_stage"], rule, reason))
+        + ", ",
+        digest_route=digest_json([routing["route"], routing["rep_id"]]),
+        digest_tail=", " + ", ".join(digest_json(v) for v in tail) + "]",
+    )
+
+
+def _part(c: dict[str, Any]) -> list[Any]:
+    return [c["signal"], c["score"], c["points"], c.get("matches", 1), c["decay_factor"],
+            c["value"], c.get("activity_age_days")]  # fmt: skip
+
+
+def _sla_row(sla: dict[str, Any]) -> list[Any]:
+    """``api.evaluations._pack_sla``: four items on the wall clock, six with a business clock
+    or a queued start, seven with an escalation time."""
+    row: list[Any] = [sla["rule"], sla["priority"], sla["hours"], micros(sla["deadline"])]
+    clock, starts_at = sla.get("clock", "wall"), sla.get("starts_at")
+    escalate = sla.get("escalate_at")
+    if clock != "wall" or starts_at is not None or escalate is not None:
+        row += [clock, micros(starts_at) if starts_at else None]
+    if escalate is not None:
+        row.append(micros(escalate))
+    return row
+
+
+def input_of(text: str, reps: list[RepData]) -> EvaluationInput:
+    """The input a record's text (``api.evaluations.pack_input``'s form, without reps) was
+    read from, with ``reps``; a row that does not validate is :class:`InvalidInput` (that lead
+    fails alone)."""
+    data = json.loads(text)
+    now = data["now"]
+    lead = data["lead"]
+    if "created_at" in lead:
+        lead["created_at"] = from_micros(lead["created_at"])
+    try:
+        return EvaluationInput.model_validate(
+            {
+                "lead": lead,
+                "account": data["account"],
+                "activities": [
+                    {"type": kind, "occurred_at": from_micros(now - ago)}
+                    for kind, ago in data["acts"]
+                ],
+                "adjustments": data.get("adj", ()),
+                "reps": reps,
+                "now": from_micros(now),
+            }
+        )
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid input row: {exc}") from exc
+
+
+class PackedInput(NamedTuple):
+    """A lead's input as its record text (no reps: they are shared by a batch) and its reps."""
+
+    text: str
+    reps: list[RepData]
+
+    def model(self) -> EvaluationInput:
+        return input_of(self.text, self.reps)
