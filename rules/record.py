@@ -93,40 +93,81 @@ class PackedResult(NamedTuple):
     """The digest key's text after the routing item."""
 
     def outcome_json(self, refused: str | None) -> str:
-        return f'{self.outcome},"refused_transition":{column_json(refused)}}}'
+        return f'{self.outcome},"refused_transition":{_quote(refused)}}}'
 
     def digest_text(self, stage_before: str, refused: str | None, *, routed: bool) -> str:
         """The text ``api.outcomes.decision_digest`` hashes for this decision."""
         route = self.digest_route if routed else "null"
         return (
-            f"{self.digest_head}{digest_json(stage_before)}{self.digest_fired}"
-            f"{digest_json(refused)}], {route}{self.digest_tail}"
+            f"{self.digest_head}{_quote(stage_before)}{self.digest_fired}"
+            f"{_quote(refused)}], {route}{self.digest_tail}"
         )
 
 
+def _quote(text: str | None) -> str:
+    """A string or None as JSON (both encoders write strings alike)."""
+    return "null" if text is None else str(encode_basestring_ascii(text))
+
+
+_GAP = "\x00"
+"""Separates the parts of one encoder call; a string holding it makes :func:`pack` encode each
+part on its own instead."""
+_COLUMN_GAP = ',"\\u0000",'
+_DIGEST_GAP = '"\\u0000"'
+
+
 def pack(decided: dict[str, Any]) -> PackedResult:
-    """``Evaluator.decide``'s data (or a result model's dump) as a :class:`PackedResult`."""
+    """``Evaluator.decide``'s data (or a result model's dump) as a :class:`PackedResult`.
+
+    The four JSON columns take one encoder call, the digest's parts another (an encoder call
+    costs more than the little text of each part)."""
     stage, routing, sla = decided["stage"], decided["routing"], decided["sla"]
     scores = decided["scores"]
     fired = decided["fired"]
+    version = decided["rulebook_version"]
     shares = tuple(routing.get("shares") or ())
     route_row: list[Any] = [routing["route"], routing["rep_id"], routing["why"]]
     if shares:
         route_row.append([s.model_dump(mode="json") for s in shares])
-    outcome = {
-        "stage": [stage["from_stage"], stage["to_stage"], stage.get("rule"), stage.get("reason")],
-        "routing": route_row,
-        "sla": _sla_row(sla) if sla else None,
-    }
-    rule, reason = stage.get("rule"), stage.get("reason")
-    tail = (
+    rule, reason, to_stage = stage.get("rule"), stage.get("reason"), stage["to_stage"]
+    columns = [
+        [[f["name"], f["section"], f["effect"]] for f in fired],
+        [_part(c) for c in decided["contributions"]],
+        {n: [s["raw"], s["adjustment"], s["value"], s["cap"]] for n, s in scores.items()},
+        {
+            "stage": [stage["from_stage"], to_stage, rule, reason],
+            "routing": route_row,
+            "sla": _sla_row(sla) if sla else None,
+        },
+    ]
+    texts = column_json([columns[0], _GAP, columns[1], _GAP, columns[2], _GAP, columns[3]])
+    parts = texts[1:-1].split(_COLUMN_GAP)
+    if len(parts) != 4:
+        parts = [column_json(c) for c in columns]
+    key = [
+        version,
+        _GAP,
+        sorted([f["name"] for f in fired]),
+        [to_stage, rule, reason, _GAP],
+        _GAP,
         [sla["rule"], sla["priority"], sla["hours"]] if sla else None,
         {name: round(s["value"]) for name, s in sorted(scores.items())},
-    )
+        _GAP,
+        [routing["route"], routing["rep_id"]],
+    ]
+    digest = digest_json(key).split(_DIGEST_GAP)
+    if len(digest) != 5:
+        digest = [
+            f"[{digest_json(version)}, ",
+            f", {digest_json(key[2])}, [{', '.join(digest_json(v) for v in key[3][:3])}, ",
+            "], ",
+            f", {digest_json(key[5])}, {digest_json(key[6])}, ",
+            f", {digest_json(key[8])}]",
+        ]
     return PackedResult(
-        rulebook_version=decided["rulebook_version"],
+        rulebook_version=version,
         from_stage=stage["from_stage"],
-        to_stage=stage["to_stage"],
+        to_stage=to_stage,
         rule=rule,
         reason=reason,
         route=routing["route"],
@@ -137,18 +178,14 @@ def pack(decided: dict[str, Any]) -> PackedResult:
         scores={name: s["value"] for name, s in scores.items()},
         next_change_at=decided["next_change_at"],
         duration_ms=decided["duration_ms"],
-        fired=column_json([[f["name"], f["section"], f["effect"]] for f in fired]),
-        contributions=column_json([_part(c) for c in decided["contributions"]]),
-        score_rows=column_json(
-            {n: [s["raw"], s["adjustment"], s["value"], s["cap"]] for n, s in scores.items()}
-        ),
-        outcome=column_json(outcome)[:-1],
-        digest_head=f"[{digest_json(decided['rulebook_version'])}, ",
-        digest_fired=f", {digest_json(sorted([f['name'] for f in fired]))}, ["
-        + ", ".join(digest_json(v) for v in (stage["to_stage"], rule, reason))
-        + ", ",
-        digest_route=digest_json([routing["route"], routing["rep_id"]]),
-        digest_tail=", " + ", ".join(digest_json(v) for v in tail) + "]",
+        fired=parts[0],
+        contributions=parts[1],
+        score_rows=parts[2],
+        outcome=parts[3][:-1],
+        digest_head=digest[0],
+        digest_fired=digest[1],
+        digest_route=digest[4][2:-1],
+        digest_tail=digest[3][:-2] + "]",
     )
 
 

@@ -10,15 +10,42 @@ import pytest
 from starlette.applications import Starlette
 
 from api.bulk import all_lead_ids, evaluate_leads
-from api.bulk_read import campaign_keys, connection, read_batch
+from api.bulk_plan import RepsText, stored_input
+from api.bulk_read import campaign_keys, connection, read_batch, read_batch_packed
 from api.bulk_write import lock_versions, touch_reps, update_leads
 from api.demo import seed_demo
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
 from api.facts import _active_adjustments, build_inputs, reps_now
 from api.models import Activity, Lead, SalesRep, TargetingAdjustment
-from rules import EvaluationInput
+from api.evaluations import pack_input
+from rules import EvaluationInput, RepData
+from rules.record import column_json
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
+
+
+async def _packed_equal(
+    ids: list[int], inputs: dict[int, EvaluationInput], reps: list[RepData]
+) -> None:
+    """The inputs read as record text are ``pack_input``'s text of the inputs read as models
+    (what base stored), with and without reps, and the worker rebuilds the same models."""
+    states, packed = await read_batch_packed(
+        ids,
+        now=ANCHOR,
+        lookback_days=90,
+        campaigns=await campaign_keys(),
+        adjustments=await _active_adjustments(ANCHOR),
+        reps=reps,
+    )
+    assert [s.id for s in states] == ids
+    texts = RepsText()
+    assert any(inputs[i].adjustments for i in ids)
+    assert any(inputs[i].account.annual_revenue for i in ids)
+    for i in ids:
+        assert packed[i].model() == inputs[i]
+        for routed in (False, True):
+            stored = stored_input(packed[i], texts, routed=routed)
+            assert stored == column_json(pack_input(inputs[i], routed=routed)), i
 
 
 async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
@@ -49,6 +76,7 @@ async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
         reps=await reps_now(ANCHOR),
     )
     assert [s.id for s in states] == ids
+    await _packed_equal(ids, inputs, reps=await reps_now(ANCHOR))
     # activity properties are not read: no rule reads them, no record keeps them
     assert any(a.properties for i in expected.values() for a in i.activities)
     assert all(not a.properties for i in inputs.values() for a in i.activities)
