@@ -68,7 +68,8 @@ async def test_packed_plans_equal_plain_plans(app: Starlette) -> None:
             )  # fmt: skip
             theirs = plan_rows(lead=cast(Lead, state), fact_input=inputs[state.id], result=data,
                                **args)  # fmt: skip
-            assert ours.evaluation is not None and theirs.evaluation is not None
+            assert ours.evaluation is not None
+            assert theirs.evaluation is not None
             assert _columns(ours.evaluation, ENCODED) == _columns(theirs.evaluation)
             assert ours.lead_changes == theirs.lead_changes
             assert ours.stage_change == theirs.stage_change
@@ -80,7 +81,8 @@ async def test_packed_plans_equal_plain_plans(app: Starlette) -> None:
                 assert [getattr(ours.handoff, f) for f in fields] == [
                     getattr(theirs.handoff, f) for f in fields
                 ]
-            ours.link(7), theirs.link(7)
+            ours.link(7)
+            theirs.link(7)
             assert ours.final_events() == theirs.final_events()
             kinds["refused"] += ours.refused is not None
             kinds["moved"] += bool(ours.stage_change and ours.stage_change["applied"])

@@ -16,9 +16,9 @@ from api.bulk_write import lock_versions, touch_reps, update_leads
 from api.demo import seed_demo
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
+from api.evaluations import pack_input
 from api.facts import _active_adjustments, build_inputs, reps_now
 from api.models import Activity, Lead, SalesRep, TargetingAdjustment
-from api.evaluations import pack_input
 from rules import EvaluationInput, RepData
 from rules.record import column_json
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
