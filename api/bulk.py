@@ -27,7 +27,7 @@ from api.models import DomainEvent, Evaluation, HandoffStep, Lead, LeadStageChan
 from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RepShare, RulesError
-from rules.record import PackedInput, PackedResult, pack
+from rules.record import PackedInput, PackedResult, input_text, pack
 
 BATCH = 200
 # Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
@@ -221,11 +221,11 @@ async def route_batch(
                 failed += 1
                 continue
             if isinstance(fact_input, PackedInput):
-                fact_input = PackedInput(fact_input.text, model.reps)
+                fact_input = PackedInput(fact_input.rows, model.reps)
             else:
                 fact_input = model
             if isinstance(outcome, PackedResult):
-                outcome = pack(plain_result(again))
+                outcome = pack(plain_result(again), input_text(model))
             elif isinstance(outcome, dict):
                 outcome = plain_result(again)
             else:

@@ -66,11 +66,13 @@ class RepsText:
         return text
 
 
-def stored_input(fact_input: PackedInput, reps: RepsText, *, routed: bool) -> str:
+def stored_input(
+    result: PackedResult, fact_input: PackedInput, reps: RepsText, *, routed: bool
+) -> str:
     """``api.evaluations.pack_input``'s text: the reps only when routing ran."""
     if not (routed and fact_input.reps):
-        return fact_input.text
-    return f'{fact_input.text[:-1]},"reps":{reps.of(fact_input.reps)}}}'
+        return result.input
+    return f'{result.input[:-1]},"reps":{reps.of(fact_input.reps)}}}'
 
 
 def plan_packed(
@@ -110,7 +112,7 @@ def plan_packed(
             "lead_id": lead.id,
             "rulebook_version": result.rulebook_version,
             "trigger": trigger,
-            "input": stored_input(fact_input, reps, routed=final == handoff_stage),
+            "input": stored_input(result, fact_input, reps, routed=final == handoff_stage),
             "fired": result.fired,
             "contributions": result.contributions,
             "scores": result.score_rows,

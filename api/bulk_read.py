@@ -23,7 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from api.enums import LifecycleStage
 from api.models import Lead
 from rules import AccountData, AdjustmentData, EvaluationInput, RepData
-from rules.record import FORMAT, PackedInput, column_json, micros
+from rules.record import PackedInput
 
 _LEAD_COLUMNS = (
     "id, email, first_name, last_name, title, seniority, department, country, source, "
@@ -139,7 +139,7 @@ def _state(row: Any) -> LeadState:
 T = TypeVar("T")
 
 
-def _first(item: tuple[AdjustmentData, str]) -> AdjustmentData:
+def _first(item: tuple[AdjustmentData, Any]) -> AdjustmentData:
     return item[0]
 
 
@@ -247,45 +247,32 @@ async def read_batch_packed(
     adjustments: list[AdjustmentData],
     reps: list[RepData],
 ) -> tuple[list[LeadState], dict[int, PackedInput]]:
-    """:func:`read_batch`, each input as the text its record stores (``pack_input``'s form,
-    reps apart): the rows go straight into that text, validated by the engine worker that
-    rebuilds the model from it (``rules.record.input_of``; a row that does not validate
-    fails its lead alone). The text equals ``pack_input`` of :func:`read_batch`'s input
-    (``tests/api/test_bulk_read.py``)."""
+    """:func:`read_batch`, each input as the values read (``rules.record.PackedInput``): no
+    model is built in the parent. The engine worker validates them (a row that does not
+    validate fails its lead alone) and sends the input's record text back with the decision.
+    The inputs equal :func:`read_batch`'s (``tests/api/test_bulk_read.py``)."""
     leads, account_rows, acts = await _read(lead_ids, now, lookback_days)
-    accounts: dict[int, str] = {}
+    accounts: dict[int, tuple[Any, ...]] = {}
     segments: dict[int, str | None] = {}
     for row in account_rows:
         values = _account_values(row)
-        accounts[row[0]] = column_json({k: v for k, v in values.items() if v is not None})
+        accounts[row[0]] = tuple(values.values())
         segments[row[0]] = values["segment"]
-    now_us = micros(now)
-    adjusted = [(a, column_json(a.model_dump(mode="json"))) for a in adjustments]
+    adjusted = [(a, a.model_dump(mode="json")) for a in adjustments]
     states: list[LeadState] = []
     inputs: dict[int, PackedInput] = {}
+    no_acts: list[tuple[str, datetime]] = []
     for row in leads:
         state = _state(row)
         states.append(state)
-        lead_id, email, first, last, title, seniority, department, country, source = row[:9]
-        account_id, campaign_id, stage = row[9], row[10], row[12]
+        lead_id, account_id, campaign_id = row[0], row[9], row[10]
         campaign = campaigns.get(campaign_id) if campaign_id is not None else None
-        fields = (
-            ("email", email), ("first_name", first), ("last_name", last), ("title", title),
-            ("seniority", seniority), ("department", department), ("country", country),
-            ("source", source), ("campaign", campaign), ("stage", stage),
-            ("created_at", micros(state.created_at)),
-        )  # fmt: skip
-        lead = column_json({k: v for k, v in fields if v is not None})
-        account = accounts.get(account_id, "{}") if account_id is not None else "{}"
+        lead = (*row[1:9], campaign, row[12], state.created_at)
         segment = segments.get(account_id) if account_id is not None else None
         applied = _adjustments_of(adjusted, segment, campaign, _first)
-        adj = f',"adj":[{",".join(text for _, text in applied)}]' if applied else ""
-        acts_text = column_json([[kind, now_us - micros(at)] for kind, at in acts.get(lead_id, ())])
-        text = (
-            f'{{"v":{FORMAT},"now":{now_us},"lead":{lead},"account":{account},'
-            f'"acts":{acts_text}{adj}}}'
-        )
-        inputs[lead_id] = PackedInput(text, reps)
+        account = accounts.get(account_id) if account_id is not None else None
+        rows = (lead, account, acts.get(lead_id, no_acts), [data for _, data in applied], now)
+        inputs[lead_id] = PackedInput(rows, reps)
     return states, inputs
 
 

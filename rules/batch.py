@@ -47,12 +47,14 @@ def pack(inputs: list[EvaluationInput]) -> tuple[list[tuple[str, int]], list[str
     return items, tables
 
 
-def pack_records(inputs: list[PackedInput]) -> tuple[list[tuple[str, int]], list[str]]:
-    """:func:`pack` for inputs already in their record text (rules/record.py): only the reps
-    are encoded, once per distinct list."""
+def pack_records(
+    inputs: list[PackedInput],
+) -> tuple[list[tuple[record.Rows, int]], list[str]]:
+    """:func:`pack` for inputs as read (rules/record.py): each lead's values, not encoded, and
+    the reps encoded once per distinct list."""
     groups: dict[int, int] = {}
     tables: list[str] = []
-    items: list[tuple[str, int]] = []
+    items: list[tuple[record.Rows, int]] = []
     for inp in inputs:
         group = -1
         if inp.reps:
@@ -60,13 +62,13 @@ def pack_records(inputs: list[PackedInput]) -> tuple[list[tuple[str, int]], list
             if group < 0:
                 group = groups[id(inp.reps)] = len(tables)
                 tables.append(_REPS.dump_json(inp.reps).decode())
-        items.append((inp.text, group))
+        items.append((inp.rows, group))
     return items, tables
 
 
 def run_in_worker(
     decide: Callable[..., dict[str, Any]],
-    payload: list[tuple[str, int]],
+    payload: list[tuple[Any, int]],
     reps: list[str],
     explain: bool,
     faults: dict[int, str],
@@ -77,8 +79,8 @@ def run_in_worker(
 ) -> tuple[list[Any], bool]:
     """Worker side: each lead's result as ``Evaluator.decide``'s plain data (pickled back, no
     JSON), or cut down by ``shape`` (rules/brief.py), or ``("error", type, message)``; and
-    whether to retire. ``packed``: inputs come as record text and results go back as
-    :class:`rules.record.PackedResult`."""
+    whether to retire. ``packed``: inputs come as :data:`rules.record.Rows` and results go back
+    as :class:`rules.record.PackedResult`."""
     out: list[Any] = []
     tables: list[list[RepData] | None] = [None] * len(reps)
     for i, (raw, group) in enumerate(payload):
@@ -93,7 +95,8 @@ def run_in_worker(
                     shared = tables[group] = _REPS.validate_json(reps[group])
             if packed:
                 inp = record.input_of(raw, shared or [])
-                out.append(record.pack(decide(inp, explain=explain)))
+                decided = decide(inp, explain=explain)
+                out.append(record.pack(decided, record.input_text(inp)))
                 continue
             inp = EvaluationInput.model_validate_json(raw)
             if shared is not None:
@@ -140,8 +143,8 @@ def _error(item: Any) -> RulesError:
 
 def run_on(
     worker: Any,
-    job: Callable[[list[tuple[str, int]], dict[int, str]], tuple[Any, ...]],
-    payload: list[tuple[str, int]],
+    job: Callable[[list[tuple[Any, int]], dict[int, str]], tuple[Any, ...]],
+    payload: list[tuple[Any, int]],
     timeout: float,
     faults: dict[int, str] | None = None,
     decode: Callable[[Any], Any] = _decode,

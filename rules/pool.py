@@ -319,6 +319,7 @@ class EnginePool:
         the worker sends into the caller's outcome)."""
         if not inputs:
             return []
+        payload: list[tuple[Any, int]]
         if packed:
             payload, reps = batch.pack_records(cast(list[PackedInput], inputs))
         else:
@@ -373,7 +374,7 @@ class EnginePool:
 
     def _batch(
         self,
-        payload: list[tuple[str, int]],
+        payload: list[tuple[Any, int]],
         faults: dict[int, str],
         reps: list[str],
         explain: bool,
@@ -390,7 +391,7 @@ class EnginePool:
             if not worker.process.is_alive():
                 worker.replace()
 
-            def job(part: list[tuple[str, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
+            def job(part: list[tuple[Any, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
                 sources = None if worker.loaded == book.version else book
                 extra = (explain, part_faults, reps, brief, packed)
                 return ("batch", book.version, sources, part, extra)

@@ -7,9 +7,9 @@ work per lead; here the worker encodes them once (:func:`pack`) and sends back t
 plain values the parent still plans with (:class:`PackedResult`). The parent only adds what
 depends on the database (a refused transition, whether the lead is routed).
 
-The input travels the other way in its record form too (:func:`input_of`): the parent reads
-rows straight into that text (``api.bulk_read.read_batch_packed``), the worker rebuilds and
-validates the model from it, and the same text is what the record stores.
+The input goes to the worker as the values read from the database (:class:`PackedInput`:
+``api.bulk_read.read_batch_packed``, no model in the parent); the worker validates it, once,
+and sends its record text back with the decision (:func:`input_text`).
 
 The text equals what ``api.evaluations.pack_result`` / ``pack_input`` and tortoise's JSON field
 write (``tests/rules/test_record.py`` and ``tests/api/test_inserts.py`` compare them).
@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from rules.errors import InvalidInput
-from rules.models import EvaluationInput, RepData, RepShare
+from rules.models import AccountData, EvaluationInput, LeadData, RepData, RepShare
 
 FORMAT = 1
 """``api.evaluations.FORMAT``: the compact input form."""
@@ -65,6 +65,8 @@ class PackedResult(NamedTuple):
     """One lead's decision: the record's columns as JSON text, and what planning reads."""
 
     rulebook_version: str
+    input: str
+    """The input's record text, without reps (:func:`input_text`)."""
     from_stage: str
     to_stage: str | None
     rule: str | None
@@ -116,8 +118,9 @@ _COLUMN_GAP = ',"\\u0000",'
 _DIGEST_GAP = '"\\u0000"'
 
 
-def pack(decided: dict[str, Any]) -> PackedResult:
-    """``Evaluator.decide``'s data (or a result model's dump) as a :class:`PackedResult`.
+def pack(decided: dict[str, Any], input_record: str) -> PackedResult:
+    """``Evaluator.decide``'s data (or a result model's dump) as a :class:`PackedResult`, with
+    the text of its input (:func:`input_text`).
 
     The four JSON columns take one encoder call, the digest's parts another (an encoder call
     costs more than the little text of each part)."""
@@ -166,6 +169,7 @@ def pack(decided: dict[str, Any]) -> PackedResult:
         ]
     return PackedResult(
         rulebook_version=version,
+        input=input_record,
         from_stage=stage["from_stage"],
         to_stage=to_stage,
         rule=rule,
@@ -207,38 +211,59 @@ def _sla_row(sla: dict[str, Any]) -> list[Any]:
     return row
 
 
-def input_of(text: str, reps: list[RepData]) -> EvaluationInput:
-    """The input a record's text (``api.evaluations.pack_input``'s form, without reps) was
-    read from, with ``reps``; a row that does not validate is :class:`InvalidInput` (that lead
-    fails alone)."""
-    data = json.loads(text)
-    now = data["now"]
-    lead = data["lead"]
-    if "created_at" in lead:
-        lead["created_at"] = from_micros(lead["created_at"])
+_LEAD = tuple(LeadData.model_fields)
+_ACCOUNT = tuple(AccountData.model_fields)
+
+Rows = tuple[
+    tuple[Any, ...], tuple[Any, ...] | None, list[tuple[str, datetime]], list[Any], datetime
+]
+"""A lead's input as read: the lead's and its account's field values (in the models' order),
+its activities (type, time), its adjustments (as JSON data) and the evaluation's time."""
+
+
+class PackedInput(NamedTuple):
+    """A lead's input as the values it was read from (:data:`Rows`, validated by the worker
+    that evaluates it) and its reps (a batch shares one list, sent once)."""
+
+    rows: Rows
+    reps: list[RepData]
+
+    def model(self) -> EvaluationInput:
+        return input_of(self.rows, self.reps)
+
+
+def input_of(rows: Rows, reps: list[RepData]) -> EvaluationInput:
+    """The input of a lead's rows, with ``reps``; rows that do not validate are
+    :class:`InvalidInput` (that lead fails alone)."""
+    lead, account, acts, adjustments, now = rows
     try:
         return EvaluationInput.model_validate(
             {
-                "lead": lead,
-                "account": data["account"],
-                "activities": [
-                    {"type": kind, "occurred_at": from_micros(now - ago)}
-                    for kind, ago in data["acts"]
-                ],
-                "adjustments": data.get("adj", ()),
+                "lead": dict(zip(_LEAD, lead, strict=True)),
+                "account": dict(zip(_ACCOUNT, account, strict=True)) if account else {},
+                "activities": [{"type": kind, "occurred_at": at} for kind, at in acts],
+                "adjustments": adjustments,
                 "reps": reps,
-                "now": from_micros(now),
+                "now": now,
             }
         )
     except ValidationError as exc:
         raise InvalidInput(f"invalid input row: {exc}") from exc
 
 
-class PackedInput(NamedTuple):
-    """A lead's input as its record text (no reps: they are shared by a batch) and its reps."""
-
-    text: str
-    reps: list[RepData]
-
-    def model(self) -> EvaluationInput:
-        return input_of(self.text, self.reps)
+def input_text(inp: EvaluationInput) -> str:
+    """The input's record text without reps: ``api.evaluations.pack_input``'s form."""
+    now = micros(inp.now)
+    lead = {k: v for k, v in vars(inp.lead).items() if v is not None}
+    if "created_at" in lead:
+        lead["created_at"] = micros(lead["created_at"])
+    packed: dict[str, Any] = {
+        "v": FORMAT,
+        "now": now,
+        "lead": lead,
+        "account": {k: v for k, v in vars(inp.account).items() if v is not None},
+        "acts": [[a.type, now - micros(a.occurred_at)] for a in inp.activities],
+    }
+    if inp.adjustments:
+        packed["adj"] = [a.model_dump(mode="json") for a in inp.adjustments]
+    return column_json(packed)

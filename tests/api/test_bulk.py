@@ -149,6 +149,19 @@ async def test_a_crash_inside_a_batch_fails_only_its_lead(
     assert (retry.evaluated, retry.failed) == (1, 0)
 
 
+async def test_a_lead_whose_rows_do_not_validate_fails_alone(app: Starlette) -> None:
+    """A row the input model refuses (an account with a negative head count) fails its own
+    lead, as an engine error would; the rest of its batch is evaluated and written (main
+    failed the whole run with pydantic's ValidationError)."""
+    ids = await hot_leads(4)
+    bad = await Lead.get(id=ids[1])
+    await Account.filter(id=bad.account_id).update(employee_count=-1)  # type: ignore[attr-defined]
+    summary = await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=NOW)
+    assert (summary.evaluated, summary.failed) == (3, 1)
+    evaluated = set(cast(list[int], await Evaluation.all().values_list("lead_id", flat=True)))
+    assert evaluated == set(ids) - {ids[1]}
+
+
 @pytest.mark.parametrize("batch_size", [1, 200], ids=["across-batches", "in-one-batch"])
 async def test_waiting_leads_are_routed_round_robin(app: Starlette, batch_size: int) -> None:
     """Leads already at the handoff stage with no owner are routed on their evaluation: the

@@ -20,15 +20,15 @@ from api.evaluations import pack_input
 from api.facts import _active_adjustments, build_inputs, reps_now
 from api.models import Activity, Lead, SalesRep, TargetingAdjustment
 from rules import EvaluationInput, RepData
-from rules.record import column_json
+from rules.record import PackedResult, column_json, input_text
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 
 
 async def _packed_equal(
     ids: list[int], inputs: dict[int, EvaluationInput], reps: list[RepData]
 ) -> None:
-    """The inputs read as record text are ``pack_input``'s text of the inputs read as models
-    (what base stored), with and without reps, and the worker rebuilds the same models."""
+    """The inputs read as values are the inputs read as models, and their record text (the
+    worker's) is ``pack_input``'s text of those (what main stored), with and without reps."""
     states, packed = await read_batch_packed(
         ids,
         now=ANCHOR,
@@ -42,9 +42,13 @@ async def _packed_equal(
     assert any(inputs[i].adjustments for i in ids)
     assert any(inputs[i].account.annual_revenue for i in ids)
     for i in ids:
-        assert packed[i].model() == inputs[i]
+        model = packed[i].model()
+        assert model == inputs[i]
+        assert model.model_dump_json() == inputs[i].model_dump_json()
+        record = PackedResult._make([""] * len(PackedResult._fields))
+        record = record._replace(input=input_text(model))
         for routed in (False, True):
-            stored = stored_input(packed[i], texts, routed=routed)
+            stored = stored_input(record, packed[i], texts, routed=routed)
             assert stored == column_json(pack_input(inputs[i], routed=routed)), i
 
 
