@@ -27,7 +27,7 @@ from api.models import DomainEvent, Evaluation, HandoffStep, Lead, LeadStageChan
 from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RepShare, RulesError
-from rules.record import PackedInput, PackedResult, input_text, pack
+from rules.record import PackedInput, PackedResult, pack, rows_text
 
 BATCH = 200
 # Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
@@ -220,16 +220,17 @@ async def route_batch(
             except RulesError:
                 failed += 1
                 continue
-            if isinstance(fact_input, PackedInput):
-                fact_input = PackedInput(fact_input.rows, model.reps)
-            else:
-                fact_input = model
-            if isinstance(outcome, PackedResult):
-                outcome = pack(plain_result(again), input_text(model))
+            if isinstance(outcome, PackedResult):  # packed results come with packed inputs
+                assert isinstance(fact_input, PackedInput)
+                outcome = pack(plain_result(again), rows_text(fact_input.rows))
             elif isinstance(outcome, dict):
                 outcome = plain_result(again)
             else:
                 outcome = again
+            if isinstance(fact_input, PackedInput):
+                fact_input = PackedInput(fact_input.rows, model.reps)
+            else:
+                fact_input = model
         to_stage, from_stage, rep_id, shares = _routed(outcome)
         # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
         # pick is counted here, before the next batch is read, since that batch no longer

@@ -23,7 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from api.enums import LifecycleStage
 from api.models import Lead
 from rules import AccountData, AdjustmentData, EvaluationInput, RepData
-from rules.record import PackedInput
+from rules.record import PackedInput, micros
 
 _LEAD_COLUMNS = (
     "id, email, first_name, last_name, title, seniority, department, country, source, "
@@ -84,10 +84,11 @@ def _json(value: Any) -> Any:
 
 
 async def _read(
-    lead_ids: Sequence[int], now: datetime, lookback_days: float
-) -> tuple[list[Any], list[Any], dict[int, list[tuple[str, datetime]]]]:
-    """The batch's lead rows (ordered by id), account rows and activities (type and time,
-    oldest first, per lead): three statements."""
+    lead_ids: Sequence[int], now: datetime, lookback_days: float, *, ago: bool = False
+) -> tuple[list[Any], list[Any], dict[int, list[tuple[str, Any]]]]:
+    """The batch's lead rows (ordered by id), account rows and activities (type and time, or
+    with ``ago`` integer microseconds before ``now``; oldest first, per lead): three
+    statements."""
     db = connection()
     pg = is_postgres(db)
     where = id_filter(db, "id", lead_ids)
@@ -103,7 +104,7 @@ async def _read(
             f"SELECT {_ACCOUNT_COLUMNS} FROM account WHERE {where}", id_params(db, account_ids)
         )
     since = now - timedelta(days=lookback_days)
-    activities: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    activities: dict[int, list[tuple[str, Any]]] = defaultdict(list)
     if ids:
         where = id_filter(db, "lead_id", ids, first=1)
         window = (
@@ -118,8 +119,13 @@ async def _read(
         )
         # Properties are left out: no rule reads them, and stored records (what "why not"
         # replays) do not keep them.
-        for lead_id, kind, occurred_at in rows:
-            activities[lead_id].append((kind, _at(occurred_at)))
+        if ago:
+            now_us = micros(now)
+            for lead_id, kind, occurred_at in rows:
+                activities[lead_id].append((kind, now_us - micros(_at(occurred_at))))
+        else:
+            for lead_id, kind, occurred_at in rows:
+                activities[lead_id].append((kind, _at(occurred_at)))
     return list(leads), list(accounts), activities
 
 
@@ -251,7 +257,7 @@ async def read_batch_packed(
     model is built in the parent. The engine worker validates them (a row that does not
     validate fails its lead alone) and sends the input's record text back with the decision.
     The inputs equal :func:`read_batch`'s (``tests/api/test_bulk_read.py``)."""
-    leads, account_rows, acts = await _read(lead_ids, now, lookback_days)
+    leads, account_rows, acts = await _read(lead_ids, now, lookback_days, ago=True)
     accounts: dict[int, tuple[Any, ...]] = {}
     segments: dict[int, str | None] = {}
     for row in account_rows:
@@ -261,17 +267,18 @@ async def read_batch_packed(
     adjusted = [(a, a.model_dump(mode="json")) for a in adjustments]
     states: list[LeadState] = []
     inputs: dict[int, PackedInput] = {}
-    no_acts: list[tuple[str, datetime]] = []
+    no_acts: list[tuple[str, Any]] = []
+    now_us = micros(now)
     for row in leads:
         state = _state(row)
         states.append(state)
         lead_id, account_id, campaign_id = row[0], row[9], row[10]
         campaign = campaigns.get(campaign_id) if campaign_id is not None else None
-        lead = (*row[1:9], campaign, row[12], state.created_at)
+        lead = (*row[1:9], campaign, row[12], micros(state.created_at))
         segment = segments.get(account_id) if account_id is not None else None
         applied = _adjustments_of(adjusted, segment, campaign, _first)
         account = accounts.get(account_id) if account_id is not None else None
-        rows = (lead, account, acts.get(lead_id, no_acts), [data for _, data in applied], now)
+        rows = (lead, account, acts.get(lead_id, no_acts), [data for _, data in applied], now_us)
         inputs[lead_id] = PackedInput(rows, reps)
     return states, inputs
 

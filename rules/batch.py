@@ -96,7 +96,7 @@ def run_in_worker(
             if packed:
                 inp = record.input_of(raw, shared or [])
                 decided = decide(inp, explain=explain)
-                out.append(record.pack(decided, record.input_text(inp)))
+                out.append(record.pack(decided, record.rows_text(raw)))
                 continue
             inp = EvaluationInput.model_validate_json(raw)
             if shared is not None:

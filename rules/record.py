@@ -9,7 +9,7 @@ depends on the database (a refused transition, whether the lead is routed).
 
 The input goes to the worker as the values read from the database (:class:`PackedInput`:
 ``api.bulk_read.read_batch_packed``, no model in the parent); the worker validates it, once,
-and sends its record text back with the decision (:func:`input_text`).
+and sends its record text back with the decision (:func:`rows_text`).
 
 The text equals what ``api.evaluations.pack_result`` / ``pack_input`` and tortoise's JSON field
 write (``tests/rules/test_record.py`` and ``tests/api/test_inserts.py`` compare them).
@@ -58,7 +58,7 @@ def micros(at: datetime) -> int:
 
 
 def from_micros(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
+    return _EPOCH + timedelta(0, 0, us)  # positional: keyword parsing cost more
 
 
 class PackedResult(NamedTuple):
@@ -66,7 +66,7 @@ class PackedResult(NamedTuple):
 
     rulebook_version: str
     input: str
-    """The input's record text, without reps (:func:`input_text`)."""
+    """The input's record text, without reps (:func:`rows_text`)."""
     from_stage: str
     to_stage: str | None
     rule: str | None
@@ -120,7 +120,7 @@ _DIGEST_GAP = '"\\u0000"'
 
 def pack(decided: dict[str, Any], input_record: str) -> PackedResult:
     """``Evaluator.decide``'s data (or a result model's dump) as a :class:`PackedResult`, with
-    the text of its input (:func:`input_text`).
+    the text of its input (:func:`rows_text`).
 
     The four JSON columns take one encoder call, the digest's parts another (an encoder call
     costs more than the little text of each part)."""
@@ -214,11 +214,11 @@ def _sla_row(sla: dict[str, Any]) -> list[Any]:
 _LEAD = tuple(LeadData.model_fields)
 _ACCOUNT = tuple(AccountData.model_fields)
 
-Rows = tuple[
-    tuple[Any, ...], tuple[Any, ...] | None, list[tuple[str, datetime]], list[Any], datetime
-]
-"""A lead's input as read: the lead's and its account's field values (in the models' order),
-its activities (type, time), its adjustments (as JSON data) and the evaluation's time."""
+Rows = tuple[tuple[Any, ...], tuple[Any, ...] | None, list[tuple[str, int]], list[Any], int]
+"""A lead's input as read: the lead's and its account's field values (in the models' order;
+``created_at`` in microseconds since the epoch), its activities (type, microseconds before
+``now``), its adjustments (as JSON data) and ``now`` (microseconds since the epoch): the
+record's own units, so the worker writes the record text from them as they are."""
 
 
 class PackedInput(NamedTuple):
@@ -236,34 +236,40 @@ def input_of(rows: Rows, reps: list[RepData]) -> EvaluationInput:
     """The input of a lead's rows, with ``reps``; rows that do not validate are
     :class:`InvalidInput` (that lead fails alone)."""
     lead, account, acts, adjustments, now = rows
+    fields = dict(zip(_LEAD, lead, strict=True))
+    if fields["created_at"] is not None:
+        fields["created_at"] = from_micros(fields["created_at"])
     try:
         return EvaluationInput.model_validate(
             {
-                "lead": dict(zip(_LEAD, lead, strict=True)),
+                "lead": fields,
                 "account": dict(zip(_ACCOUNT, account, strict=True)) if account else {},
-                "activities": [{"type": kind, "occurred_at": at} for kind, at in acts],
+                "activities": [
+                    {"type": kind, "occurred_at": from_micros(now - ago)} for kind, ago in acts
+                ],
                 "adjustments": adjustments,
                 "reps": reps,
-                "now": now,
+                "now": from_micros(now),
             }
         )
     except ValidationError as exc:
         raise InvalidInput(f"invalid input row: {exc}") from exc
 
 
-def input_text(inp: EvaluationInput) -> str:
-    """The input's record text without reps: ``api.evaluations.pack_input``'s form."""
-    now = micros(inp.now)
-    lead = {k: v for k, v in vars(inp.lead).items() if v is not None}
-    if "created_at" in lead:
-        lead["created_at"] = micros(lead["created_at"])
+def rows_text(rows: Rows) -> str:
+    """The record text (``api.evaluations.pack_input``'s, without reps) of rows that validated
+    (:func:`input_of`): validation keeps such values as they are, so they are written as read
+    (``tests/api/test_bulk_read.py`` compares with ``pack_input``)."""
+    lead, account, acts, adjustments, now = rows
     packed: dict[str, Any] = {
         "v": FORMAT,
         "now": now,
-        "lead": lead,
-        "account": {k: v for k, v in vars(inp.account).items() if v is not None},
-        "acts": [[a.type, now - micros(a.occurred_at)] for a in inp.activities],
+        "lead": {k: v for k, v in zip(_LEAD, lead, strict=True) if v is not None},
+        "account": {k: v for k, v in zip(_ACCOUNT, account, strict=True) if v is not None}
+        if account
+        else {},
+        "acts": acts,
     }
-    if inp.adjustments:
-        packed["adj"] = [a.model_dump(mode="json") for a in inp.adjustments]
+    if adjustments:
+        packed["adj"] = adjustments
     return column_json(packed)

@@ -18,7 +18,7 @@ from api.facts import _active_adjustments, reps_now
 from api.inserts import _table
 from api.models import Evaluation, Lead
 from api.outcomes import decision_digest, plan_rows
-from rules.record import PackedResult, input_text, pack
+from rules.record import PackedResult, pack, rows_text
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 
 STAMPED = {"created_at", "duration_ms"}
@@ -52,7 +52,7 @@ async def test_packed_plans_equal_plain_plans(app: Starlette) -> None:
         assert isinstance(data, dict)
         assert isinstance(record, PackedResult)
         # packed in the parent from the plain data (a lead routed again): the same record
-        again = pack(data, input_text(inputs[state.id]))
+        again = pack(data, rows_text(packed[state.id].rows))
         assert again._replace(duration_ms=0) == record._replace(duration_ms=0)
         # a third are customers already: their moves are refused
         state.stage = LifecycleStage.CUSTOMER if n % 3 == 1 else LifecycleStage.NEW

@@ -20,7 +20,7 @@ from api.evaluations import pack_input
 from api.facts import _active_adjustments, build_inputs, reps_now
 from api.models import Activity, Lead, SalesRep, TargetingAdjustment
 from rules import EvaluationInput, RepData
-from rules.record import PackedResult, column_json, input_text
+from rules.record import PackedResult, column_json, rows_text
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 
 
@@ -46,7 +46,7 @@ async def _packed_equal(
         assert model == inputs[i]
         assert model.model_dump_json() == inputs[i].model_dump_json()
         record = PackedResult._make([""] * len(PackedResult._fields))
-        record = record._replace(input=input_text(model))
+        record = record._replace(input=rows_text(packed[i].rows))
         for routed in (False, True):
             stored = stored_input(record, packed[i], texts, routed=routed)
             assert stored == column_json(pack_input(inputs[i], routed=routed)), i
