@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from typing import TypeVar, cast
 from prometheus_client import Gauge
 from tortoise.transactions import in_transaction
 
-from api.bulk_read import LeadState, campaign_keys, read_batch
+from api.bulk_plan import ENCODED, PackedPlan, RepsText, count_outcomes, plan_packed
+from api.bulk_read import LeadState, campaign_keys, read_batch_packed
 from api.bulk_write import lock_versions, open_handoff_leads, touch_reps, update_leads
 from api.engine import RulesEngine
 from api.enums import EvaluationTrigger, LifecycleStage
@@ -22,10 +24,10 @@ from api.evaluations import Plain, plain_result
 from api.facts import _active_adjustments, reps_now
 from api.inserts import insert_returning, insert_values
 from api.models import DomainEvent, Evaluation, HandoffStep, Lead, LeadStageChange
-from api.outcomes import RowPlan, plan_rows
 from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RepShare, RulesError
+from rules.record import PackedInput, PackedResult, pack, rows_text
 
 BATCH = 200
 # Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
@@ -138,8 +140,8 @@ async def _evaluate(
 @dataclass(slots=True)
 class _Batch:
     states: list[LeadState]
-    inputs: dict[int, EvaluationInput]
-    first: asyncio.Task[list[Plain | RulesError]]
+    inputs: dict[int, PackedInput]
+    first: asyncio.Task[list[PackedResult | RulesError]]
 
 
 @dataclass(slots=True)
@@ -154,7 +156,7 @@ class _Run:
 
     async def start(self, lead_ids: Sequence[int]) -> _Batch:
         """Read the batch (lean columns) and hand it to the engine workers, without waiting."""
-        states, inputs = await read_batch(
+        states, inputs = await read_batch_packed(
             lead_ids,
             now=self.now,
             lookback_days=self.engine.lookback_days,
@@ -162,10 +164,10 @@ class _Run:
             adjustments=self.adjustments,
             reps=self.reps.current(),
         )
-        # All leads at once, over every worker (one round trip per worker); the results as the
-        # workers' plain data, which the planner only reshapes into rows.
+        # All leads at once, over every worker (one round trip per worker); inputs and results
+        # in their record form (rules/record.py), which the planner only completes into rows.
         first = asyncio.ensure_future(
-            self.engine.pool.evaluate_batch_plain(
+            self.engine.pool.evaluate_batch_packed(
                 [inputs[s.id] for s in states], rulebook=self.engine.rulebook
             )
         )
@@ -173,7 +175,7 @@ class _Run:
 
     async def finish_evaluation(
         self, batch: _Batch, summary: BulkSummary
-    ) -> dict[int, tuple[EvaluationInput, Plain]]:
+    ) -> dict[int, tuple[PackedInput, PackedResult]]:
         results, failed = await route_batch(
             self.engine, self.reps, batch.states, batch.inputs, await batch.first
         )
@@ -181,25 +183,26 @@ class _Run:
         return results
 
 
-R = TypeVar("R", EvaluationResult, Plain)
+R = TypeVar("R", EvaluationResult, Plain, PackedResult)
+In = TypeVar("In", EvaluationInput, PackedInput)
 
 
 async def route_batch(
     engine: RulesEngine,
     reps: RepBook,
     states: Sequence[LeadState],
-    inputs: dict[int, EvaluationInput],
+    inputs: dict[int, In],
     outcomes: Sequence[R | RulesError],
-) -> tuple[dict[int, tuple[EvaluationInput, R]], int]:
+) -> tuple[dict[int, tuple[In, R]], int]:
     """A batch evaluated with the reps as at its start, routed as if one lead at a time.
 
     Only leads moving into the handoff stage, or waiting there without an owner, get one, and
     routing state moves on within the run: those are evaluated again, one after the other, so
-    round robin and capacity see earlier picks. Returns each lead's input and result (models
-    or plain data, as given), and how many failed. Shared by the bulk job and
+    round robin and capacity see earlier picks. Returns each lead's input and result (models,
+    plain data or packed records, as given), and how many failed. Shared by the bulk job and
     ``api.simulation`` so that simulate predicts what publishing does."""
     handoff = engine.handoff_stage
-    results: dict[int, tuple[EvaluationInput, R]] = {}
+    results: dict[int, tuple[In, R]] = {}
     failed = 0
     for state, outcome in zip(states, outcomes, strict=True):
         fact_input = inputs[state.id]
@@ -210,13 +213,24 @@ async def route_batch(
         moving_in = to_stage == handoff and to_stage != from_stage
         waiting = (to_stage or from_stage) == handoff and state.owner_id is None
         if moving_in or (waiting and rep_id is not None):
-            fact_input = fact_input.model_copy(update={"reps": reps.current()})
+            model = fact_input.model() if isinstance(fact_input, PackedInput) else fact_input
+            model = model.model_copy(update={"reps": reps.current()})
             try:  # no "why not": records replay it on demand
-                again = await engine.evaluate(fact_input, explain=False)
+                again = await engine.evaluate(model, explain=False)
             except RulesError:
                 failed += 1
                 continue
-            outcome = plain_result(again) if isinstance(outcome, dict) else again
+            if isinstance(outcome, PackedResult):  # packed results come with packed inputs
+                assert isinstance(fact_input, PackedInput)
+                outcome = pack(plain_result(again), rows_text(fact_input.rows))
+            elif isinstance(outcome, dict):
+                outcome = plain_result(again)
+            else:
+                outcome = again
+            if isinstance(fact_input, PackedInput):
+                fact_input = PackedInput(fact_input.rows, model.reps)
+            else:
+                fact_input = model
         to_stage, from_stage, rep_id, shares = _routed(outcome)
         # Waiting leads (at the handoff stage with no owner) are routed too (#11): every
         # pick is counted here, before the next batch is read, since that batch no longer
@@ -228,9 +242,12 @@ async def route_batch(
 
 
 def _routed(
-    outcome: EvaluationResult | Plain,
+    outcome: EvaluationResult | Plain | PackedResult,
 ) -> tuple[str | None, str, str | None, Sequence[RepShare]]:
-    """Target stage, current stage, picked rep and ledger rows, of a model or plain data."""
+    """Target stage, current stage, picked rep and ledger rows, of a model, plain data or a
+    packed record."""
+    if isinstance(outcome, PackedResult):
+        return outcome.to_stage, outcome.from_stage, outcome.rep_id, outcome.shares
     if isinstance(outcome, dict):
         stage, routing = outcome["stage"], outcome["routing"]
         return stage["to_stage"], stage["from_stage"], routing["rep_id"], routing.get("shares", ())
@@ -262,7 +279,7 @@ async def all_lead_ids() -> list[int]:
 async def _write(
     engine: RulesEngine,
     states: list[LeadState],
-    results: dict[int, tuple[EvaluationInput, Plain]],
+    results: dict[int, tuple[PackedInput, PackedResult]],
     trigger: EvaluationTrigger,
     now: datetime,
     summary: BulkSummary,
@@ -271,7 +288,9 @@ async def _write(
     ids = sorted(results)
     locked = await lock_versions(ids)
     open_handoffs = await open_handoff_leads(ids)
-    plans: list[RowPlan] = []
+    plans: list[PackedPlan] = []
+    reps_text = RepsText()
+    counts: Counter[str] = Counter()
     for state in states:
         if state.id not in results or state.id not in locked:
             continue  # failed, or deleted meanwhile
@@ -280,24 +299,27 @@ async def _write(
             continue
         fact_input, result = results[state.id]
         plans.append(
-            plan_rows(
+            plan_packed(
                 handoff_stage=engine.handoff_stage,
-                lead=cast(Lead, state),  # LeadState has every attribute the planner reads
+                lead=state,
                 fact_input=fact_input,
                 result=result,
                 trigger=trigger,
                 now=now,
                 has_open_handoff=state.id in open_handoffs,
+                reps=reps_text,
+                counts=counts,
             )
         )
+    count_outcomes(trigger, counts)
     if not plans:
         return
     recorded = [p for p in plans if p.evaluation is not None]
-    # Rows as field values, no model per row. COPY per table on PostgreSQL (ids drawn from the
-    # sequence first), multi-row INSERT … RETURNING on SQLite: the new ids come with the rows,
-    # never looked up afterwards.
+    # Rows as field values, no model per row; the record's JSON columns as the workers encoded
+    # them. COPY per table on PostgreSQL (ids drawn from the sequence first), multi-row
+    # INSERT … RETURNING on SQLite: the new ids come with the rows, never looked up afterwards.
     new_ids = await insert_values(Evaluation, [p.evaluation for p in recorded if p.evaluation],
-                                  key="lead_id")  # fmt: skip
+                                  key="lead_id", encoded=ENCODED)  # fmt: skip
     for plan, evaluation_id in zip(recorded, new_ids, strict=True):
         plan.link(evaluation_id)
     changes = [p.stage_change for p in plans if p.stage_change is not None]
@@ -309,7 +331,7 @@ async def _write(
         await _touch_reps({h.owner_id for h in handoffs}, reps, now)  # type: ignore[attr-defined]
         await HandoffStep.bulk_create(
             [
-                first_step(p.handoff, results[p.lead.id][1]["routing"]["why"], now)
+                first_step(p.handoff, results[p.lead.id][1].why, now)
                 for p in plans
                 if p.handoff is not None
             ]

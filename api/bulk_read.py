@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.enums import LifecycleStage
 from api.models import Lead
 from rules import AccountData, AdjustmentData, EvaluationInput, RepData
+from rules.record import PackedInput, micros
 
 _LEAD_COLUMNS = (
     "id, email, first_name, last_name, title, seniority, department, country, source, "
@@ -82,16 +83,12 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-async def read_batch(
-    lead_ids: Sequence[int],
-    *,
-    now: datetime,
-    lookback_days: float,
-    campaigns: dict[int, str],
-    adjustments: list[AdjustmentData],
-    reps: list[RepData],
-) -> tuple[list[LeadState], dict[int, EvaluationInput]]:
-    """The leads' state (ordered by id) and their inputs, in three statements."""
+async def _read(
+    lead_ids: Sequence[int], now: datetime, lookback_days: float, *, ago: bool = False
+) -> tuple[list[Any], list[Any], dict[int, list[tuple[str, Any]]]]:
+    """The batch's lead rows (ordered by id), account rows and activities (type and time, or
+    with ``ago`` integer microseconds before ``now``; oldest first, per lead): three
+    statements."""
     db = connection()
     pg = is_postgres(db)
     where = id_filter(db, "id", lead_ids)
@@ -100,15 +97,14 @@ async def read_batch(
     )
     ids = [row[0] for row in leads]
     account_ids = sorted({row[9] for row in leads if row[9] is not None})
-    accounts: dict[int, AccountData] = {}
+    accounts: Sequence[Any] = []
     if account_ids:
         where = id_filter(db, "id", account_ids)
-        _, rows = await db.execute_query(
+        _, accounts = await db.execute_query(
             f"SELECT {_ACCOUNT_COLUMNS} FROM account WHERE {where}", id_params(db, account_ids)
         )
-        accounts = {row[0]: _account(row) for row in rows}
     since = now - timedelta(days=lookback_days)
-    activities: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    activities: dict[int, list[tuple[str, Any]]] = defaultdict(list)
     if ids:
         where = id_filter(db, "lead_id", ids, first=1)
         window = (
@@ -121,31 +117,82 @@ async def read_batch(
             f"AND {window} ORDER BY occurred_at, id",
             [*id_params(db, ids), since, now],
         )
-        for lead_id, kind, occurred_at in rows:
-            # Properties are left out: no rule reads them, and stored records (what "why
-            # not" replays) do not keep them. Plain dicts: validated with their input below.
-            activities[lead_id].append({"type": kind, "occurred_at": _at(occurred_at)})
+        # Properties are left out: no rule reads them, and stored records (what "why not"
+        # replays) do not keep them.
+        if ago:
+            now_us = micros(now)
+            for lead_id, kind, occurred_at in rows:
+                activities[lead_id].append((kind, now_us - micros(_at(occurred_at))))
+        else:
+            for lead_id, kind, occurred_at in rows:
+                activities[lead_id].append((kind, _at(occurred_at)))
+    return list(leads), list(accounts), activities
+
+
+def _state(row: Any) -> LeadState:
+    return LeadState(
+        id=row[0],
+        stage=LifecycleStage(row[12]),
+        owner_id=row[11],
+        decision=row[17],
+        scores=_json(row[15]),
+        version=row[16],
+        stage_entered_at=_time(row[13]),
+        created_at=_at(row[14]),
+    )
+
+
+T = TypeVar("T")
+
+
+def _first(item: tuple[AdjustmentData, Any]) -> AdjustmentData:
+    return item[0]
+
+
+def _itself(adjustment: AdjustmentData) -> AdjustmentData:
+    return adjustment
+
+
+def _adjustments_of(
+    items: list[T], segment: str | None, campaign: str | None, of: Callable[[T], AdjustmentData]
+) -> list[T]:
+    """The items whose adjustment (``of``) applies to a lead of that segment and campaign."""
+    out = []
+    for item in items:
+        a = of(item)
+        if (a.scope == "segment" and segment and a.scope_value == segment) or (
+            a.scope == "campaign" and campaign is not None and a.scope_value == campaign
+        ):
+            out.append(item)
+    return out
+
+
+async def read_batch(
+    lead_ids: Sequence[int],
+    *,
+    now: datetime,
+    lookback_days: float,
+    campaigns: dict[int, str],
+    adjustments: list[AdjustmentData],
+    reps: list[RepData],
+) -> tuple[list[LeadState], dict[int, EvaluationInput]]:
+    """The leads' state (ordered by id) and their inputs, in three statements."""
+    leads, account_rows, acts = await _read(lead_ids, now, lookback_days)
+    accounts = {row[0]: _account(row) for row in account_rows}
+    activities = {
+        lead_id: [{"type": kind, "occurred_at": at} for kind, at in items]
+        for lead_id, items in acts.items()
+    }
     states: list[LeadState] = []
     inputs: dict[int, EvaluationInput] = {}
     segments = {account_id: a.segment for account_id, a in accounts.items()}
     no_account = AccountData()
     for row in leads:
-        (lead_id, email, first, last, title, seniority, department, country, source,
-         account_id, campaign_id, owner_id, stage, entered, created, scores, version,
-         decision) = row  # fmt: skip
-        created_at = _at(created)
-        states.append(
-            LeadState(
-                id=lead_id,
-                stage=LifecycleStage(stage),
-                owner_id=owner_id,
-                decision=decision,
-                scores=_json(scores),
-                version=version,
-                stage_entered_at=_time(entered),
-                created_at=created_at,
-            )
-        )
+        lead_id, email, first, last, title, seniority, department, country, source = row[:9]
+        account_id, campaign_id, stage = row[9], row[10], row[12]
+        state = _state(row)
+        created_at = state.created_at
+        states.append(state)
         campaign = campaigns.get(campaign_id) if campaign_id is not None else None
         segment = segments.get(account_id) if account_id is not None else None
         # One validation per lead, nested models built inside pydantic-core (a Python
@@ -170,14 +217,7 @@ async def read_batch(
                 if account_id is not None
                 else no_account,
                 "activities": activities.get(lead_id, []),
-                "adjustments": [
-                    a
-                    for a in adjustments
-                    if (a.scope == "segment" and segment and a.scope_value == segment)
-                    or (
-                        a.scope == "campaign" and campaign is not None and a.scope_value == campaign
-                    )
-                ],
+                "adjustments": _adjustments_of(adjustments, segment, campaign, _itself),
                 "reps": reps,
                 "now": now,
             }
@@ -186,18 +226,61 @@ async def read_batch(
 
 
 def _account(row: Any) -> AccountData:
+    return AccountData(**_account_values(row))
+
+
+def _account_values(row: Any) -> dict[str, Any]:
     _, domain, name, industry, employees, revenue, country, segment = row
     if isinstance(revenue, Decimal | str):
         revenue = float(Decimal(revenue))
-    return AccountData(
-        domain=domain,
-        name=name,
-        industry=industry,
-        employee_count=employees,
-        annual_revenue=float(revenue) if revenue is not None else None,
-        country=country,
-        segment=segment,
-    )
+    return {
+        "domain": domain,
+        "name": name,
+        "industry": industry,
+        "employee_count": employees,
+        "annual_revenue": float(revenue) if revenue is not None else None,
+        "country": country,
+        "segment": segment,
+    }
+
+
+async def read_batch_packed(
+    lead_ids: Sequence[int],
+    *,
+    now: datetime,
+    lookback_days: float,
+    campaigns: dict[int, str],
+    adjustments: list[AdjustmentData],
+    reps: list[RepData],
+) -> tuple[list[LeadState], dict[int, PackedInput]]:
+    """:func:`read_batch`, each input as the values read (``rules.record.PackedInput``): no
+    model is built in the parent. The engine worker validates them (a row that does not
+    validate fails its lead alone) and sends the input's record text back with the decision.
+    The inputs equal :func:`read_batch`'s (``tests/api/test_bulk_read.py``)."""
+    leads, account_rows, acts = await _read(lead_ids, now, lookback_days, ago=True)
+    accounts: dict[int, tuple[Any, ...]] = {}
+    segments: dict[int, str | None] = {}
+    for row in account_rows:
+        values = _account_values(row)
+        accounts[row[0]] = tuple(values.values())
+        segments[row[0]] = values["segment"]
+    adjusted = [(a, a.model_dump(mode="json")) for a in adjustments]
+    states: list[LeadState] = []
+    inputs: dict[int, PackedInput] = {}
+    no_acts: list[tuple[str, Any]] = []
+    now_us = micros(now)
+    for row in leads:
+        state = _state(row)
+        states.append(state)
+        lead_id, account_id, campaign_id = row[0], row[9], row[10]
+        campaign = campaigns.get(campaign_id) if campaign_id is not None else None
+        lead = (*row[1:9], campaign, row[12], micros(state.created_at))
+        segment = segments.get(account_id) if account_id is not None else None
+        applied = _adjustments_of(adjusted, segment, campaign, _first)
+        account = accounts.get(account_id) if account_id is not None else None
+        rows = (lead, account, acts.get(lead_id, no_acts), [data for _, data in applied], now_us)
+        inputs[lead_id] = PackedInput(rows, reps)
+    return states, inputs
 
 
 async def campaign_keys() -> dict[int, str]:

@@ -146,12 +146,32 @@ class _Table:
 
     def values(self, row: dict[str, Any]) -> list[Any]:
         """One row's database values from its field values; missing fields take defaults."""
-        out = []
-        columns = zip(self.fields, self.convert_values, self.defaults, strict=True)
-        for name, to_db, default in columns:
-            value = row[name] if name in row else default()
-            out.append(to_db(value, _DETACHED))
-        return out
+        return self.maker(frozenset())(row)
+
+    def maker(self, encoded: frozenset[str]) -> Callable[[dict[str, Any]], list[Any]]:
+        """:meth:`values`, with the JSON fields named in ``encoded`` given as their text
+        already (written as they are; the bulk job's records, encoded by the engine workers)."""
+        key = (self.model, encoded)
+        make = _MAKERS.get(key)
+        if make is not None:
+            return make
+        plan = [
+            (name, None if name in encoded else to_db, default)
+            for name, to_db, default in zip(
+                self.fields, self.convert_values, self.defaults, strict=True
+            )
+        ]
+
+        def values(row: dict[str, Any]) -> list[Any]:
+            out: list[Any] = []
+            append = out.append
+            for name, to_db, default in plan:
+                value = row[name] if name in row else default()
+                append(value if to_db is None else to_db(value, _DETACHED))
+            return out
+
+        _MAKERS[key] = values
+        return values
 
     def of_model(self, row: Model) -> list[Any]:
         pairs = zip(self.fields, self.convert, strict=True)
@@ -159,6 +179,7 @@ class _Table:
 
 
 _TABLES: dict[type[Model], _Table] = {}
+_MAKERS: dict[tuple[type[Model], frozenset[str]], Callable[[dict[str, Any]], list[Any]]] = {}
 
 
 def _table(model: type[Model]) -> _Table:
@@ -256,16 +277,22 @@ async def copy_rows(rows: Sequence[Model], *, key: str | None = None) -> None:
 
 
 async def insert_values(
-    model: type[Model], rows: Sequence[dict[str, Any]], *, key: str | None = None
+    model: type[Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: str | None = None,
+    encoded: frozenset[str] = frozenset(),
 ) -> list[int]:
     """Insert rows given as field values (missing fields take their defaults, as a model
-    would); with a ``key`` (unique within ``rows``) return the new ids, in order. PostgreSQL:
-    binary ``COPY`` (ids drawn from the sequence first); elsewhere multi-row ``INSERT … RETURNING``
-    (``key``) or one ``executemany``."""
+    would; JSON fields named in ``encoded`` as their JSON text); with a ``key`` (unique within
+    ``rows``) return the new ids, in order. PostgreSQL: binary ``COPY`` (ids drawn from the
+    sequence first); elsewhere multi-row ``INSERT … RETURNING`` (``key``) or one
+    ``executemany``."""
     if not rows:
         return []
     table = _table(model)
-    records = [table.values(row) for row in rows]
+    make = table.maker(encoded)
+    records = [make(row) for row in rows]
     db = model._choose_db(for_write=True)
     if db.capabilities.dialect == "postgres":
         return await _copy(table, records, with_ids=key is not None)

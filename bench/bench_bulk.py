@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -262,6 +263,30 @@ async def _settle(engine: RulesEngine, ids: Sequence[int], now: datetime, args: 
             break
 
 
+_VOLATILE = {
+    "evaluation": {"created_at", "duration_ms"},
+    "lead": {"updated_at"},
+    "domain_event": {"created_at"},
+}
+"""Columns that take the wall clock (or a timing) of the run, left out of ``--dump``."""
+
+
+async def _dump(path: Path) -> None:
+    """Every row an evaluation writes (evaluations, leads, stage changes, handoffs and their
+    steps, routing ledger, outbox), as one JSON line per row, ordered by id, without the
+    wall-clock columns: two runs on the same seeded data diff byte for byte."""
+    conn = Tortoise.get_connection("default")
+    tables = ("evaluation", "lead", "lead_stage_change", "handoff", "handoff_step",
+              "routing_share", "sales_rep", "domain_event")  # fmt: skip
+    with path.open("w") as out:
+        for table in tables:
+            _, rows = await conn.execute_query(f'SELECT * FROM "{table}" ORDER BY 1')
+            skip = _VOLATILE.get(table, set())
+            for row in rows:
+                values = {k: str(v) for k, v in dict(row).items() if k not in skip}
+                out.write(f"{table} {json.dumps(values, sort_keys=True)}\n")
+
+
 async def run(args: argparse.Namespace) -> str:
     url, cleanup = await _database()
     try:
@@ -300,6 +325,8 @@ async def run(args: argparse.Namespace) -> str:
                         assert summary.recorded == len(ids) - summary.failed, summary
                     else:
                         assert summary.recorded == 0, summary  # the same decisions again
+            if args.dump:
+                await _dump(Path(args.dump))
             row_bytes, db_bytes = await _row_bytes(url)
             rows = await Evaluation.all().count()
         finally:
@@ -384,6 +411,9 @@ def main() -> int:
         help="passes before measuring",
     )
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
+    parser.add_argument(
+        "--dump", default=None, help="write every stored row (no wall-clock columns) to this file"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.leads, args.base, args.runs = 120, 60, 1

@@ -14,9 +14,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from rules import errors
+from rules import errors, record
 from rules.errors import EngineCrashed, EngineError, EngineTimeout, RulesError
 from rules.models import EvaluationInput, EvaluationResult, RepData
+from rules.record import PackedInput, PackedResult
 
 Outcome = EvaluationResult | RulesError
 """One lead's answer: its result, or the typed error that lead alone caused."""
@@ -46,19 +47,40 @@ def pack(inputs: list[EvaluationInput]) -> tuple[list[tuple[str, int]], list[str
     return items, tables
 
 
+def pack_records(
+    inputs: list[PackedInput],
+) -> tuple[list[tuple[record.Rows, int]], list[str]]:
+    """:func:`pack` for inputs as read (rules/record.py): each lead's values, not encoded, and
+    the reps encoded once per distinct list."""
+    groups: dict[int, int] = {}
+    tables: list[str] = []
+    items: list[tuple[record.Rows, int]] = []
+    for inp in inputs:
+        group = -1
+        if inp.reps:
+            group = groups.get(id(inp.reps), -1)  # the lists live as long as ``inputs``
+            if group < 0:
+                group = groups[id(inp.reps)] = len(tables)
+                tables.append(_REPS.dump_json(inp.reps).decode())
+        items.append((inp.rows, group))
+    return items, tables
+
+
 def run_in_worker(
     decide: Callable[..., dict[str, Any]],
-    payload: list[tuple[str, int]],
+    payload: list[tuple[Any, int]],
     reps: list[str],
     explain: bool,
     faults: dict[int, str],
     progress: Any,
     fault: Callable[[str], None],
     shape: Callable[[dict[str, Any]], Any] | None = None,
+    packed: bool = False,
 ) -> tuple[list[Any], bool]:
     """Worker side: each lead's result as ``Evaluator.decide``'s plain data (pickled back, no
     JSON), or cut down by ``shape`` (rules/brief.py), or ``("error", type, message)``; and
-    whether to retire."""
+    whether to retire. ``packed``: inputs come as :data:`rules.record.Rows` and results go back
+    as :class:`rules.record.PackedResult`."""
     out: list[Any] = []
     tables: list[list[RepData] | None] = [None] * len(reps)
     for i, (raw, group) in enumerate(payload):
@@ -66,11 +88,18 @@ def run_in_worker(
         if i in faults:
             fault(faults[i])
         try:
-            inp = EvaluationInput.model_validate_json(raw)
+            shared: list[RepData] | None = None
             if group >= 0:
                 shared = tables[group]
                 if shared is None:
                     shared = tables[group] = _REPS.validate_json(reps[group])
+            if packed:
+                inp = record.input_of(raw, shared or [])
+                decided = decide(inp, explain=explain)
+                out.append(record.pack(decided, record.rows_text(raw)))
+                continue
+            inp = EvaluationInput.model_validate_json(raw)
+            if shared is not None:
                 inp = inp.model_copy(update={"reps": shared})
             decided = decide(inp, explain=explain)
             out.append(decided if shape is None else shape(decided))
@@ -87,6 +116,13 @@ def run_in_worker(
 def _decode(item: Any) -> Outcome:
     if isinstance(item, dict):  # validated from Python data: no JSON to parse
         return EvaluationResult.model_validate(item)
+    return _error(item)
+
+
+def decode_packed(item: Any) -> PackedResult | RulesError:
+    """A lead's answer from a packed batch: its :class:`PackedResult` or its typed error."""
+    if isinstance(item, PackedResult):
+        return item
     return _error(item)
 
 
@@ -107,8 +143,8 @@ def _error(item: Any) -> RulesError:
 
 def run_on(
     worker: Any,
-    job: Callable[[list[tuple[str, int]], dict[int, str]], tuple[Any, ...]],
-    payload: list[tuple[str, int]],
+    job: Callable[[list[tuple[Any, int]], dict[int, str]], tuple[Any, ...]],
+    payload: list[tuple[Any, int]],
     timeout: float,
     faults: dict[int, str] | None = None,
     decode: Callable[[Any], Any] = _decode,

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rules import batch, errors
 from rules.brief import BriefOutcome
@@ -27,6 +27,7 @@ from rules.brief import decode as decode_brief
 from rules.errors import EngineCrashed, EngineTimeout, PoolClosed, RulesError
 from rules.loader import load_rulebook
 from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, TargetingAdjustment
+from rules.record import PackedInput, PackedResult
 from rules.rulebook import Rulebook
 from rules.worker import worker_main
 
@@ -274,6 +275,19 @@ class EnginePool:
         args = (inputs, False, None, _faults or {}, rulebook, batch.decode_plain)
         return await asyncio.to_thread(self._split, *args)
 
+    async def evaluate_batch_packed(
+        self,
+        inputs: list[PackedInput],
+        *,
+        rulebook: Rulebook | None = None,
+        _faults: dict[int, str] | None = None,
+    ) -> list[PackedResult | RulesError]:
+        """``evaluate_batch`` (no "why not") of inputs in their record text, each result
+        packed by the worker as the record the bulk job stores (rules/record.py): the parent
+        neither encodes the inputs nor builds the records."""
+        args = (inputs, False, None, _faults or {}, rulebook, batch.decode_packed)
+        return await asyncio.to_thread(self._split, *args, packed=True)
+
     def evaluate_brief_sync(
         self,
         inputs: list[EvaluationInput],
@@ -290,7 +304,7 @@ class EnginePool:
 
     def _split(
         self,
-        inputs: list[EvaluationInput],
+        inputs: list[EvaluationInput] | list[PackedInput],
         explain: bool,
         time_limit: float | None,
         faults: dict[int, str],
@@ -298,12 +312,18 @@ class EnginePool:
         decode: Callable[[Any], Any],
         *,
         brief: bool = False,
+        packed: bool = False,
     ) -> list[Any]:
         """The inputs in one chunk per worker, evaluated at once (``brief``: the worker cuts
-        each result down; ``decode`` turns what it sends into the caller's outcome)."""
+        each result down; ``packed``: inputs and results in record form; ``decode`` turns what
+        the worker sends into the caller's outcome)."""
         if not inputs:
             return []
-        payload, reps = batch.pack(inputs)
+        payload: list[tuple[Any, int]]
+        if packed:
+            payload, reps = batch.pack_records(cast(list[PackedInput], inputs))
+        else:
+            payload, reps = batch.pack(cast(list[EvaluationInput], inputs))
         parts = min(len(self._workers), len(payload))
         size = -(-len(payload) // parts)
         starts = range(0, len(payload), size)
@@ -313,10 +333,12 @@ class EnginePool:
         ]
         book = rulebook or self._book
         if len(chunks) == 1:
-            return self._batch(*chunks[0], reps, explain, time_limit, book, decode, brief)
+            return self._batch(*chunks[0], reps, explain, time_limit, book, decode, brief, packed)
         with ThreadPoolExecutor(len(chunks)) as threads:
             done = threads.map(
-                lambda c: self._batch(c[0], c[1], reps, explain, time_limit, book, decode, brief),
+                lambda c: self._batch(
+                    c[0], c[1], reps, explain, time_limit, book, decode, brief, packed
+                ),
                 chunks,
             )
             return [outcome for part in done for outcome in part]
@@ -352,7 +374,7 @@ class EnginePool:
 
     def _batch(
         self,
-        payload: list[tuple[str, int]],
+        payload: list[tuple[Any, int]],
         faults: dict[int, str],
         reps: list[str],
         explain: bool,
@@ -360,6 +382,7 @@ class EnginePool:
         book: Rulebook,
         decode: Callable[[Any], Any],
         brief: bool = False,
+        packed: bool = False,
     ) -> list[Any]:
         if self._closed:
             raise PoolClosed("engine pool is closed")
@@ -368,9 +391,9 @@ class EnginePool:
             if not worker.process.is_alive():
                 worker.replace()
 
-            def job(part: list[tuple[str, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
+            def job(part: list[tuple[Any, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
                 sources = None if worker.loaded == book.version else book
-                extra = (explain, part_faults, reps, brief)
+                extra = (explain, part_faults, reps, brief, packed)
                 return ("batch", book.version, sources, part, extra)
 
             limit = self.timeout if timeout is None else timeout

@@ -3,8 +3,9 @@
 Jobs arrive pickled over a pipe. A batch carries each lead's input as JSON without the reps, and
 the reps its leads share once (rules/batch.py); results go back as the plain data
 :meth:`Evaluator.decide` returns (pickled: no JSON encoding in the worker, no JSON parsing in
-the parent, which validates them from Python data), or cut down to what a simulation counts
-(rules/brief.py) when the batch asks for that.
+the parent, which validates them from Python data), cut down to what a simulation counts
+(rules/brief.py), or packed as the record the bulk job stores (rules/record.py: the inputs
+then come as record text too), when the batch asks for that.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def worker_main(conn: Connection, progress: Any = None) -> None:
                     evaluators.pop(old).close()
                     feedback.pop(old).close()
             if kind == "batch":
-                explain, faults, reps, *brief = job[4]
+                explain, faults, reps, *flags = job[4]
+                brief, packed = (*flags, False, False)[:2]
                 items, retire = batch.run_in_worker(
                     evaluators[version].decide,
                     job[3],
@@ -72,7 +74,8 @@ def worker_main(conn: Connection, progress: Any = None) -> None:
                     faults,
                     progress,
                     fault,
-                    shape_brief if brief and brief[0] else None,
+                    shape_brief if brief else None,
+                    packed,
                 )
                 conn.send(("batch", items, retire))
                 if retire:

@@ -23,7 +23,8 @@ from api.models import (
     LeadStageChange,
     SalesRep,
 )
-from rules import EvaluationInput, load_rulebook
+from rules import load_rulebook
+from rules.record import PackedInput
 from tests.api.rulebook_data import demo_files, write_rulebook
 from tests.conftest import SqlCounter
 
@@ -133,19 +134,32 @@ async def test_a_crash_inside_a_batch_fails_only_its_lead(
     ids = await hot_leads(6)
     crash_on = 2
 
-    evaluate = engine.pool.evaluate_batch_plain
+    evaluate = engine.pool.evaluate_batch_packed
 
-    async def with_fault(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+    async def with_fault(inputs: list[PackedInput], **options: Any) -> list[Any]:
         faults = {crash_on: "segfault"} if len(inputs) == len(ids) else {}
         return await evaluate(inputs, _faults=faults, **options)
 
-    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", with_fault)
+    monkeypatch.setattr(engine.pool, "evaluate_batch_packed", with_fault)
     summary = await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert (summary.evaluated, summary.failed) == (5, 1)
     evaluated = set(cast(list[int], await Evaluation.all().values_list("lead_id", flat=True)))
     assert evaluated == set(ids) - {ids[crash_on]}
     retry = await evaluate_leads(engine=engine, lead_ids=[ids[crash_on]], now=NOW)
     assert (retry.evaluated, retry.failed) == (1, 0)
+
+
+async def test_a_lead_whose_rows_do_not_validate_fails_alone(app: Starlette) -> None:
+    """A row the input model refuses (an account with a negative head count) fails its own
+    lead, as an engine error would; the rest of its batch is evaluated and written (main
+    failed the whole run with pydantic's ValidationError)."""
+    ids = await hot_leads(4)
+    bad = await Lead.get(id=ids[1])
+    await Account.filter(id=bad.account_id).update(employee_count=-1)  # type: ignore[attr-defined]
+    summary = await evaluate_leads(engine=engine_of(app), lead_ids=ids, now=NOW)
+    assert (summary.evaluated, summary.failed) == (3, 1)
+    evaluated = set(cast(list[int], await Evaluation.all().values_list("lead_id", flat=True)))
+    assert evaluated == set(ids) - {ids[1]}
 
 
 @pytest.mark.parametrize("batch_size", [1, 200], ids=["across-batches", "in-one-batch"])
@@ -202,23 +216,23 @@ async def test_a_run_leaves_the_heap_it_found_out_of_collection(
     engine = engine_of(app)
     ids = await hot_leads(3)
     frozen: list[int] = []
-    evaluate = engine.pool.evaluate_batch_plain
+    evaluate = engine.pool.evaluate_batch_packed
 
-    async def spy(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+    async def spy(inputs: list[PackedInput], **options: Any) -> list[Any]:
         frozen.append(gc.get_freeze_count())
         return await evaluate(inputs, **options)
 
-    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", spy)
+    monkeypatch.setattr(engine.pool, "evaluate_batch_packed", spy)
     before = gc.get_freeze_count()
     await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert frozen
     assert min(frozen) > before
     assert gc.get_freeze_count() == before
 
-    async def broken(inputs: list[EvaluationInput], **options: Any) -> list[Any]:
+    async def broken(inputs: list[PackedInput], **options: Any) -> list[Any]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(engine.pool, "evaluate_batch_plain", broken)
+    monkeypatch.setattr(engine.pool, "evaluate_batch_packed", broken)
     with pytest.raises(RuntimeError):
         await evaluate_leads(engine=engine, lead_ids=ids, now=NOW)
     assert gc.get_freeze_count() == before

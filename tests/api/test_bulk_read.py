@@ -10,15 +10,46 @@ import pytest
 from starlette.applications import Starlette
 
 from api.bulk import all_lead_ids, evaluate_leads
-from api.bulk_read import campaign_keys, connection, read_batch
+from api.bulk_plan import RepsText, stored_input
+from api.bulk_read import campaign_keys, connection, read_batch, read_batch_packed
 from api.bulk_write import lock_versions, touch_reps, update_leads
 from api.demo import seed_demo
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
+from api.evaluations import pack_input
 from api.facts import _active_adjustments, build_inputs, reps_now
 from api.models import Activity, Lead, SalesRep, TargetingAdjustment
-from rules import EvaluationInput
+from rules import EvaluationInput, RepData
+from rules.record import PackedResult, column_json, rows_text
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
+
+
+async def _packed_equal(
+    ids: list[int], inputs: dict[int, EvaluationInput], reps: list[RepData]
+) -> None:
+    """The inputs read as values are the inputs read as models, and their record text (the
+    worker's) is ``pack_input``'s text of those (what main stored), with and without reps."""
+    states, packed = await read_batch_packed(
+        ids,
+        now=ANCHOR,
+        lookback_days=90,
+        campaigns=await campaign_keys(),
+        adjustments=await _active_adjustments(ANCHOR),
+        reps=reps,
+    )
+    assert [s.id for s in states] == ids
+    texts = RepsText()
+    assert any(inputs[i].adjustments for i in ids)
+    assert any(inputs[i].account.annual_revenue for i in ids)
+    for i in ids:
+        model = packed[i].model()
+        assert model == inputs[i]
+        assert model.model_dump_json() == inputs[i].model_dump_json()
+        record = PackedResult._make([""] * len(PackedResult._fields))
+        record = record._replace(input=rows_text(packed[i].rows))
+        for routed in (False, True):
+            stored = stored_input(record, packed[i], texts, routed=routed)
+            assert stored == column_json(pack_input(inputs[i], routed=routed)), i
 
 
 async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
@@ -49,6 +80,7 @@ async def test_lean_inputs_equal_the_orm_inputs(app: Starlette) -> None:
         reps=await reps_now(ANCHOR),
     )
     assert [s.id for s in states] == ids
+    await _packed_equal(ids, inputs, reps=await reps_now(ANCHOR))
     # activity properties are not read: no rule reads them, no record keeps them
     assert any(a.properties for i in expected.values() for a in i.activities)
     assert all(not a.properties for i in inputs.values() for a in i.activities)
