@@ -321,7 +321,7 @@ def _print(
         "workers, one lead each). min / median / max over the rounds; *vs floor* is each "
         "round's requests/s over `{ __typename }`'s in the same round (median); *CPU* is the "
         "server process's CPU time per request (median); *vs base*: this checkout's figure "
-        "over the other's in the same round (median).",
+        "over the other's in the same round (min / median / max).",
         "",
         "| checkout | operation | req/s | p50 ms | p99 ms | vs floor | CPU ms/req | vs base |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -342,12 +342,9 @@ def _print(
         versus = "—"
         other = results.get(("base", name))
         if label == "this" and other is not None:
-            pairs = [
-                (r["cpu_ms"] / o["cpu_ms"], r["p99"] / o["p99"])
-                for r, o in zip(runs, other, strict=True)
-            ]
-            versus = (f"CPU {statistics.median(p[0] for p in pairs):.2f}, "
-                      f"p99 {statistics.median(p[1] for p in pairs):.2f}")  # fmt: skip
+            cpu = [r["cpu_ms"] / o["cpu_ms"] for r, o in zip(runs, other, strict=True)]
+            p99 = [r["p99"] / o["p99"] for r, o in zip(runs, other, strict=True)]
+            versus = f"CPU {spread(cpu, 2)}; p99 {spread(p99, 2)}"
         lines.append(
             f"| {label} | {name} | {spread(rps)} | {spread([r['p50'] for r in runs], 1)} "
             f"| {spread([r['p99'] for r in runs], 1)} | {ratio} "
