@@ -236,9 +236,32 @@ async def why_not(
     explainer = await explainers.get(row.rulebook_version)
     if explainer is None:  # the version's files are gone: nothing to replay against
         return []
-    result = result or stored_result(row)
+    return _not_fired(explainer, unpack_input(row.input), result or stored_result(row), only)
+
+
+async def why_not_now(
+    fact_input: EvaluationInput,
+    result: EvaluationResult,
+    explainers: Explainers,
+    *,
+    only: Collection[str] | None = None,
+) -> list[RuleExplanation]:
+    """ "Why not" of a result just decided, from the input it ran on (evaluateLead asks the
+    engine for none: most answers show a remembered headline or no report at all)."""
+    explainer = await explainers.get(result.rulebook_version)
+    if explainer is None:
+        return []
+    return _not_fired(explainer, fact_input, result, only)
+
+
+def _not_fired(
+    explainer: WhyNot,
+    fact_input: EvaluationInput,
+    result: EvaluationResult,
+    only: Collection[str] | None,
+) -> list[RuleExplanation]:
     return explainer.not_fired(
-        unpack_input(row.input),
+        fact_input,
         fired=set(result.fired_names),
         scores={name: s.value for name, s in result.scores.items()},
         only=only,

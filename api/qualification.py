@@ -48,8 +48,13 @@ async def evaluate_lead(
     trigger: EvaluationTrigger,
     dry_run: bool = False,
     now: datetime | None = None,
+    explain: bool = True,
 ) -> EvaluationOutcome:
     """Evaluate one lead; unless ``dry_run``, store the evaluation and apply its outcome.
+
+    ``explain`` False: the result's ``not_fired`` is left empty (no record stores it; the
+    engine's explainer was two thirds of its time); :func:`api.evaluations.why_not_now`
+    computes it from the outcome when asked.
 
     The lead row stays locked from reading the facts to writing the outcome, so concurrent
     evaluations of one lead apply one after the other: no lost score update, one handoff.
@@ -61,7 +66,7 @@ async def evaluate_lead(
         return EvaluationOutcome(read.lead, fact_input, result, None, None, None)
     async with in_transaction():
         read = await _read(lead_id, lock=True)
-        fact_input, result = await _run(engine, read, now)
+        fact_input, result = await _run(engine, read, now, explain=explain)
         return await apply_outcome(
             handoff_stage=engine.handoff_stage,
             lead=read.lead,
@@ -98,7 +103,7 @@ def _ends_at(result: EvaluationResult) -> str:
 
 
 async def _run(
-    engine: RulesEngine, read: LeadRead, now: datetime
+    engine: RulesEngine, read: LeadRead, now: datetime, *, explain: bool = True
 ) -> tuple[EvaluationInput, EvaluationResult]:
     """The input and the result. The reps are read only when routing can run: for a lead at
     the handoff stage, else once a first evaluation without them ends there (most leads
@@ -111,18 +116,20 @@ async def _run(
     fact_input = await build_input(
         lead=lead, now=now, lookback_days=lookback, reps=with_reps, known=read
     )
-    result = await _evaluate(engine, lead, fact_input)
+    result = await _evaluate(engine, lead, fact_input, explain)
     if not with_reps and _ends_at(result) == handoff:
         fact_input = fact_input.model_copy(update={"reps": await reps_now(now)})
-        result = await _evaluate(engine, lead, fact_input)
+        result = await _evaluate(engine, lead, fact_input, explain)
     return fact_input, result
 
 
 async def _evaluate(
-    engine: RulesEngine, lead: Lead, fact_input: EvaluationInput
+    engine: RulesEngine, lead: Lead, fact_input: EvaluationInput, explain: bool = True
 ) -> EvaluationResult:
     try:
-        return await engine.evaluate(fact_input)
+        if explain:  # the engine's default: the call other callers (and fakes) know
+            return await engine.evaluate(fact_input)
+        return await engine.evaluate(fact_input, explain=False)
     except RulesError as exc:
         raise EngineFailure(
             f"the rule engine failed on lead {lead.id}: {exc}",

@@ -17,6 +17,10 @@ does not depend on how much of a shared machine the server got.
 
     python bench/bench_http.py --smoke          # seconds (skipped when wrk or hey is missing)
     python bench/bench_http.py --seconds 10 --runs 5
+    python bench/bench_http.py --operations evaluate --against ../base   # A/B, interleaved
+
+``--against`` serves another checkout too (its own ``.venv``, its own copy of the same seeded
+data, its own port) and measures it just before this one in every round.
 """
 
 from __future__ import annotations
@@ -193,6 +197,36 @@ async def _prepare(url: str, leads: int, workers: int) -> tuple[list[str], str]:
     return [base64.b64encode(f"Lead:{i}".encode()).decode() for i in ids], token
 
 
+OPERATIONS = {
+    "typename": "{ __typename }",
+    "leads": "leads(first: 50) list page",
+    "evaluate": "evaluateLead",
+}
+
+
+def _serve(checkout: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``leadgate serve`` of a checkout (its own venv and sources) on a free port."""
+    port = _free_port()
+    env = {**os.environ, "LEADGATE_DATABASE_URL": url, "LEADGATE_LOG_LEVEL": "warning"}
+    leadgate = checkout / ".venv" / "bin" / "leadgate"
+    if checkout == ROOT:
+        leadgate = Path(sys.executable).with_name("leadgate")
+    server = subprocess.Popen(
+        [str(leadgate), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=checkout
+    )
+    _wait_ready(server, port)
+    return server, f"http://127.0.0.1:{port}/graphql"
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="seconds-long run for CI")
@@ -204,6 +238,18 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=8, help="hey workers sharing --rate, one lead each"
     )
+    parser.add_argument(
+        "--operations",
+        type=lambda text: [name for name in text.split(",") if name],
+        default=list(OPERATIONS),
+        help=f"comma-separated, of {','.join(OPERATIONS)} (default: all)",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="A/B: another checkout (with its .venv) served too, on its own copy of the data; "
+        "each round measures it, then this one",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.leads, args.seconds, args.runs, args.rate = 40, 2, 1, 20
@@ -211,82 +257,100 @@ def main() -> int:
     if missing:
         print(f"{' and '.join(missing)} not installed (apt-get install wrk hey): skipped")
         return 0
-    url, cleanup = asyncio.run(_database())
+    checkouts = {"this": ROOT} if args.against is None else {"base": args.against, "this": ROOT}
     folder = tempfile.mkdtemp(prefix="leadgate-http-")
-    server = None
+    cleanups, servers = [], []
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
-        lead_ids, token = asyncio.run(_prepare(url, args.leads, args.workers))
-        port = _free_port()
-        env = {**os.environ, "LEADGATE_DATABASE_URL": url, "LEADGATE_LOG_LEVEL": "warning"}
-        leadgate = Path(sys.executable).with_name("leadgate")
-        server = subprocess.Popen(
-            [str(leadgate), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
-        )
-        endpoint = f"http://127.0.0.1:{port}/graphql"
-        _wait_ready(server, port)
+        lead_ids: list[str] = []
+        endpoints: dict[str, tuple[str, str, int]] = {}
+        for label, checkout in checkouts.items():
+            url, cleanup = asyncio.run(_database())
+            cleanups.append(cleanup)
+            ids, token = asyncio.run(_prepare(url, args.leads, args.workers))
+            lead_ids = lead_ids or ids  # the same leads on every copy (the same seed)
+            server, endpoint = _serve(Path(checkout).resolve(), url)
+            servers.append(server)
+            endpoints[label] = (endpoint, token, server.pid)
         bodies = {
-            "{ __typename }": json.dumps({"query": TYPENAME}),
-            "leads(first: 50) list page": json.dumps({"query": LEADS}),
+            OPERATIONS["typename"]: json.dumps({"query": TYPENAME}),
+            OPERATIONS["leads"]: json.dumps({"query": LEADS}),
         }
         evaluations = [json.dumps({"query": EVALUATE, "variables": {"id": i}}) for i in lead_ids]
         bodies["evaluateLead"] = evaluations[0]
-        for body in [*bodies.values(), *evaluations]:  # first views (headlines) out of the runs
-            _post(endpoint, token, body)
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in bodies}
-        for _ in range(args.runs):  # interleaved
+        bodies = {name: body for name, body in bodies.items()
+                  if name in {OPERATIONS[o] for o in args.operations}}  # fmt: skip
+        for endpoint, token, _pid in endpoints.values():  # first views out of the runs
+            for body in [*bodies.values(), *evaluations]:
+                _post(endpoint, token, body)
+        for _ in range(args.runs):  # interleaved: operations, and checkouts within each
             for name, body in bodies.items():
-                before = _cpu_s(server.pid)
-                if name == "evaluateLead":
-                    measured = _hey(endpoint, token, evaluations, args.seconds, args.rate)
-                else:
-                    measured = _wrk(endpoint, token, body, args.seconds, args.connections, folder)
-                spent = (_cpu_s(server.pid) - before) * 1000
-                measured["cpu_ms"] = spent / measured["count"] if measured["count"] else math.nan
-                results[name].append(measured)
+                for label, (endpoint, token, pid) in endpoints.items():
+                    before = _cpu_s(pid)
+                    if name == "evaluateLead":
+                        measured = _hey(endpoint, token, evaluations, args.seconds, args.rate)
+                    else:
+                        measured = _wrk(
+                            endpoint, token, body, args.seconds, args.connections, folder
+                        )
+                    spent = (_cpu_s(pid) - before) * 1000
+                    count = measured["count"]
+                    measured["cpu_ms"] = spent / count if count else math.nan
+                    results.setdefault((label, name), []).append(measured)
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(60)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        for server in servers:
+            _stop(server)
         shutil.rmtree(folder, ignore_errors=True)
-        asyncio.run(cleanup())
-    db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+        for cleanup in cleanups:
+            asyncio.run(cleanup())
+    _print(args, results)
+    return 0
+
+
+def _print(
+    args: argparse.Namespace, results: dict[tuple[str, str], list[dict[str, float]]]
+) -> None:
+    db = "PostgreSQL" if os.environ.get("LEADGATE_TEST_DATABASE_URL", "") else "SQLite"
     command = "python bench/bench_http.py " + " ".join(sys.argv[1:])
     lines = [
         f"### GraphQL over HTTP on {db}, one server process, load generator on loopback",
         "",
         f"`{command.strip()}` ({args.leads:,} demo leads; {args.runs} interleaved rounds of "
-        f"{args.seconds:g} s). wrk with {args.connections} connections for the first two rows, "
-        f"hey at {args.rate} req/s for evaluateLead ({args.workers} paced workers, one lead "
-        "each). min / median / max "
-        "over the rounds; *vs floor* is each round's requests/s over `{ __typename }`'s in the "
-        "same round (median); *CPU* is the server process's CPU time per request (median).",
+        f"{args.seconds:g} s). wrk with {args.connections} connections for `{{ __typename }}` "
+        f"and the list page, hey at {args.rate} req/s for evaluateLead ({args.workers} paced "
+        "workers, one lead each). min / median / max over the rounds; *vs floor* is each "
+        "round's requests/s over `{ __typename }`'s in the same round (median); *CPU* is the "
+        "server process's CPU time per request (median); *vs base*: this checkout's figure "
+        "over the other's in the same round (min / median / max).",
         "",
-        "| operation | req/s | p50 ms | p99 ms | vs floor | CPU ms/req |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| checkout | operation | req/s | p50 ms | p99 ms | vs floor | CPU ms/req | vs base |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    floor = results["{ __typename }"]
 
     def spread(values: list[float], digits: int = 0) -> str:
         return " / ".join(
             f"{v:,.{digits}f}" for v in (min(values), statistics.median(values), max(values))
         )
 
-    for name, runs in results.items():
+    for (label, name), runs in results.items():
         rps = [r["rps"] for r in runs]
-        ratios = [r["rps"] / f["rps"] for r, f in zip(runs, floor, strict=True)]
-        cpu = statistics.median(r["cpu_ms"] for r in runs)
+        floor = results.get((label, OPERATIONS["typename"]))
+        ratio = "—"
+        if floor is not None and name != "evaluateLead":
+            ratios = [r["rps"] / f["rps"] for r, f in zip(runs, floor, strict=True)]
+            ratio = f"{statistics.median(ratios):.0%}"
+        versus = "—"
+        other = results.get(("base", name))
+        if label == "this" and other is not None:
+            cpu = [r["cpu_ms"] / o["cpu_ms"] for r, o in zip(runs, other, strict=True)]
+            p99 = [r["p99"] / o["p99"] for r, o in zip(runs, other, strict=True)]
+            versus = f"CPU {spread(cpu, 2)}; p99 {spread(p99, 2)}"
         lines.append(
-            f"| {name} | {spread(rps)} | {spread([r['p50'] for r in runs], 1)} "
-            f"| {spread([r['p99'] for r in runs], 1)} "
-            f"| {f'{statistics.median(ratios):.0%}' if name != 'evaluateLead' else '—'} "
-            f"| {cpu:.1f} |"
+            f"| {label} | {name} | {spread(rps)} | {spread([r['p50'] for r in runs], 1)} "
+            f"| {spread([r['p99'] for r in runs], 1)} | {ratio} "
+            f"| {statistics.median(r['cpu_ms'] for r in runs):.2f} | {versus} |"
         )
     print("\n".join(lines) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -299,6 +299,9 @@ class Evaluation(relay.Node):
     why_not: strawberry.Private[list[RuleExplanationData] | None] = None
     """"Why not" as the evaluation that wrote this record computed it (evaluateLead has it at
     hand): the report uses it instead of replaying the stored input, which gives the same."""
+    explain_now: strawberry.Private[Explain | None] = None
+    """Computes "why not" from the evaluation that wrote this record, when a report asks
+    (evaluateLead: the engine explains nothing unless the answer needs it)."""
 
     @strawberry.field(description="The facts snapshot it ran on (replayable)")
     def input(self) -> JSON:
@@ -311,7 +314,12 @@ class Evaluation(relay.Node):
     def make_report(self) -> EvaluationReport:
         """The report of the stored record; parsed, and "why not" replayed, only if asked for."""
         source = record_source(
-            self.row, self.focus, self.known_headline, self.remember, why_not=self.why_not
+            self.row,
+            self.focus,
+            self.known_headline,
+            self.remember,
+            why_not=self.why_not,
+            explain_now=self.explain_now,
         )
         return EvaluationReport(source=source)
 
@@ -346,15 +354,19 @@ def record_source(
     remember: HeadlineKey | None = None,
     *,
     why_not: list[RuleExplanationData] | None = None,
+    explain_now: Explain | None = None,
 ) -> ReportSource:
     """A report source over a stored record: "why not" replays its input on its version,
-    unless the evaluation that wrote the record gave it (``why_not``)."""
+    unless the evaluation that wrote the record gave it (``why_not``) or can compute it
+    from what it ran on (``explain_now``)."""
     source = ReportSource(focus, row=row, headline=headline, remember=remember)
     fresh = why_not
 
     async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
         if fresh is not None:
             return fresh if only is None else [n for n in fresh if n.rule in only]
+        if explain_now is not None:
+            return await explain_now(only)
         return await replay_why_not(row, focus.explainers, result=source.result, only=only)
 
     source.explain = explain

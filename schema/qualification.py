@@ -3,21 +3,25 @@ Thin over api.qualification."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import strawberry
 from strawberry import relay
 
+from api.engine import Focus
 from api.enums import EvaluationTrigger
 from api.errors import LeadgateError, NotFound
+from api.evaluations import why_not_now
 from api.idempotency import run_idempotent
 from api.models import Evaluation as EvaluationRow
 from api.models import Handoff as HandoffRow
 from api.models import Lead as LeadRow
 from api.qualification import EvaluationOutcome, evaluate_lead
+from rules import RuleExplanation as RuleExplanationData
 from schema.context import Info
 from schema.errors import UserError, user_error
-from schema.evaluations import Evaluation, EvaluationReport
+from schema.evaluations import Evaluation, EvaluationReport, Explain
 from schema.handoffs import Handoff
 from schema.headlines import HEADLINES, headline_key
 from schema.ids import node_id
@@ -75,7 +79,7 @@ async def _evaluation_payload(
     evaluation = Evaluation.from_row(row, engine.focus, headline=HEADLINES.get(key))
     evaluation.remember = key
     if fresh is not None and fresh.recorded and row is fresh.evaluation:
-        evaluation.why_not = fresh.result.not_fired  # written now from this result: no replay
+        evaluation.explain_now = _explain_now(fresh, engine.focus)  # no replay of the record
     return EvaluateLeadPayload(
         report=evaluation.make_report(),
         evaluation=evaluation,
@@ -83,6 +87,16 @@ async def _evaluation_payload(
         handoff=Handoff.from_row(handoff) if handoff else None,
         user_errors=[],
     )
+
+
+def _explain_now(fresh: EvaluationOutcome, focus: Focus) -> Explain:
+    """ "Why not" of the evaluation at hand, computed only if the answer shows it (the engine
+    was asked for none: most answers show a remembered headline, or no report)."""
+
+    async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
+        return await why_not_now(fresh.input, fresh.result, focus.explainers, only=only)
+
+    return explain
 
 
 def _ids(outcome: EvaluationOutcome) -> dict[str, Any]:
@@ -134,7 +148,7 @@ class QualificationMutations:
 
             async def run() -> dict[str, Any]:
                 outcome = await evaluate_lead(
-                    engine=engine, lead_id=lead_id, trigger=EvaluationTrigger.API
+                    engine=engine, lead_id=lead_id, trigger=EvaluationTrigger.API, explain=False
                 )
                 fresh.append(outcome)
                 return _ids(outcome)
