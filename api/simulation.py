@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import cast
 
-from api.bulk import BATCH, RepBook, route_batch
+from api.bulk import BATCH, RepBook, _frozen_heap, route_batch
 from api.bulk_read import LeadState, campaign_keys, read_batch
 from api.bulk_write import open_handoff_leads
 from api.engine import RulesEngine
@@ -87,6 +87,16 @@ async def simulate(
         ids = ids[:limit]
     run = _Run(current, candidate, now, await campaign_keys(), await _active_adjustments(now),
                RepBook(await reps_now(now), now), samples, Router(candidate))  # fmt: skip
+    with _frozen_heap():  # as the bulk job: the collector skips the objects alive at start
+        await _batches(run, impact, ids, on_progress)
+        await run.explain_samples(impact)
+    return impact
+
+
+async def _batches(
+    run: _Run, impact: Impact, ids: list[int], on_progress: OnProgress | None
+) -> None:
+    """Every batch: ``AHEAD`` in the engines while the oldest is routed and counted."""
     batches = deque(ids[i : i + BATCH] for i in range(0, len(ids), BATCH))
     ahead: deque[_Batch] = deque()
     run.threads = ThreadPoolExecutor(3 * AHEAD, thread_name_prefix="simulate")
@@ -110,8 +120,6 @@ async def simulate(
         raise
     finally:
         run.threads.shutdown(wait=False)  # all done, or left to finish (never block the loop)
-    await run.explain_samples(impact)
-    return impact
 
 
 Outcomes = list[BriefOutcome]
