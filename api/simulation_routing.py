@@ -58,14 +58,19 @@ class Router:
         results: list[BriefOutcome],
         reps: list[RepData],
     ) -> list[BriefOutcome]:
-        """The results as they would be had the batch been read with ``reps``: only routing
-        depends on the reps, and only at the handoff stage (elsewhere it routes nowhere)."""
+        """The results as they would be had the batch been read with ``reps``. Only routing
+        depends on the reps, and only at the handoff stage (elsewhere it routes nowhere); a
+        lead moving into it is routed again by ``route_batch`` with the reps of the moment
+        whatever its first result says, so only the leads staying there are routed here."""
         out = list(results)
+        staying = (None, self.handoff_stage)
         for i, (inp, result) in enumerate(zip(inputs, results, strict=True)):
-            if isinstance(result, BriefResult):
-                stage = result.stage.to_stage or result.stage.from_stage
-                if stage == self.handoff_stage:
-                    out[i] = self.routed(inp.model_copy(update={"reps": reps}), result)
+            if (
+                isinstance(result, BriefResult)
+                and result.stage.from_stage == self.handoff_stage
+                and result.stage.to_stage in staying
+            ):
+                out[i] = self.routed(inp.model_copy(update={"reps": reps}), result)
         return out
 
 
