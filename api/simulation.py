@@ -3,11 +3,13 @@
 It runs the bulk job's path (api/bulk.py) minus the writes: the same lean reads
 (:func:`api.bulk_read.read_batch`, campaigns and adjustments read once per run), the same
 batches, each evaluated with one worker round trip per engine, and the same routing
-(:func:`api.bulk.route_batch`: leads moving into the handoff stage re-evaluated one after the
-other with the routing state carried through the run). The candidate's result then goes through
-:func:`api.impact.plan_moves`, the deciding part of the planner the bulk job applies after a
-publish. So the predicted moves and owners are the ones publishing makes (absent new activity
-meanwhile).
+(:func:`api.bulk.route_batch`: leads moving into the handoff stage routed one after the other
+with the routing state carried through the run; here in-process, api/simulation_routing.py,
+where the bulk job evaluates them again in a worker). ``AHEAD`` batches are in the engines at
+once; each is routed as the bulk job would have read it, after the ones before it were routed.
+The candidate's result then goes through :func:`api.impact.plan_moves`, the deciding part of
+the planner the bulk job applies after a publish. So the predicted moves and owners are the
+ones publishing makes (absent new activity meanwhile).
 
 Results come brief (rules/brief.py: fired names, score values, stage and pick; no "why not"):
 the parent validates and plans nothing it does not count. Only the few sample leads are
@@ -173,7 +175,8 @@ class _Run:
 
     async def start(self, lead_ids: Sequence[int]) -> _Batch:
         """Read the batch as the bulk job does (with the reps as now) and hand it to both
-        engines at once, one ``evaluate_brief`` each (and one for the stays), without waiting."""
+        engines at once, one ``evaluate_brief`` each (the stays check rides with the
+        candidate's), on the run's threads, without waiting."""
         candidate = self.candidate
         reps = self.reps.current()
         states, inputs = await read_batch(
@@ -200,9 +203,13 @@ class _Run:
             call = partial(engine.pool.evaluate_brief_sync, batch, rulebook=engine.rulebook)
             return loop.run_in_executor(self.threads, call)
 
-        evaluated = asyncio.gather(
-            brief(self.current, ordered), brief(candidate, ordered), brief(candidate, again)
-        )
+        async def both() -> tuple[Outcomes, Outcomes, Outcomes]:
+            befores, afters = await asyncio.gather(
+                brief(self.current, ordered), brief(candidate, ordered + again)
+            )
+            return befores, afters[: len(ordered)], afters[len(ordered) :]
+
+        evaluated = asyncio.ensure_future(both())
         return _Batch(states, inputs, reps, stays, open_handoffs, evaluated)
 
     async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, Counted]]:
