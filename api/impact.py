@@ -120,10 +120,12 @@ def count_lead(
     impact.fires_before.update(before.fired_names)
     impact.fires_after.update(after.fired_names)
     for name, hist in impact.histograms.items():
-        if name in before_scores:
-            hist.before[_bucket(before_scores[name], hist.edges)] += 1
-        if name in after_scores:
-            hist.after[_bucket(after_scores[name], hist.edges)] += 1
+        value = before_scores.get(name)
+        if value is not None:
+            hist.before[_bucket(value, hist.edges)] += 1
+        value = after_scores.get(name)
+        if value is not None:
+            hist.after[_bucket(value, hist.edges)] += 1
     owner_before = lead.owner_id
     owner_after = plan.owner_id if plan.owner_id is not None else owner_before
     kinds = []
@@ -140,12 +142,17 @@ def count_lead(
         if owner_before is not None:
             impact.owners_lost[owner_before] += 1
         kinds.append("owner")
-    if {n: round(v, 2) for n, v in before_scores.items()} != {
-        n: round(v, 2) for n, v in after_scores.items()
-    }:
+    if _changed(before_scores, after_scores):
         impact.scores_changed += 1
         kinds.append("score")
     return kinds
+
+
+def _changed(before: dict[str, float], after: dict[str, float]) -> bool:
+    """Whether the scores differ to two decimals (what the report shows)."""
+    if before.keys() != after.keys():
+        return True
+    return any(round(value, 2) != round(after[name], 2) for name, value in before.items())
 
 
 def _values(result: Counted) -> dict[str, float]:

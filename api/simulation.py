@@ -3,11 +3,13 @@
 It runs the bulk job's path (api/bulk.py) minus the writes: the same lean reads
 (:func:`api.bulk_read.read_batch`, campaigns and adjustments read once per run), the same
 batches, each evaluated with one worker round trip per engine, and the same routing
-(:func:`api.bulk.route_batch`: leads moving into the handoff stage re-evaluated one after the
-other with the routing state carried through the run). The candidate's result then goes through
-:func:`api.impact.plan_moves`, the deciding part of the planner the bulk job applies after a
-publish. So the predicted moves and owners are the ones publishing makes (absent new activity
-meanwhile).
+(:func:`api.bulk.route_batch`: leads moving into the handoff stage routed one after the other
+with the routing state carried through the run; here in-process, api/simulation_routing.py,
+where the bulk job evaluates them again in a worker). ``AHEAD`` batches are in the engines at
+once; each is routed as the bulk job would have read it, after the ones before it were routed.
+The candidate's result then goes through :func:`api.impact.plan_moves`, the deciding part of
+the planner the bulk job applies after a publish. So the predicted moves and owners are the
+ones publishing makes (absent new activity meanwhile).
 
 Results come brief (rules/brief.py: fired names, score values, stage and pick; no "why not"):
 the parent validates and plans nothing it does not count. Only the few sample leads are
@@ -18,12 +20,15 @@ input they were evaluated on.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import cast
 
-from api.bulk import BATCH, RepBook, route_batch
+from api.bulk import BATCH, RepBook, _frozen_heap, route_batch
 from api.bulk_read import LeadState, campaign_keys, read_batch
 from api.bulk_write import open_handoff_leads
 from api.engine import RulesEngine
@@ -42,12 +47,17 @@ from api.impact import (
 )
 from api.lead_filter import LeadFilter
 from api.models import Lead, LeadStageChange
-from rules import AdjustmentData, EvaluationInput, EvaluationResult, RulesError, WhyNot
+from api.simulation_routing import Router, same_reps
+from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RulesError, WhyNot
 from rules.brief import BriefOutcome
 
 __all__ = ["Impact", "MovePlan", "Sample", "plan_moves", "simulate"]
 
 OnProgress = Callable[[int], Awaitable[None] | None]
+AHEAD = 2
+"""Batches read and in the engines at once: while one is routed and counted, the workers
+evaluate the next ones (the parent's work on a batch and the database's no longer leave the
+workers idle)."""
 
 
 async def simulate(
@@ -78,28 +88,40 @@ async def simulate(
     if limit is not None:
         ids = ids[:limit]
     run = _Run(current, candidate, now, await campaign_keys(), await _active_adjustments(now),
-               RepBook(await reps_now(now), now), samples)  # fmt: skip
-    starts = range(0, len(ids), BATCH)
-    batch = await run.start(ids[:BATCH]) if ids else None
-    for start in starts:
-        assert batch is not None
-        following = None
-        try:
-            routed = await run.route(batch)
-            if start + BATCH < len(ids):  # read and evaluated while this one is counted
-                following = await run.start(ids[start + BATCH : start + 2 * BATCH])
-            run.count(impact, batch, routed)
-        except BaseException:
-            if following is not None:  # let the workers' threads finish before unwinding
-                await asyncio.gather(following.evaluated, return_exceptions=True)
-            raise
-        if on_progress is not None:
-            said = on_progress(len(batch.states))
-            if said is not None:
-                await said
-        batch = following
-    await run.explain_samples(impact)
+               RepBook(await reps_now(now), now), samples, Router(candidate))  # fmt: skip
+    with _frozen_heap():  # as the bulk job: the collector skips the objects alive at start
+        await _batches(run, impact, ids, on_progress)
+        await run.explain_samples(impact)
     return impact
+
+
+async def _batches(
+    run: _Run, impact: Impact, ids: list[int], on_progress: OnProgress | None
+) -> None:
+    """Every batch: ``AHEAD`` in the engines while the oldest is routed and counted."""
+    batches = deque(ids[i : i + BATCH] for i in range(0, len(ids), BATCH))
+    ahead: deque[_Batch] = deque()
+    run.threads = ThreadPoolExecutor(3 * AHEAD, thread_name_prefix="simulate")
+    try:
+        while batches and len(ahead) < AHEAD:
+            ahead.append(await run.start(batches.popleft()))
+        while ahead:
+            batch = ahead[0]
+            routed = await run.route(batch)
+            if batches:  # read and evaluated while this one is counted
+                ahead.append(await run.start(batches.popleft()))
+            run.count(impact, batch, routed)
+            ahead.popleft()
+            if on_progress is not None:
+                said = on_progress(len(batch.states))
+                if said is not None:
+                    await said
+    except BaseException:
+        # Let the workers' threads finish before unwinding.
+        await asyncio.gather(*(b.evaluated for b in ahead), return_exceptions=True)
+        raise
+    finally:
+        run.threads.shutdown(wait=False)  # all done, or left to finish (never block the loop)
 
 
 Outcomes = list[BriefOutcome]
@@ -109,10 +131,15 @@ Outcomes = list[BriefOutcome]
 class _Batch:
     states: list[LeadState]
     inputs: dict[int, EvaluationInput]
+    reps: list[RepData]
+    """The routing state the batch was read (and evaluated) with."""
     stays: dict[int, str]
     open_handoffs: set[int]
     evaluated: asyncio.Future[tuple[Outcomes, Outcomes, Outcomes]]
     """Before (active version), after (candidate) and the stays check, in flight, brief."""
+    reps_routed: list[RepData] = field(default_factory=list)
+    """The routing state when the batch was routed: what the bulk job would have read it with
+    (it reads a batch after routing the one before)."""
 
 
 @dataclass(slots=True)
@@ -125,7 +152,6 @@ class _Pending:
     stage_after: str
     owner_before: int | None
     owner_after: int | None
-    after: Counted
 
 
 @dataclass(slots=True)
@@ -139,21 +165,27 @@ class _Run:
     adjustments: list[AdjustmentData]
     reps: RepBook
     samples: int
+    router: Router
+    threads: ThreadPoolExecutor | None = None
+    """The run's own threads for the batches in flight (not the loop's default executor,
+    which the rest of the process shares)."""
     inputs: dict[int, tuple[EvaluationInput, EvaluationInput]] = field(default_factory=dict)
     """Sample leads' inputs (before, after), for their explanations at the end."""
     pending: dict[str, list[_Pending]] = field(default_factory=lambda: {k: [] for k in KINDS})
 
     async def start(self, lead_ids: Sequence[int]) -> _Batch:
         """Read the batch as the bulk job does (with the reps as now) and hand it to both
-        engines at once, one ``evaluate_batch`` each (and one for the stays), without waiting."""
+        engines at once, one ``evaluate_brief`` each (the stays check rides with the
+        candidate's), on the run's threads, without waiting."""
         candidate = self.candidate
+        reps = self.reps.current()
         states, inputs = await read_batch(
             lead_ids,
             now=self.now,
             lookback_days=candidate.lookback_days,
             campaigns=self.campaigns,
             adjustments=self.adjustments,
-            reps=self.reps.current(),
+            reps=reps,
         )
         ids = [s.id for s in states]
         ordered = [inputs[i] for i in ids]
@@ -164,21 +196,34 @@ class _Run:
             )
             for i in stays
         ]
-        evaluated = asyncio.gather(
-            self.current.pool.evaluate_brief(ordered, rulebook=self.current.rulebook),
-            candidate.pool.evaluate_brief(ordered, rulebook=candidate.rulebook),
-            candidate.pool.evaluate_brief(again, rulebook=candidate.rulebook),
-        )
         open_handoffs = await open_handoff_leads(ids) if ids else set()
-        return _Batch(states, inputs, stays, open_handoffs, evaluated)
+        loop = asyncio.get_running_loop()
+
+        def brief(engine: RulesEngine, batch: list[EvaluationInput]) -> Awaitable[Outcomes]:
+            call = partial(engine.pool.evaluate_brief_sync, batch, rulebook=engine.rulebook)
+            return loop.run_in_executor(self.threads, call)
+
+        async def both() -> tuple[Outcomes, Outcomes, Outcomes]:
+            befores, afters = await asyncio.gather(
+                brief(self.current, ordered), brief(candidate, ordered + again)
+            )
+            return befores, afters[: len(ordered)], afters[len(ordered) :]
+
+        evaluated = asyncio.ensure_future(both())
+        return _Batch(states, inputs, reps, stays, open_handoffs, evaluated)
 
     async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, Counted]]:
         """The candidate's results routed as the bulk job routes them (the routing state moves
-        on here, before the next batch is read). Brief results have the attributes routing
-        reads (``stage``, ``routing``); the leads it routes are evaluated again in full."""
+        on here, before the next batch is counted): in-process (:class:`Router`), first as the
+        bulk job would have read the batch had it not been read ahead."""
         _, afters, _ = await batch.evaluated
+        ordered = [batch.inputs[s.id] for s in batch.states]
+        batch.reps_routed = self.reps.current()
+        if not same_reps(batch.reps, batch.reps_routed):
+            afters = self.router.as_read(ordered, afters, batch.reps_routed)
+        self.router.batch(ordered, afters)
         routed, _ = await route_batch(
-            self.candidate,
+            cast(RulesEngine, self.router),  # route_batch reads handoff_stage and evaluate
             self.reps,
             batch.states,
             batch.inputs,
@@ -212,10 +257,10 @@ class _Run:
                 result=after,
                 has_open_handoff=state.id in batch.open_handoffs,
             )
-            if self._sample(count_lead(impact, state, plan, before, after), state, plan, after):
-                self.inputs[state.id] = (batch.inputs[state.id], fact_input)
+            if self._sample(count_lead(impact, state, plan, before, after), state, plan):
+                self.inputs[state.id] = _as_read(batch, batch.inputs[state.id], fact_input)
 
-    def _sample(self, kinds: list[str], lead: LeadState, plan: MovePlan, after: Counted) -> bool:
+    def _sample(self, kinds: list[str], lead: LeadState, plan: MovePlan) -> bool:
         """Keep the lead as a sample of each kind of change that has room; True if kept."""
         sampled = False
         owner_after = plan.owner_id if plan.owner_id is not None else lead.owner_id
@@ -224,7 +269,7 @@ class _Run:
                 sampled = True
                 stages = (lead.stage.value, plan.stage_after.value)
                 owners = (lead.owner_id, owner_after)
-                self.pending[kind].append(_Pending(kind, lead.id, *stages, *owners, after))
+                self.pending[kind].append(_Pending(kind, lead.id, *stages, *owners))
         return sampled
 
     async def explain_samples(self, impact: Impact) -> None:
@@ -240,20 +285,17 @@ class _Run:
                 await Lead.filter(id__in=chosen).values_list("id", "email"),
             )
         )
-        routed = {p.lead_id: p.after for kind in self.pending.values() for p in kind}
-        again = [i for i in chosen if not isinstance(routed[i], EvaluationResult)]
         befores, afters = await asyncio.gather(
             self.current.evaluate_batch([self.inputs[i][0] for i in chosen]),
-            self.candidate.evaluate_batch([self.inputs[i][1] for i in again]),
+            self.candidate.evaluate_batch([self.inputs[i][1] for i in chosen]),
         )
         full_before = dict(zip(chosen, befores, strict=True))
-        full_after = dict(zip(again, afters, strict=True))
+        full_after = dict(zip(chosen, afters, strict=True))
         before_why = WhyNot(self.current.rulebook)
         after_why = WhyNot(self.candidate.rulebook)
         for kind, pending in self.pending.items():
             for p in pending:
-                before = full_before[p.lead_id]
-                after = p.after if isinstance(p.after, EvaluationResult) else full_after[p.lead_id]
+                before, after = full_before[p.lead_id], full_after[p.lead_id]
                 if isinstance(before, RulesError) or isinstance(after, RulesError):
                     continue  # evaluated fine a moment ago: a worker lost meanwhile
                 before_input, after_input = self.inputs[p.lead_id]
@@ -281,6 +323,17 @@ def _explained(why: WhyNot, inp: EvaluationInput, result: EvaluationResult) -> E
         scores={name: score.value for name, score in result.scores.items()},
     )
     return result.model_copy(update={"not_fired": not_fired})
+
+
+def _as_read(
+    batch: _Batch, before: EvaluationInput, after: EvaluationInput
+) -> tuple[EvaluationInput, EvaluationInput]:
+    """A sample's inputs (before; after, as routed) with the reps the bulk job would have read
+    the batch with, for its full results at the end."""
+    if same_reps(batch.reps, batch.reps_routed):
+        return before, after
+    as_read = before.model_copy(update={"reps": batch.reps_routed})
+    return as_read, as_read if after is before else after
 
 
 async def _entered_handoff_from(leads: Sequence[LeadState], handoff_stage: str) -> dict[int, str]:
