@@ -196,8 +196,8 @@ class Evaluator:
         self._asserted = [[] for _ in self.rulesets]
         try:
             hits = self._match_signals(sid, facts)
-            contributions = self._plan.contributions(hits)
-            scores = self._plan.scores(contributions, facts.adjustments)
+            contributions = self._contributions(hits)
+            scores = self._scores(contributions, facts)
             subject_2 = dict(facts.subject)
             score_keys = self._score_keys
             for name, score in scores.items():

@@ -6,7 +6,6 @@ numbers. Per-rulebook lookups are done once (:class:`ScorePlan`), as it runs for
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,7 +60,7 @@ class ScorePlan:
                 if len(ages) != 1 or ages[0] is not None:
                     known = [a for a in ages if a is not None]
                     if known:
-                        part["activity_age_days"] = fast_round(min(known), 4)
+                        part["activity_age_days"] = round(min(known), 4)
                 out.append(part)
                 continue
             score, points, half_life, per_activity = decaying[name]
@@ -81,9 +80,9 @@ class ScorePlan:
                     "score": score,
                     "points": points,
                     "matches": count,
-                    "decay_factor": fast_round(total / count, 6),
-                    "value": fast_round(points * total, 4),
-                    "activity_age_days": fast_round(min(known), 4) if known else None,
+                    "decay_factor": round(total / count, 6),
+                    "value": round(points * total, 4),
+                    "activity_age_days": round(min(known), 4) if known else None,
                 }
             )
         return out
@@ -101,35 +100,9 @@ class ScorePlan:
             value = max(floor, min(cap, raw[name] + adjustment))
             out[name] = {
                 "name": name,
-                "raw": fast_round(raw[name], 4),
+                "raw": round(raw[name], 4),
                 "adjustment": adjustment,
-                "value": fast_round(value, 4),
+                "value": round(value, 4),
                 "cap": cap,
             }
         return out
-
-
-def fast_round(x: float, digits: int) -> float:
-    """``round(x, digits)`` bit for bit (``digits`` 4 or 6), about five times faster.
-
-    CPython rounds the exact binary value of ``x`` to ``digits`` decimals (half to even) and
-    returns the double nearest that decimal, through a decimal string both ways (~1.5 µs).
-    Here ``y = x·10^digits`` is rounded to the integer ``k`` instead: ``y`` is within half
-    an ulp of the exact product, so unless a half-integer lies that close to ``y`` (then the
-    slow path decides), ``k`` is the decimal rounding; and ``k / 10^digits`` is one correctly
-    rounded division, so it is the double nearest that decimal too. Zero keeps the sign of
-    ``x``, as ``round`` does; non-floats and huge or non-finite values take the slow path."""
-    if type(x) is not float:
-        return round(x, digits)
-    scale = _SCALES[digits]
-    y = x * scale
-    if not -_EXACT < y < _EXACT:
-        return round(x, digits)
-    k = round(y)
-    if 0.5 - abs(y - k) <= abs(y) * 1e-15:  # a half-integer within reach of the error
-        return round(x, digits)
-    return k / scale if k else math.copysign(0.0, x)
-
-
-_SCALES = {4: 1e4, 6: 1e6}
-_EXACT = 2.0**52
