@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from starlette.applications import Starlette
 
@@ -30,8 +31,8 @@ async def _running() -> AsyncIterator[list[int]]:
     steps: list[int] = []
     step = dispatcher.step
 
-    async def counted() -> int:
-        steps.append(await step())
+    async def counted(now: datetime | None = None) -> int:
+        steps.append(await step(now))
         return steps[-1]
 
     dispatcher.step = counted  # type: ignore[method-assign]
