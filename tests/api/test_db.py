@@ -52,7 +52,8 @@ async def test_a_released_connection_sends_nothing(
     monkeypatch.setattr(asyncpg.Connection, "execute", traced)
     async with in_transaction():
         await Lead.filter(id=0).update(title="x")
-    assert [s.strip(" ;").upper() for s in sent[:1] + sent[-1:]] == ["BEGIN", "COMMIT"]
+    verbs = {s.strip(" ;").upper() for s in sent}  # background loops may add their own
+    assert {"BEGIN", "COMMIT"} <= verbs
     assert not [s for s in sent if "RESET" in s.upper() or "UNLISTEN" in s.upper()]
 
 
