@@ -279,7 +279,7 @@ async def read_batch_packed(
         applied = _adjustments_of(adjusted, segment, campaign, _first)
         account = accounts.get(account_id) if account_id is not None else None
         rows = (lead, account, acts.get(lead_id, no_acts), [data for _, data in applied], now_us)
-        inputs[lead_id] = PackedInput(rows, reps)
+        inputs[lead_id] = PackedInput(rows, reps, state.decision)
     return states, inputs
 
 
