@@ -6,6 +6,8 @@ raw statements (leads, accounts, activities) whose rows go straight into the eng
 models. The inputs equal what :func:`api.facts.build_inputs` builds from the same rows, except
 activity properties, which no rule reads and no record keeps (test
 ``tests/api/test_bulk_read.py``); ``build_inputs`` stays the reference for the single-lead path.
+The bulk job reads with :func:`read_batch_packed`: the same rows, left as values for the engine
+workers to validate (no model in the parent); the simulation reads models (:func:`read_batch`).
 """
 
 from __future__ import annotations
