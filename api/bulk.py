@@ -27,7 +27,7 @@ from api.models import DomainEvent, Evaluation, HandoffStep, Lead, LeadStageChan
 from api.shares import apply_shares, first_step, latest_shares, save_shares
 from api.telemetry import BULK_LEADS
 from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RepShare, RulesError
-from rules.record import PackedInput, PackedResult, pack, rows_text
+from rules.record import PackedInput, PackedResult, pack
 
 BATCH = 200
 # Leads past these stages are sales' or final: re-evaluating them on a schedule changes nothing.
@@ -61,9 +61,9 @@ async def evaluate_leads(
 ) -> BulkSummary:
     """Evaluate and apply, batch by batch; each batch is one transaction.
 
-    Pipelined: while batch N is written, the engine workers already evaluate batch N+1 (read
-    before N's writes: its leads are others, and the version check at write time skips any
-    lead that changed meanwhile). Routing state is carried from batch to batch in one
+    Pipelined: batch N+1 is read while the workers evaluate batch N, and evaluated while N is
+    written (read before N's writes: its leads are others, and the version check at write time
+    skips any lead that changed meanwhile). Routing state is carried from batch to batch in one
     :class:`RepBook`, so round robin and capacity see every earlier pick of the run.
     """
     now = now or datetime.now(UTC)
@@ -117,22 +117,27 @@ async def _evaluate(
 ) -> None:
     run = _Run(engine, now, await campaign_keys(), await _active_adjustments(now),
                RepBook(await reps_now(now), now))  # fmt: skip
-    starts = range(0, len(lead_ids), batch_size)
-    batch = await run.start(lead_ids[starts[0] : starts[0] + batch_size])
-    for start in starts:
+    chunks = [lead_ids[i : i + batch_size] for i in range(0, len(lead_ids), batch_size)]
+    batch = run.dispatch(await run.read(chunks[0]))
+    for n in range(len(chunks)):
+        # Batch N+1 is read while the workers evaluate batch N: nothing is written between
+        # (N's rows are written after this read, as before), so it reads what it read after
+        # N's evaluation. It goes to the workers once N is routed: with the reps as N left them.
+        reading = asyncio.ensure_future(run.read(chunks[n + 1])) if n + 1 < len(chunks) else None
         following = None
         try:
             results = await run.finish_evaluation(batch, summary)
-            if start + batch_size < len(lead_ids):
-                following = await run.start(lead_ids[start + batch_size : start + 2 * batch_size])
+            if reading is not None:
+                following = run.dispatch(await reading)
             if results:
                 async with in_transaction():
                     await _write(engine, batch.states, results, trigger, now, summary, run.reps)
         except BaseException:
-            if following is not None:  # let the workers' thread finish before unwinding
-                await asyncio.gather(following.first, return_exceptions=True)
+            # let the read and the workers' thread finish before unwinding
+            await asyncio.gather(*(t for t in (reading, following and following.first) if t),
+                                 return_exceptions=True)  # fmt: skip
             raise
-        done.set(min(start + batch_size, len(lead_ids)))
+        done.set(min((n + 1) * batch_size, len(lead_ids)))
         if following is not None:
             batch = following
 
@@ -154,21 +159,28 @@ class _Run:
     adjustments: list[AdjustmentData]
     reps: RepBook
 
-    async def start(self, lead_ids: Sequence[int]) -> _Batch:
-        """Read the batch (lean columns) and hand it to the engine workers, without waiting."""
+    async def read(self, lead_ids: Sequence[int]) -> tuple[list[LeadState], list[PackedInput]]:
+        """Read the batch (lean columns, in order), without its reps."""
         states, inputs = await read_batch_packed(
             lead_ids,
             now=self.now,
             lookback_days=self.engine.lookback_days,
             campaigns=self.campaigns,
             adjustments=self.adjustments,
-            reps=self.reps.current(),
+            reps=[],
         )
+        return states, [inputs[s.id] for s in states]
+
+    def dispatch(self, read: tuple[list[LeadState], list[PackedInput]]) -> _Batch:
+        """Hand a batch read to the engine workers, with the reps as now, without waiting."""
+        states, rows = read
+        reps = self.reps.current()
+        inputs = {s.id: r._replace(reps=reps) for s, r in zip(states, rows, strict=True)}
         # All leads at once, over every worker (one round trip per worker); inputs and results
         # in their record form (rules/record.py), which the planner only completes into rows.
         first = asyncio.ensure_future(
             self.engine.pool.evaluate_batch_packed(
-                [inputs[s.id] for s in states], rulebook=self.engine.rulebook
+                list(inputs.values()), rulebook=self.engine.rulebook
             )
         )
         return _Batch(states, inputs, first)
@@ -222,13 +234,13 @@ async def route_batch(
                 continue
             if isinstance(outcome, PackedResult):  # packed results come with packed inputs
                 assert isinstance(fact_input, PackedInput)
-                outcome = pack(plain_result(again), rows_text(fact_input.rows))
+                outcome = pack(plain_result(again), fact_input.rows)
             elif isinstance(outcome, dict):
                 outcome = plain_result(again)
             else:
                 outcome = again
             if isinstance(fact_input, PackedInput):
-                fact_input = PackedInput(fact_input.rows, model.reps)
+                fact_input = fact_input._replace(reps=model.reps)
             else:
                 fact_input = model
         to_stage, from_stage, rep_id, shares = _routed(outcome)

@@ -108,6 +108,7 @@ def plan_packed(
     sla = result.sla
     evaluation: dict[str, Any] | None = None
     if decision != lead.decision:
+        result = result.encoded(fact_input.rows)
         evaluation = {
             "lead_id": lead.id,
             "rulebook_version": result.rulebook_version,

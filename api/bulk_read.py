@@ -6,6 +6,8 @@ raw statements (leads, accounts, activities) whose rows go straight into the eng
 models. The inputs equal what :func:`api.facts.build_inputs` builds from the same rows, except
 activity properties, which no rule reads and no record keeps (test
 ``tests/api/test_bulk_read.py``); ``build_inputs`` stays the reference for the single-lead path.
+The bulk job reads with :func:`read_batch_packed`: the same rows, left as values for the engine
+workers to validate (no model in the parent); the simulation reads models (:func:`read_batch`).
 """
 
 from __future__ import annotations
@@ -279,7 +281,7 @@ async def read_batch_packed(
         applied = _adjustments_of(adjusted, segment, campaign, _first)
         account = accounts.get(account_id) if account_id is not None else None
         rows = (lead, account, acts.get(lead_id, no_acts), [data for _, data in applied], now_us)
-        inputs[lead_id] = PackedInput(rows, reps)
+        inputs[lead_id] = PackedInput(rows, reps, state.decision)
     return states, inputs
 
 

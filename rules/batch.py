@@ -49,12 +49,12 @@ def pack(inputs: list[EvaluationInput]) -> tuple[list[tuple[str, int]], list[str
 
 def pack_records(
     inputs: list[PackedInput],
-) -> tuple[list[tuple[record.Rows, int]], list[str]]:
+) -> tuple[list[tuple[tuple[record.Rows, str | None], int]], list[str]]:
     """:func:`pack` for inputs as read (rules/record.py): each lead's values, not encoded, and
     the reps encoded once per distinct list."""
     groups: dict[int, int] = {}
     tables: list[str] = []
-    items: list[tuple[record.Rows, int]] = []
+    items: list[tuple[tuple[record.Rows, str | None], int]] = []
     for inp in inputs:
         group = -1
         if inp.reps:
@@ -62,7 +62,7 @@ def pack_records(
             if group < 0:
                 group = groups[id(inp.reps)] = len(tables)
                 tables.append(_REPS.dump_json(inp.reps).decode())
-        items.append((inp.rows, group))
+        items.append(((inp.rows, inp.in_force), group))
     return items, tables
 
 
@@ -94,9 +94,9 @@ def run_in_worker(
                 if shared is None:
                     shared = tables[group] = _REPS.validate_json(reps[group])
             if packed:
-                inp = record.input_of(raw, shared or [])
-                decided = decide(inp, explain=explain)
-                out.append(record.pack(decided, record.rows_text(raw)))
+                rows, in_force = raw
+                inp = record.input_of(rows, shared or [])
+                out.append(record.pack(decide(inp, explain=explain), rows, in_force))
                 continue
             inp = EvaluationInput.model_validate_json(raw)
             if shared is not None:

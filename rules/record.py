@@ -17,6 +17,7 @@ write (``tests/rules/test_record.py`` and ``tests/api/test_inserts.py`` compare 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -93,6 +94,19 @@ class PackedResult(NamedTuple):
     """The route and rep, as the digest key has them when the lead is routed."""
     digest_tail: str
     """The digest key's text after the routing item."""
+    columns: list[Any] | None = None
+    """The four columns as data, when the worker left them unencoded (the decision was the
+    one in force: no record expected); the text fields are empty then (:meth:`encoded`)."""
+
+    def encoded(self, rows: Rows) -> PackedResult:
+        """This result with its record's text (``rows``: its input as read)."""
+        if self.columns is None:
+            return self
+        parts = _encode(self.columns)
+        return self._replace(
+            input=rows_text(rows), fired=parts[0], contributions=parts[1],
+            score_rows=parts[2], outcome=parts[3][:-1], columns=None,
+        )  # fmt: skip
 
     def outcome_json(self, refused: str | None) -> str:
         return f'{self.outcome},"refused_transition":{_quote(refused)}}}'
@@ -118,12 +132,15 @@ _COLUMN_GAP = ',"\\u0000",'
 _DIGEST_GAP = '"\\u0000"'
 
 
-def pack(decided: dict[str, Any], input_record: str) -> PackedResult:
+def pack(decided: dict[str, Any], rows: Rows, in_force: str | None = None) -> PackedResult:
     """``Evaluator.decide``'s data (or a result model's dump) as a :class:`PackedResult`, with
-    the text of its input (:func:`rows_text`).
+    the text of its input (``rows``, as read: :func:`rows_text`).
 
     The four JSON columns take one encoder call, the digest's parts another (an encoder call
-    costs more than the little text of each part)."""
+    costs more than the little text of each part). When the decision's digest is ``in_force``
+    (the lead's stored one) with or without routing, nothing will be recorded unless the
+    lifecycle guards say otherwise: the columns are left as data (:meth:`PackedResult.encoded`
+    writes them if they are needed after all)."""
     stage, routing, sla = decided["stage"], decided["routing"], decided["sla"]
     scores = decided["scores"]
     fired = decided["fired"]
@@ -143,10 +160,6 @@ def pack(decided: dict[str, Any], input_record: str) -> PackedResult:
             "sla": _sla_row(sla) if sla else None,
         },
     ]
-    texts = column_json([columns[0], _GAP, columns[1], _GAP, columns[2], _GAP, columns[3]])
-    parts = texts[1:-1].split(_COLUMN_GAP)
-    if len(parts) != 4:
-        parts = [column_json(c) for c in columns]
     key = [
         version,
         _GAP,
@@ -167,9 +180,20 @@ def pack(decided: dict[str, Any], input_record: str) -> PackedResult:
             f", {digest_json(key[5])}, {digest_json(key[6])}, ",
             f", {digest_json(key[8])}]",
         ]
+    digest_head, digest_fired = digest[0], digest[1]
+    digest_route, digest_tail = digest[4][2:-1], digest[3][:-2] + "]"
+    deferred = False
+    if in_force is not None:
+        start = f"{digest_head}{_quote(rows[0][9])}{digest_fired}null], "
+        deferred = any(
+            hashlib.blake2b(f"{start}{route}{digest_tail}".encode(), digest_size=16).hexdigest()
+            == in_force
+            for route in ("null", digest_route)
+        )
+    parts = ["", "", "", "}"] if deferred else _encode(columns)
     return PackedResult(
         rulebook_version=version,
-        input=input_record,
+        input="" if deferred else rows_text(rows),
         from_stage=stage["from_stage"],
         to_stage=to_stage,
         rule=rule,
@@ -186,11 +210,21 @@ def pack(decided: dict[str, Any], input_record: str) -> PackedResult:
         contributions=parts[1],
         score_rows=parts[2],
         outcome=parts[3][:-1],
-        digest_head=digest[0],
-        digest_fired=digest[1],
-        digest_route=digest[4][2:-1],
-        digest_tail=digest[3][:-2] + "]",
+        digest_head=digest_head,
+        digest_fired=digest_fired,
+        digest_route=digest_route,
+        digest_tail=digest_tail,
+        columns=columns if deferred else None,
     )
+
+
+def _encode(columns: list[Any]) -> list[str]:
+    """The four columns' text, in one encoder call."""
+    texts = column_json([columns[0], _GAP, columns[1], _GAP, columns[2], _GAP, columns[3]])
+    parts = texts[1:-1].split(_COLUMN_GAP)
+    if len(parts) != 4:
+        parts = [column_json(c) for c in columns]
+    return parts
 
 
 def _part(c: dict[str, Any]) -> list[Any]:
@@ -227,6 +261,8 @@ class PackedInput(NamedTuple):
 
     rows: Rows
     reps: list[RepData]
+    in_force: str | None = None
+    """The digest of the lead's decision in force (``pack``'s ``in_force``)."""
 
     def model(self) -> EvaluationInput:
         return input_of(self.rows, self.reps)

@@ -18,7 +18,7 @@ from api.facts import _active_adjustments, reps_now
 from api.inserts import _table
 from api.models import Evaluation, Lead
 from api.outcomes import decision_digest, plan_rows
-from rules.record import PackedResult, pack, rows_text
+from rules.record import PackedResult, pack
 from tests.api.lead_data import ANCHOR, lead_with_account_and_campaign
 
 STAMPED = {"created_at", "duration_ms"}
@@ -52,8 +52,14 @@ async def test_packed_plans_equal_plain_plans(app: Starlette) -> None:
         assert isinstance(data, dict)
         assert isinstance(record, PackedResult)
         # packed in the parent from the plain data (a lead routed again): the same record
-        again = pack(data, rows_text(packed[state.id].rows))
+        rows = packed[state.id].rows
+        again = pack(data, rows)
         assert again._replace(duration_ms=0) == record._replace(duration_ms=0)
+        # the decision in force: the worker leaves the columns as data, written when needed
+        deferred = pack(data, rows, decision_digest(data, "new", None, routed=False))
+        assert deferred.columns is not None
+        assert deferred.fired == ""
+        assert deferred.encoded(rows)._replace(duration_ms=0) == again._replace(duration_ms=0)
         # a third are customers already: their moves are refused
         state.stage = LifecycleStage.CUSTOMER if n % 3 == 1 else LifecycleStage.NEW
         for has_open_handoff in (False, True):
@@ -64,8 +70,8 @@ async def test_packed_plans_equal_plain_plans(app: Starlette) -> None:
                 "has_open_handoff": has_open_handoff,
             }
             ours = plan_packed(
-                lead=state, fact_input=packed[state.id], result=record, reps=texts, counts=counts,
-                **args,
+                lead=state, fact_input=packed[state.id], reps=texts, counts=counts,
+                result=deferred if has_open_handoff else record, **args,
             )  # fmt: skip
             theirs = plan_rows(lead=cast(Lead, state), fact_input=inputs[state.id], result=data,
                                **args)  # fmt: skip
