@@ -18,7 +18,7 @@ from api.bulk_read import LeadState
 from api.enums import EvaluationTrigger, LifecycleStage
 from api.lifecycle import guard_move
 from api.models import Handoff
-from api.outcomes import RowPlan, _events
+from api.outcomes import RowPlan, _events, lead_changes
 from api.telemetry import EVALUATIONS
 from rules import RepData
 from rules.record import PackedInput, PackedResult, column_json
@@ -156,8 +156,14 @@ def plan_packed(
         evaluation=evaluation,
         stage_change=stage_change,
         handoff=handoff,
-        lead_changes=_lead_changes(
-            lead, result, stage_after if moved else None, now, owner_id, decision
+        lead_changes=lead_changes(
+            lead,  # type: ignore[arg-type]  # as above
+            result.scores,
+            result.next_change_at,
+            stage_after if moved else None,
+            now,
+            owner_id,
+            decision,
         ),
         refused=refused,
         unrouted=moved and reaches_handoff and owner_id is None,
@@ -169,34 +175,3 @@ def count_outcomes(trigger: EvaluationTrigger, counts: Counter[str]) -> None:
     """The evaluation counters, once per batch and outcome (as ``plan_rows`` counts per lead)."""
     for outcome, n in counts.items():
         EVALUATIONS.labels(trigger=str(trigger), outcome=outcome).inc(n)
-
-
-def _lead_changes(
-    lead: LeadState,
-    result: PackedResult,
-    new_stage: LifecycleStage | None,
-    now: datetime,
-    owner_id: int | None,
-    decision: str,
-) -> dict[str, object]:
-    """``api.outcomes._lead_changes``: only what differs; times always move."""
-    scores = result.scores
-    changes: dict[str, object] = {}
-    if scores != lead.scores:
-        changes["scores"] = scores
-        changes["fit_score"] = scores.get("fit", 0.0)
-        changes["engagement_score"] = scores.get("engagement", 0.0)
-    if new_stage is not None:
-        changes["stage"] = new_stage
-        changes["stage_entered_at"] = now
-        if new_stage == LifecycleStage.MQL:
-            changes["mql_at"] = now
-    if owner_id is not None:
-        changes["owner_id"] = owner_id
-    if decision != lead.decision:
-        changes["decision"] = decision
-    if changes:
-        changes["version"] = lead.version + 1
-    changes["evaluated_at"] = now
-    changes["rescore_at"] = result.next_change_at
-    return changes

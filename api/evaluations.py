@@ -22,6 +22,7 @@ from rules import (
     RuleExplanation,
     WhyNot,
 )
+from rules.record import pack_sla
 
 FORMAT = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -116,7 +117,7 @@ def pack_result(result: EvaluationResult | Plain) -> dict[str, Any]:
             "stage": [stage["from_stage"], stage["to_stage"], stage.get("rule"),
                       stage.get("reason")],
             "routing": _pack_routing(data["routing"]),
-            "sla": _pack_sla(sla) if sla else None,
+            "sla": pack_sla(sla) if sla else None,
         },
     }  # fmt: skip
 
@@ -136,19 +137,6 @@ def _pack_routing(routing: Plain) -> list[Any]:
     shares = routing.get("shares")
     if shares:
         row.append([s.model_dump(mode="json") for s in shares])
-    return row
-
-
-def _pack_sla(sla: Plain) -> list[Any]:
-    """Four items on the wall clock (the form older rows have), six with a business clock or a
-    queued start, seven with an escalation time (issue 16)."""
-    row: list[Any] = [sla["rule"], sla["priority"], sla["hours"], micros(sla["deadline"])]
-    clock, starts_at = sla.get("clock", "wall"), sla.get("starts_at")
-    escalate = sla.get("escalate_at")
-    if clock != "wall" or starts_at is not None or escalate is not None:
-        row += [clock, micros(starts_at) if starts_at else None]
-    if escalate is not None:
-        row.append(micros(escalate))
     return row
 
 

@@ -258,8 +258,14 @@ def plan_rows(
         evaluation=evaluation,
         stage_change=stage_change,
         handoff=handoff,
-        lead_changes=_lead_changes(
-            lead, data, stage_after if moved else None, now, owner_id, decision
+        lead_changes=lead_changes(
+            lead,
+            {name: s["value"] for name, s in data["scores"].items()},
+            data["next_change_at"],
+            stage_after if moved else None,
+            now,
+            owner_id,
+            decision,
         ),
         refused=refused,
         unrouted=moved and reaches_handoff and owner_id is None,
@@ -270,16 +276,17 @@ plan_outcome = _as_models(plan_rows)
 """:func:`plan_rows`, with the rows as unsaved models (single lead, simulation)."""
 
 
-def _lead_changes(
+def lead_changes(
     lead: Lead,
-    result: Plain,
+    scores: dict[str, float],
+    next_change_at: datetime | None,
     new_stage: LifecycleStage | None,
     now: datetime,
     owner_id: int | None,
     decision: str,
 ) -> dict[str, object]:
-    """Only what differs: the version moves when something did; times always move."""
-    scores = {name: s["value"] for name, s in result["scores"].items()}
+    """Only what differs: the version moves when something did; times always move. Shared
+    with the bulk planner (``api.bulk_plan``), which reads scores from packed results."""
     changes: dict[str, object] = {}
     if scores != lead.scores:
         changes["scores"] = scores
@@ -297,7 +304,7 @@ def _lead_changes(
     if changes:
         changes["version"] = lead.version + 1
     changes["evaluated_at"] = now
-    changes["rescore_at"] = result["next_change_at"]
+    changes["rescore_at"] = next_change_at
     return changes
 
 

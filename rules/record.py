@@ -157,7 +157,7 @@ def pack(decided: dict[str, Any], rows: Rows, in_force: str | None = None) -> Pa
         {
             "stage": [stage["from_stage"], to_stage, rule, reason],
             "routing": route_row,
-            "sla": _sla_row(sla) if sla else None,
+            "sla": pack_sla(sla) if sla else None,
         },
     ]
     key = [
@@ -232,9 +232,10 @@ def _part(c: dict[str, Any]) -> list[Any]:
             c["value"], c.get("activity_age_days")]  # fmt: skip
 
 
-def _sla_row(sla: dict[str, Any]) -> list[Any]:
-    """``api.evaluations._pack_sla``: four items on the wall clock, six with a business clock
-    or a queued start, seven with an escalation time."""
+def pack_sla(sla: dict[str, Any]) -> list[Any]:
+    """A record's SLA: four items on the wall clock (the form older rows have), six with a
+    business clock or a queued start, seven with an escalation time (issue 16). Shared with
+    ``api.evaluations.pack_result``."""
     row: list[Any] = [sla["rule"], sla["priority"], sla["hours"], micros(sla["deadline"])]
     clock, starts_at = sla.get("clock", "wall"), sla.get("starts_at")
     escalate = sla.get("escalate_at")
