@@ -296,9 +296,6 @@ class Evaluation(relay.Node):
     """The report's headline when the caller computed it already (list pages)."""
     remember: strawberry.Private[HeadlineKey | None] = None
     """Where the report keeps its headline once computed (schema/headlines.py)."""
-    why_not: strawberry.Private[list[RuleExplanationData] | None] = None
-    """"Why not" as the evaluation that wrote this record computed it (evaluateLead has it at
-    hand): the report uses it instead of replaying the stored input, which gives the same."""
     explain_now: strawberry.Private[Explain | None] = None
     """Computes "why not" from the evaluation that wrote this record, when a report asks
     (evaluateLead: the engine explains nothing unless the answer needs it)."""
@@ -318,7 +315,6 @@ class Evaluation(relay.Node):
             self.focus,
             self.known_headline,
             self.remember,
-            why_not=self.why_not,
             explain_now=self.explain_now,
         )
         return EvaluationReport(source=source)
@@ -353,18 +349,14 @@ def record_source(
     headline: str | None = None,
     remember: HeadlineKey | None = None,
     *,
-    why_not: list[RuleExplanationData] | None = None,
     explain_now: Explain | None = None,
 ) -> ReportSource:
     """A report source over a stored record: "why not" replays its input on its version,
-    unless the evaluation that wrote the record gave it (``why_not``) or can compute it
-    from what it ran on (``explain_now``)."""
+    unless the evaluation that wrote the record can compute it from what it ran on
+    (``explain_now``)."""
     source = ReportSource(focus, row=row, headline=headline, remember=remember)
-    fresh = why_not
 
     async def explain(only: Collection[str] | None) -> list[RuleExplanationData]:
-        if fresh is not None:
-            return fresh if only is None else [n for n in fresh if n.rule in only]
         if explain_now is not None:
             return await explain_now(only)
         return await replay_why_not(row, focus.explainers, result=source.result, only=only)
