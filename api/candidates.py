@@ -1,24 +1,26 @@
-"""The engine worker that ``simulateRulebook`` evaluates candidates on, shared by requests.
+"""The engine workers ``simulateRulebook`` evaluates on, shared by requests.
 
-Starting a worker process (spawn, imports, the C extension) cost every request a second or
-more before its first lead. One worker is started on the first request and kept: each request
-names its candidate (``rulebook=``), the worker keeps the two most recently used versions
-compiled (rules/worker.py), so repeating a simulation compiles nothing again and a new
-candidate starts no process. Requests at the same time take turns on it, batch by batch; the
-active version's pass runs on the live engine's workers as before. Closed with the app.
+Starting worker processes (spawn, imports, the C extension) cost every request a second or more
+before its first lead. One pool, a worker per core (``api.engine.cpu_count``, as the CLI's), is
+started on the first request and kept: each request names its candidate (``rulebook=``) and
+the simulation decides each lead with the active version and the candidate in one pair job
+per worker (rules/pair.py), so every worker holds both compiled (a worker keeps the two most
+recently used versions, rules/worker.py): repeating a simulation compiles nothing again and a
+new candidate starts no process. Simulations on this pool take turns, one at a time
+(``api.simulation``: a lock per pool), each using every worker. Closed with the app.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from api.engine import RulesEngine
+from api.engine import RulesEngine, cpu_count
 from rules import EnginePool, Rulebook
 from rules.errors import PoolClosed
 
 
 class CandidateEngines:
-    """One lazily started, one-worker pool; an engine per candidate on it."""
+    """One lazily started pool with a worker per core; an engine per candidate on it."""
 
     def __init__(self, *, timeout_s: float = 5.0) -> None:
         self._timeout_s = timeout_s
@@ -33,7 +35,7 @@ class CandidateEngines:
                 raise PoolClosed("candidate engines are closed")
             if self._pool is None:
                 self._pool = await asyncio.to_thread(
-                    EnginePool, book, workers=1, timeout=self._timeout_s
+                    EnginePool, book, workers=cpu_count(), timeout=self._timeout_s
                 )
             pool = self._pool
         return await asyncio.to_thread(RulesEngine, book, pool=pool)

@@ -96,9 +96,8 @@ def simulate_command(
         current = await asyncio.to_thread(
             RulesEngine, load_version(row), workers=settings.engine_workers
         )
-        candidate = await asyncio.to_thread(
-            RulesEngine, candidate_book, workers=settings.engine_workers
-        )
+        # The same workers: each decides a lead with both versions in one pair job.
+        candidate = await asyncio.to_thread(current.with_rulebook, candidate_book)
         try:
             total = await Lead.filter(lead_filter.query()).count()
             with Progress(

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import cast
+from weakref import WeakKeyDictionary
 
 from api.bulk import BATCH, RepBook, _frozen_heap, route_batch
-from api.bulk_read import LeadState, campaign_keys, read_batch
+from api.bulk_read import LeadState, campaign_keys, read_batch_packed
 from api.bulk_write import open_handoff_leads
 from api.engine import RulesEngine
 from api.enums import LifecycleStage
@@ -48,8 +49,18 @@ from api.impact import (
 from api.lead_filter import LeadFilter
 from api.models import Lead, LeadStageChange
 from api.simulation_routing import Router, same_reps
-from rules import AdjustmentData, EvaluationInput, EvaluationResult, RepData, RulesError, WhyNot
-from rules.brief import BriefOutcome
+from rules import (
+    AdjustmentData,
+    EnginePool,
+    EvaluationInput,
+    EvaluationResult,
+    RepData,
+    RulesError,
+    WhyNot,
+)
+from rules.brief import BriefOutcome, BriefResult
+from rules.models import LeadData
+from rules.record import PackedInput, Rows
 
 __all__ = ["Impact", "MovePlan", "Sample", "plan_moves", "simulate"]
 
@@ -87,12 +98,26 @@ async def simulate(
     )
     if limit is not None:
         ids = ids[:limit]
-    run = _Run(current, candidate, now, await campaign_keys(), await _active_adjustments(now),
-               RepBook(await reps_now(now), now), samples, Router(candidate))  # fmt: skip
-    with _frozen_heap():  # as the bulk job: the collector skips the objects alive at start
-        await _batches(run, impact, ids, on_progress)
-        await run.explain_samples(impact)
+    async with _turn(candidate.pool):
+        run = _Run(current, candidate, now, await campaign_keys(), await _active_adjustments(now),
+                   RepBook(await reps_now(now), now), samples, Router(candidate))  # fmt: skip
+        with _frozen_heap():  # as the bulk job: the collector skips the objects alive at start
+            await _batches(run, impact, ids, on_progress)
+            await run.explain_samples(impact)
     return impact
+
+
+_turns: WeakKeyDictionary[EnginePool, asyncio.Lock] = WeakKeyDictionary()
+
+
+def _turn(pool: EnginePool) -> asyncio.Lock:
+    """One simulation at a time on a pool: each uses all its workers (one pair job per worker
+    per batch), and a worker holds two versions compiled (rules/worker.py), so simulations of
+    two candidates at once would compile them again on every batch."""
+    lock = _turns.get(pool)
+    if lock is None:
+        lock = _turns[pool] = asyncio.Lock()
+    return lock
 
 
 async def _batches(
@@ -130,7 +155,9 @@ Outcomes = list[BriefOutcome]
 @dataclass(slots=True)
 class _Batch:
     states: list[LeadState]
-    inputs: dict[int, EvaluationInput]
+    inputs: dict[int, PackedInput]
+    """As read (rules/record.py): the workers build the models, the parent only the few it
+    routes or explains (:attr:`models`)."""
     reps: list[RepData]
     """The routing state the batch was read (and evaluated) with."""
     stays: dict[int, str]
@@ -140,6 +167,13 @@ class _Batch:
     reps_routed: list[RepData] = field(default_factory=list)
     """The routing state when the batch was routed: what the bulk job would have read it with
     (it reads a batch after routing the one before)."""
+    models: dict[int, EvaluationInput] = field(default_factory=dict)
+    """The inputs as models of the leads the candidate leaves at or moves into the handoff
+    stage: the only ones routing reads."""
+
+    def model(self, lead_id: int) -> EvaluationInput:
+        found = self.models.get(lead_id)
+        return found if found is not None else self.inputs[lead_id].model()
 
 
 @dataclass(slots=True)
@@ -174,12 +208,13 @@ class _Run:
     pending: dict[str, list[_Pending]] = field(default_factory=lambda: {k: [] for k in KINDS})
 
     async def start(self, lead_ids: Sequence[int]) -> _Batch:
-        """Read the batch as the bulk job does (with the reps as now) and hand it to both
-        engines at once, one ``evaluate_brief`` each (the stays check rides with the
-        candidate's), on the run's threads, without waiting."""
+        """Read the batch as the bulk job does (with the reps as now, in record form) and hand
+        it to the workers, one pair job per worker (rules/pair.py: each lead decided brief by
+        both versions in one round trip; the stays check rides along, candidate only), on the
+        run's threads, without waiting."""
         candidate = self.candidate
         reps = self.reps.current()
-        states, inputs = await read_batch(
+        states, inputs = await read_batch_packed(
             lead_ids,
             now=self.now,
             lookback_days=candidate.lookback_days,
@@ -188,54 +223,67 @@ class _Run:
             reps=reps,
         )
         ids = [s.id for s in states]
-        ordered = [inputs[i] for i in ids]
         stays = await _entered_handoff_from(states, candidate.handoff_stage)
-        again = [
-            inputs[i].model_copy(
-                update={"lead": inputs[i].lead.model_copy(update={"stage": stays[i]})}
-            )
-            for i in stays
-        ]
+        items = [inputs[i] for i in ids] + [_at_stage(inputs[i], stays[i]) for i in stays]
+        both = [True] * len(ids) + [False] * len(stays)
         open_handoffs = await open_handoff_leads(ids) if ids else set()
         loop = asyncio.get_running_loop()
+        call = partial(
+            candidate.pool.evaluate_pairs_sync,
+            items,
+            both,
+            before=self.current.rulebook,
+            after=candidate.rulebook,
+        )
 
-        def brief(engine: RulesEngine, batch: list[EvaluationInput]) -> Awaitable[Outcomes]:
-            call = partial(engine.pool.evaluate_brief_sync, batch, rulebook=engine.rulebook)
-            return loop.run_in_executor(self.threads, call)
+        async def pairs() -> tuple[Outcomes, Outcomes, Outcomes]:
+            befores: list[BriefOutcome] = []
+            afters: list[BriefOutcome] = []
+            for pair in await loop.run_in_executor(self.threads, call):
+                before, after = (pair, pair) if isinstance(pair, RulesError) else pair
+                if before is not None:
+                    befores.append(before)
+                afters.append(after)
+            return befores, afters[: len(ids)], afters[len(ids) :]
 
-        async def both() -> tuple[Outcomes, Outcomes, Outcomes]:
-            befores, afters = await asyncio.gather(
-                brief(self.current, ordered), brief(candidate, ordered + again)
-            )
-            return befores, afters[: len(ordered)], afters[len(ordered) :]
-
-        evaluated = asyncio.ensure_future(both())
+        evaluated = asyncio.ensure_future(pairs())
         return _Batch(states, inputs, reps, stays, open_handoffs, evaluated)
 
-    async def route(self, batch: _Batch) -> dict[int, tuple[EvaluationInput, Counted]]:
+    async def route(
+        self, batch: _Batch
+    ) -> dict[int, tuple[EvaluationInput | PackedInput, Counted]]:
         """The candidate's results routed as the bulk job routes them (the routing state moves
         on here, before the next batch is counted): in-process (:class:`Router`), first as the
         bulk job would have read the batch had it not been read ahead."""
         _, afters, _ = await batch.evaluated
-        ordered = [batch.inputs[s.id] for s in batch.states]
+        handoff = self.router.handoff_stage
+        batch.models = {
+            state.id: batch.inputs[state.id].model()
+            for state, after in zip(batch.states, afters, strict=True)
+            if isinstance(after, BriefResult)
+            and (after.stage.to_stage or after.stage.from_stage) == handoff
+        }
+        ordered = [batch.models.get(s.id) for s in batch.states]
         batch.reps_routed = self.reps.current()
         if not same_reps(batch.reps, batch.reps_routed):
             afters = self.router.as_read(ordered, afters, batch.reps_routed)
         self.router.batch(ordered, afters)
+        inputs: dict[int, EvaluationInput | PackedInput] = dict(batch.inputs)
+        inputs.update(batch.models)  # route_batch routes models only (api.bulk.route_batch)
         routed, _ = await route_batch(
             cast(RulesEngine, self.router),  # route_batch reads handoff_stage and evaluate
             self.reps,
             batch.states,
-            batch.inputs,
+            cast(dict[int, EvaluationInput], inputs),  # as read: models where routed
             cast(list[EvaluationResult | RulesError], afters),
         )
-        return cast(dict[int, tuple[EvaluationInput, Counted]], routed)
+        return cast(dict[int, tuple[EvaluationInput | PackedInput, Counted]], routed)
 
     def count(
         self,
         impact: Impact,
         batch: _Batch,
-        routed: dict[int, tuple[EvaluationInput, Counted]],
+        routed: dict[int, tuple[EvaluationInput | PackedInput, Counted]],
     ) -> None:
         """What publishing would do to each lead: :func:`plan_moves`, as the bulk job plans."""
         candidate = self.candidate
@@ -258,7 +306,9 @@ class _Run:
                 has_open_handoff=state.id in batch.open_handoffs,
             )
             if self._sample(count_lead(impact, state, plan, before, after), state, plan):
-                self.inputs[state.id] = _as_read(batch, batch.inputs[state.id], fact_input)
+                read = batch.model(state.id)
+                as_routed = fact_input if isinstance(fact_input, EvaluationInput) else read
+                self.inputs[state.id] = _as_read(batch, read, as_routed)
 
     def _sample(self, kinds: list[str], lead: LeadState, plan: MovePlan) -> bool:
         """Keep the lead as a sample of each kind of change that has room; True if kept."""
@@ -334,6 +384,17 @@ def _as_read(
         return before, after
     as_read = before.model_copy(update={"reps": batch.reps_routed})
     return as_read, as_read if after is before else after
+
+
+_STAGE = tuple(LeadData.model_fields).index("stage")
+"""Where a lead's stage is in its record-form row (rules/record.py: the fields in order)."""
+
+
+def _at_stage(inp: PackedInput, stage: str) -> PackedInput:
+    """The input with the lead at ``stage`` (the stays check: the stage it came from)."""
+    lead, *rest = inp.rows
+    rows = ((*lead[:_STAGE], stage, *lead[_STAGE + 1 :]), *rest)
+    return inp._replace(rows=cast(Rows, rows))
 
 
 async def _entered_handoff_from(leads: Sequence[LeadState], handoff_stage: str) -> dict[int, str]:

@@ -34,12 +34,15 @@ class Router:
         """The batch's results by the identity of their input's lead (``route_batch`` copies
         an input with other reps; the copy shares the lead)."""
 
-    def batch(self, inputs: Sequence[EvaluationInput], results: Sequence[BriefOutcome]) -> None:
-        """The batch ``route_batch`` is about to route (the inputs in results' order)."""
+    def batch(
+        self, inputs: Sequence[EvaluationInput | None], results: Sequence[BriefOutcome]
+    ) -> None:
+        """The batch ``route_batch`` is about to route (the inputs in results' order; None
+        for leads it does not route: the candidate leaves them off the handoff stage)."""
         self._results = {
             id(inp.lead): result
             for inp, result in zip(inputs, results, strict=True)
-            if isinstance(result, BriefResult)
+            if inp is not None and isinstance(result, BriefResult)
         }
 
     async def evaluate(self, fact_input: EvaluationInput, *, explain: bool = False) -> BriefResult:
@@ -54,19 +57,21 @@ class Router:
 
     def as_read(
         self,
-        inputs: Sequence[EvaluationInput],
+        inputs: Sequence[EvaluationInput | None],
         results: list[BriefOutcome],
         reps: list[RepData],
     ) -> list[BriefOutcome]:
         """The results as they would be had the batch been read with ``reps``. Only routing
         depends on the reps, and only at the handoff stage (elsewhere it routes nowhere); a
         lead moving into it is routed again by ``route_batch`` with the reps of the moment
-        whatever its first result says, so only the leads staying there are routed here."""
+        whatever its first result says, so only the leads staying there are routed here (their
+        inputs are given: None only for leads the candidate leaves off that stage)."""
         out = list(results)
         staying = (None, self.handoff_stage)
         for i, (inp, result) in enumerate(zip(inputs, results, strict=True)):
             if (
-                isinstance(result, BriefResult)
+                inp is not None
+                and isinstance(result, BriefResult)
                 and result.stage.from_stage == self.handoff_stage
                 and result.stage.to_stage in staying
             ):

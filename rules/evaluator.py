@@ -26,6 +26,7 @@ from rules.compiler import (
     part_keys,
 )
 from rules.conditions import fields_used
+from rules.effects import EffectTexts, precedence, stage_outcome
 from rules.encoding import FactWriter, json_string
 from rules.engine import EngineRuleset
 from rules.errors import EngineError, InvalidInput
@@ -39,7 +40,7 @@ from rules.models import (
     Section,
 )
 from rules.packing import activity_types, fact_kind
-from rules.rulebook import Rulebook, Transition
+from rules.rulebook import Rulebook
 from rules.scoring import ScorePlan
 from rules.session import SUBJECT_1_ID, SUBJECT_2_ID, Sessions
 
@@ -81,11 +82,7 @@ class Evaluator:
             if not self._signal(self.compiled.rules[name].rule).per_activity
             and not any(a.endswith("t") for a in self.compiled.rules[name].activity_aliases)
         }
-        self._signals = {s.name: s for s in book.signals}
-        self._transitions = {t.name: t for t in book.transitions}
-        self._sla_rules = {r.name: r for r in book.sla.rules}
         self._handoff = Handoff(book)
-        self._order = {r: i for i, r in enumerate(self.compiled.conditions)}
         self._lookback = book.lookback_days
         self.sessions = Sessions(self.rulesets, reuse=reuse_sessions)
         """The engine session, reused from lead to lead (rules/session.py)."""
@@ -118,14 +115,18 @@ class Evaluator:
         ]
         """Per engine ruleset, the subject facts of rounds 1 and 2 as JSON."""
         self._tails = ("", "", "")
-        self._precedence = _precedence(book)
-        self._effects = {  # signals of scores without decay: always their full points
-            s.name: f"{s.score} {points:+g}"
-            for s in book.signals
-            if not book.scores[s.score].half_life_days
-            for points in [self._plan.signals[s.name][4]]
-        }
-        self._stage_effects: dict[tuple[str, str, bool], str] = {}
+        self._precedence = precedence(book)
+        self._effect_texts = EffectTexts(book, compiled, self._plan)
+        self.fact_key = (
+            self._lookback,
+            tuple(sorted(self._fields)),
+            tuple(sorted((k, src) for k, (src, _) in compiled.regexes.items())),
+            tuple(sorted(compiled.activity_windows.items())),
+            tuple((name, s.adjustment_bound) for name, s in book.scores.items()),
+        )
+        """What this rulebook's facts depend on besides the input (rules/facts.py's
+        ``FactBuilder`` arguments): two evaluators with the same key build the same facts of
+        an input (rules/pair.py builds them once for both)."""
 
     def _age_from(self, engine_name: str) -> int:
         """How the age of a match of this engine rule is read from its message."""
@@ -187,12 +188,53 @@ class Evaluator:
         """The evaluation as plain data with the fields of :class:`EvaluationResult`, built by
         this module's own code (so not validated again per lead: validate at the boundaries)."""
         started = time.perf_counter()
-        book = self.book
+        hits, contributions, scores, subject_2, facts, fired_names = self.match(inp)
+        stage = self._stage(inp, fired_names)
+        final_stage = stage["to_stage"] or stage["from_stage"]
+        routing, sla = self._handoff.route_and_sla(inp, fired_names, final_stage)
+        return {
+            "rulebook_version": self.book.version,
+            "fired": self._effect_texts.fired_list(
+                fired_names, contributions, stage, routing, sla, rep_label(inp, routing["rep_id"])
+            ),
+            "contributions": contributions,
+            "scores": scores,
+            "stage": stage,
+            "routing": routing,
+            "sla": sla,
+            "not_fired": self._explain(fired_names, subject_2, facts) if explain else [],
+            "next_change_at": self.horizon.next_change_of(
+                inp, facts.recent, facts.ahead, contributions, scores, hits
+            ),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+
+    def facts_of(self, inp: EvaluationInput) -> Facts:
+        """The facts of ``inp`` without their engine JSON (:meth:`match` writes that for its
+        own session): what rules/pair.py shares between evaluators of equal ``fact_key``."""
+        return self._facts.build(inp)
+
+    def match(
+        self, inp: EvaluationInput, facts: Facts | None = None
+    ) -> tuple[
+        dict[str, list[float | None]],
+        list[dict[str, Any]],
+        dict[str, dict[str, Any]],
+        dict[str, Any],
+        Facts,
+        set[str],
+    ]:
+        """Both engine rounds of one lead: signal hits, contributions, scores, the round-2
+        subject, the facts and the fired rule names. ``facts`` (from :meth:`facts_of` of an
+        evaluator with the same ``fact_key``) are used instead of building them again."""
         if inp.lead.stage not in self._stages:
-            valid = ", ".join(book.stages.all)
+            valid = ", ".join(self.book.stages.all)
             raise InvalidInput(f"unknown stage `{inp.lead.stage}` (valid: {valid})")
         sid = self.sessions.open()
-        facts = self._facts.build(inp, sid)
+        if facts is None:
+            facts = self._facts.build(inp, sid)
+        else:
+            facts.texts, facts.newest = self._facts._texts(facts.recent, sid)
         self._asserted = [[] for _ in self.rulesets]
         try:
             hits = self._match_signals(sid, facts)
@@ -214,25 +256,25 @@ class Evaluator:
             self.sessions.discard()
             raise
         self._end_session(sid)
-        stage = self._stage(inp, fired_names)
+        return hits, contributions, scores, subject_2, facts, fired_names
+
+    def decide_brief(self, inp: EvaluationInput, facts: Facts | None = None) -> tuple[Any, ...]:
+        """What a simulation counts of :meth:`decide` (rules/brief.py's ``shape`` of it, the
+        same values), without what it never reads: no effect texts, SLA, horizon or timing."""
+        _, _, scores, _, _, fired = self.match(inp, facts)
+        stage = self._stage(inp, fired)
         final_stage = stage["to_stage"] or stage["from_stage"]
-        routing, sla = self._handoff.route_and_sla(inp, fired_names, final_stage)
-        return {
-            "rulebook_version": book.version,
-            "fired": self._fired_list(
-                fired_names, contributions, stage, routing, sla, rep_label(inp, routing["rep_id"])
-            ),
-            "contributions": contributions,
-            "scores": scores,
-            "stage": stage,
-            "routing": routing,
-            "sla": sla,
-            "not_fired": self._explain(fired_names, subject_2, facts) if explain else [],
-            "next_change_at": self.horizon.next_change_of(
-                inp, facts.recent, facts.ahead, contributions, scores, hits
-            ),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
+        route: tuple[str | None, str | None] = (None, None)
+        if final_stage == self._handoff.book.stages.handoff:
+            routing, _ = self._handoff.route_and_sla(inp, fired, final_stage)
+            route = (routing["route"], routing["rep_id"])
+        return (
+            self.book.version,
+            self._effect_texts.order(fired),
+            {name: float(s["value"]) for name, s in scores.items()},
+            (stage["from_stage"], stage["to_stage"], stage["rule"], stage["reason"]),
+            route,
+        )
 
     def _match_signals(self, sid: str, facts: Facts) -> dict[str, list[float | None]]:
         """Round 1: activities, then the subject. Signal name → ages (days) of its matches.
@@ -329,69 +371,7 @@ class Evaluator:
         return self._plan.scores(contributions, facts.adjustments)
 
     def _stage(self, inp: EvaluationInput, fired: set[str]) -> dict[str, Any]:
-        """Disqualification wins; then side stages (recycle); then the most advanced stage
-        (the first in file order among equals)."""
-        current = inp.lead.stage
-        chosen: Transition | None = None
-        best: tuple[int, int, int, int] | None = None
-        precedence = self._precedence
-        for name in fired:
-            ranked = precedence.get(name)
-            if ranked is None or ranked[1].to == current:
-                continue
-            if best is None or ranked[0] < best:
-                best, chosen = ranked
-        if chosen is None:
-            return {"from_stage": current, "to_stage": None, "rule": None, "reason": None}
-        return {
-            "from_stage": current,
-            "to_stage": chosen.to,
-            "rule": chosen.name,
-            "reason": chosen.reason,
-        }
-
-    def _fired_list(
-        self,
-        fired: set[str],
-        contributions: list[dict[str, Any]],
-        stage: dict[str, Any],
-        routing: dict[str, Any],
-        sla: dict[str, Any] | None,
-        rep_label: str | None,
-    ) -> list[dict[str, Any]]:
-        """Each fired rule with its effect in words. Texts that depend only on the rulebook
-        (signals of scores without decay) or on a few values (stage and SLA rules) are made
-        once; decayed values and routes are written per lead."""
-        sections = self.compiled.sections
-        texts = self._effects
-        values: dict[str, float] | None = None
-        out = []
-        for name in sorted(fired, key=self._order.__getitem__):
-            section = sections[name]
-            effect = texts.get(name)
-            if effect is not None:
-                pass
-            elif section == "signals":
-                if values is None:
-                    values = {c["signal"]: c["value"] for c in contributions}
-                effect = f"{self._signals[name].score} {values.get(name, 0.0):+g}"
-            elif section in ("qualification", "disqualification"):
-                key = (name, stage["from_stage"], stage["rule"] == name)
-                effect = self._stage_effects.get(key)
-                if effect is None:
-                    t = self._transitions[name]
-                    chosen = "" if key[2] else " (not applied: another transition won)"
-                    reason = f" reason {t.reason}" if t.reason else ""
-                    effect = f"stage {key[1]} → {t.to}{reason}{chosen}"
-                    self._stage_effects[key] = effect
-            elif section == "routing":
-                applied = f" → {rep_label}" if routing["route"] == name else ""
-                effect = f"route {name}{applied}"
-            else:
-                applied = " (applied)" if sla and sla["rule"] == name else ""
-                effect = f"priority {self._sla_rules[name].priority}{applied}"
-            out.append({"name": name, "section": section, "effect": effect})
-        return out
+        return stage_outcome(inp.lead.stage, fired, self._precedence)
 
     def _explain(
         self, fired: set[str], subject: dict[str, Any], facts: Facts
@@ -406,16 +386,3 @@ class Evaluator:
             for name, cond in self.compiled.conditions.items()
             if name not in fired
         ]
-
-
-def _precedence(book: Rulebook) -> dict[str, tuple[tuple[int, int, int, int], Transition]]:
-    """Transition name → its rank (lowest wins: disqualification, then side stages, then the
-    most advanced stage, then file order) and the transition."""
-    order = book.stages.order
-    out: dict[str, tuple[tuple[int, int, int, int], Transition]] = {}
-    for i, t in enumerate(book.transitions):
-        disq = 1 if t.section == "disqualification" else 0
-        side = 1 if t.to not in order else 0
-        rank = order.index(t.to) if t.to in order else len(order)
-        out.setdefault(t.name, ((-disq, -side, -rank, i), t))
-    return out

@@ -13,15 +13,13 @@ import contextlib
 import multiprocessing as mp
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
-from rules import batch, errors
+from rules import batch, pair
 from rules.brief import BriefOutcome
 from rules.brief import decode as decode_brief
 from rules.errors import EngineCrashed, EngineTimeout, PoolClosed, RulesError
@@ -29,121 +27,10 @@ from rules.loader import load_rulebook
 from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, TargetingAdjustment
 from rules.record import PackedInput, PackedResult
 from rules.rulebook import Rulebook
-from rules.worker import worker_main
+from rules.supervisor import _LOAD_TIMEOUT, _Worker, worker_restarts
+from rules.worker import KEEP_VERSIONS
 
-_START_TIMEOUT = 60.0
-_LOAD_TIMEOUT = 60.0
-"""Extra time for a job that first loads and compiles a rulebook in the worker (a 1,000-rule
-rulebook takes seconds): loading is not an evaluation, and must not count as a hang."""
-
-
-_restarts = 0
-
-
-def worker_restarts() -> int:
-    """Workers replaced in this process since it started (crash, timeout, engine error)."""
-    return _restarts
-
-
-class _Worker:
-    """The parent's handle on one worker process."""
-
-    def __init__(self, ctx: Any, *, wait: bool = True) -> None:
-        self.ctx = ctx
-        self.loaded: str | None = None
-        self._start()
-        if wait:
-            self.wait_ready()
-
-    def _start(self) -> None:
-        parent, child = self.ctx.Pipe()
-        self.conn: Connection = parent
-        self.progress = self.ctx.Value("i", -1, lock=False)
-        self.process = self.ctx.Process(
-            target=worker_main, args=(child, self.progress), daemon=True
-        )
-        self.process.start()
-        child.close()
-        self.loaded = None
-
-    def _spawn(self) -> None:
-        self._start()
-        self.wait_ready()
-
-    def wait_ready(self) -> None:
-        try:
-            if not self.conn.poll(_START_TIMEOUT):
-                raise EOFError
-            self.conn.recv()
-        except (EOFError, OSError) as exc:
-            self.kill()
-            raise EngineCrashed("engine worker did not start") from exc
-
-    @property
-    def pid(self) -> int | None:
-        pid: int | None = self.process.pid
-        return pid
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-        self.conn.close()
-
-    def replace(self) -> None:
-        global _restarts
-        _restarts += 1
-        self.kill()
-        self._spawn()
-
-    def call_batch(
-        self, job: tuple[Any, ...], timeout: float
-    ) -> tuple[Any, int, RulesError | None]:
-        """Send a batch; wait while the worker makes progress (at most ``timeout`` per lead).
-
-        Returns (reply, 0, None), or (None, index of the lead it died or hung on, error)."""
-        self.progress.value = -1
-        crashed = False
-        try:
-            self.conn.send(job)
-            last, since = -1, time.monotonic()
-            while not self.conn.poll(timeout):
-                now, at = self.progress.value, time.monotonic()
-                if now != last:
-                    last, since = now, at
-                    continue
-                # Before the first lead the worker may be loading the rulebook: not a hang.
-                if at - since >= timeout + (_LOAD_TIMEOUT if now < 0 else 0):
-                    break
-            else:
-                _, items, retire = self.conn.recv()
-                self.loaded = job[1]
-                return (items, retire), 0, None
-        except (EOFError, OSError, BrokenPipeError):
-            crashed = True
-        culprit = max(0, self.progress.value)
-        code = self.process.exitcode
-        self.replace()
-        return None, culprit, batch.crash_or_hang(crashed, code, timeout)
-
-    def call(self, job: tuple[Any, ...], timeout: float) -> Any:
-        try:
-            self.conn.send(job)
-            ready = self.conn.poll(timeout)
-            if ready:
-                reply = self.conn.recv()
-        except (EOFError, OSError, BrokenPipeError) as exc:
-            code = self.process.exitcode
-            self.replace()
-            raise EngineCrashed(f"engine worker died (exit code {code}); replaced") from exc
-        if not ready:
-            self.replace()
-            raise EngineTimeout(f"evaluation exceeded {timeout:g}s; worker killed and replaced")
-        if reply[0] == "error":
-            if reply[1] == "EngineError":  # the worker exits after an engine error
-                self.replace()
-            raise getattr(errors, reply[1], errors.EngineError)(reply[2])
-        return reply[1]
+__all__ = ["EnginePool", "worker_restarts"]
 
 
 class EnginePool:
@@ -324,23 +211,32 @@ class EnginePool:
             payload, reps = batch.pack_records(cast(list[PackedInput], inputs))
         else:
             payload, reps = batch.pack(cast(list[EvaluationInput], inputs))
+        book = rulebook or self._book
+        return self._chunked(
+            payload,
+            faults,
+            lambda part, part_faults: self._batch(
+                part, part_faults, reps, explain, time_limit, book, decode, brief, packed
+            ),
+        )
+
+    def _chunked(
+        self,
+        payload: list[tuple[Any, int]],
+        faults: dict[int, str],
+        run: Callable[[list[tuple[Any, int]], dict[int, str]], list[Any]],
+    ) -> list[Any]:
+        """``run`` on one chunk of ``payload`` per worker, all at once; outcomes in order."""
         parts = min(len(self._workers), len(payload))
         size = -(-len(payload) // parts)
-        starts = range(0, len(payload), size)
         chunks = [
             (payload[i : i + size], {k - i: v for k, v in faults.items() if i <= k < i + size})
-            for i in starts
+            for i in range(0, len(payload), size)
         ]
-        book = rulebook or self._book
         if len(chunks) == 1:
-            return self._batch(*chunks[0], reps, explain, time_limit, book, decode, brief, packed)
+            return run(*chunks[0])
         with ThreadPoolExecutor(len(chunks)) as threads:
-            done = threads.map(
-                lambda c: self._batch(
-                    c[0], c[1], reps, explain, time_limit, book, decode, brief, packed
-                ),
-                chunks,
-            )
+            done = threads.map(lambda c: run(*c), chunks)
             return [outcome for part in done for outcome in part]
 
     async def evaluate_batch(
@@ -400,6 +296,46 @@ class EnginePool:
             return batch.run_on(worker, job, payload, limit, faults, decode)
         finally:
             self._idle.put(worker)
+
+    def evaluate_pairs_sync(
+        self,
+        inputs: list[PackedInput],
+        both: list[bool],
+        *,
+        before: Rulebook,
+        after: Rulebook,
+        time_limit: float | None = None,
+        _faults: dict[int, str] | None = None,
+    ) -> list[pair.PairOutcome]:
+        """Each input decided brief (rules/brief.py) by ``after`` and, where ``both``, by
+        ``before`` too, in one round trip per worker (rules/pair.py): each worker holds both
+        versions, reads each input once and, when both build the same facts, builds them once.
+        A lead that crashes or hangs its worker gets that error for both."""
+        if not inputs:
+            return []
+        payload, reps = pair.pack(inputs, both)
+        faults = _faults or {}
+        limit = self.timeout if time_limit is None else time_limit
+        books = (before, after)
+
+        def run(part: list[tuple[Any, int]], part_faults: dict[int, str]) -> list[Any]:
+            if self._closed:
+                raise PoolClosed("engine pool is closed")
+            worker = self._idle.get()
+            try:
+                if not worker.process.is_alive():
+                    worker.replace()
+
+                def job(chunk: list[tuple[Any, int]], chunk_faults: dict[int, str]) -> Any:
+                    sources = pair.sources(worker.recent, books, KEEP_VERSIONS)
+                    versions = (before.version, after.version)
+                    return ("pair", versions, sources, chunk, (chunk_faults, reps))
+
+                return batch.run_on(worker, job, part, limit, part_faults, pair.decode)
+            finally:
+                self._idle.put(worker)
+
+        return self._chunked(payload, faults, run)
 
     def evaluate_feedback_sync(
         self, events: list[FeedbackEvent], now: datetime, rulebook: Rulebook | None = None

@@ -13,14 +13,18 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rules import batch
+from rules import batch, pair
 from rules.brief import shape as shape_brief
 from rules.errors import EngineError, RulesError
 from rules.loader import load_rulebook_files
 from rules.models import EvaluationInput, FeedbackEvent
 from rules.rulebook import Rulebook
+
+if TYPE_CHECKING:
+    from rules.evaluator import Evaluator
+    from rules.feedback import FeedbackEvaluator
 
 KEEP_VERSIONS = 2
 """Versions compiled in a worker at once: the live one and the one before a swap."""
@@ -29,9 +33,6 @@ KEEP_VERSIONS = 2
 def worker_main(conn: Connection, progress: Any = None) -> None:
     """Worker loop: one job at a time, rulesets of older versions freed on the next job.
     ``progress`` (shared memory) tells the parent which lead of a batch is being evaluated."""
-    from rules.evaluator import Evaluator
-    from rules.feedback import FeedbackEvaluator
-
     evaluators: dict[str, Evaluator] = {}
     feedback: dict[str, FeedbackEvaluator] = {}
     conn.send(("ready", os.getpid()))
@@ -46,23 +47,19 @@ def worker_main(conn: Connection, progress: Any = None) -> None:
                 return
             if kind == "fault":
                 fault(job[1])
-            version, sources = job[1], job[2]
-            if version in evaluators:  # most recently used last
-                evaluators[version] = evaluators.pop(version)
-                feedback[version] = feedback.pop(version)
-            else:
-                book = (
-                    sources
-                    if isinstance(sources, Rulebook)  # parsed by the parent: no YAML again
-                    else load_rulebook_files(sources, root=f"<version {version[:12]}>")
-                )
-                evaluators[version] = Evaluator(book)
-                feedback[version] = FeedbackEvaluator(book)
-                # Keep the previous version too: work that started before a live swap
-                # finishes on it without compiling it again; older ones are freed.
-                for old in list(evaluators)[:-KEEP_VERSIONS]:
-                    evaluators.pop(old).close()
-                    feedback.pop(old).close()
+            if kind == "pair":
+                for version, sources in zip(job[1], job[2], strict=True):
+                    _use(evaluators, feedback, version, sources)
+                faults, reps = job[4]
+                before, after = (evaluators[v] for v in job[1])
+                args = (job[3], reps, faults, progress, fault)
+                items, retire = pair.run_in_worker(before, after, *args)
+                conn.send(("batch", items, retire))
+                if retire:
+                    return
+                continue
+            version = job[1]
+            _use(evaluators, feedback, version, job[2])
             if kind == "batch":
                 explain, faults, reps, *flags = job[4]
                 brief, packed = (*flags, False, False)[:2]
@@ -97,6 +94,35 @@ def worker_main(conn: Connection, progress: Any = None) -> None:
             conn.send(("error", type(exc).__name__, str(exc)))
         except Exception as exc:  # a bug, not the engine: report it, keep serving
             conn.send(("error", "RulesError", f"{type(exc).__name__}: {exc}"))
+
+
+def _use(
+    evaluators: dict[str, Evaluator],
+    feedback: dict[str, FeedbackEvaluator],
+    version: str,
+    sources: Any,
+) -> None:
+    """Make ``version`` the most recently used, compiling it from ``sources`` if new; free
+    the versions beyond the last ``KEEP_VERSIONS``."""
+    from rules.evaluator import Evaluator
+    from rules.feedback import FeedbackEvaluator
+
+    if version in evaluators:  # most recently used last
+        evaluators[version] = evaluators.pop(version)
+        feedback[version] = feedback.pop(version)
+        return
+    book = (
+        sources
+        if isinstance(sources, Rulebook)  # parsed by the parent: no YAML again
+        else load_rulebook_files(sources, root=f"<version {version[:12]}>")
+    )
+    evaluators[version] = Evaluator(book)
+    feedback[version] = FeedbackEvaluator(book)
+    # Keep the previous version too: work that started before a live swap finishes on it
+    # without compiling it again; older ones are freed.
+    for old in list(evaluators)[:-KEEP_VERSIONS]:
+        evaluators.pop(old).close()
+        feedback.pop(old).close()
 
 
 def fault(kind: str) -> None:

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from api.bulk import all_lead_ids, evaluate_leads
 from api.demo import seed_demo
+from api.engine import cpu_count
 from api.enums import Role
 from api.live import LiveEngine
 from api.models import Evaluation, Handoff, LeadStageChange
@@ -119,11 +120,12 @@ async def test_a_bad_candidate_or_argument_is_a_user_error(gql: GraphQLClient) -
     assert error["field"] == ["input", "filter", "stages"]
 
 
-async def test_requests_share_one_candidate_worker(
+async def test_requests_share_the_candidate_workers(
     gql: GraphQLClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each request used to start (and stop) a worker process for its candidate: now the
-    app's one candidate worker serves every request, whatever the candidate."""
+    app's candidate pool, a worker per core (every core, as the CLI), serves every request,
+    whatever the candidate."""
     await seed_demo(leads=20)
     started: list[EnginePool] = []
     real_init = EnginePool.__init__
@@ -138,7 +140,7 @@ async def test_requests_share_one_candidate_worker(
     again = await simulate(gql, demo_files(engagement=10))
     assert len(started) <= 1  # none if an earlier test started the shared worker
     pids = app.state.candidates.worker_pids()
-    assert len(pids) == 1
+    assert len(pids) == cpu_count()
     await simulate(gql, demo_files(engagement=20))
     assert app.state.candidates.worker_pids() == pids
     assert first["leads"] == second["leads"] == again["leads"] == 20
