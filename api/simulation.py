@@ -1,20 +1,23 @@
 """Impact of a candidate rulebook on the current leads, computed without writing anything.
 
-It runs the bulk job's path (api/bulk.py) minus the writes: the same lean reads
-(:func:`api.bulk_read.read_batch`, campaigns and adjustments read once per run), the same
-batches, each evaluated with one worker round trip per engine, and the same routing
+It runs the bulk job's path (api/bulk.py) minus the writes: the same lean reads in record form
+(:func:`api.bulk_read.read_batch_packed`: the parent builds no input model; campaigns and
+adjustments read once per run), the same batches, and the same routing
 (:func:`api.bulk.route_batch`: leads moving into the handoff stage routed one after the other
 with the routing state carried through the run; here in-process, api/simulation_routing.py,
-where the bulk job evaluates them again in a worker). ``AHEAD`` batches are in the engines at
-once; each is routed as the bulk job would have read it, after the ones before it were routed.
-The candidate's result then goes through :func:`api.impact.plan_moves`, the deciding part of
-the planner the bulk job applies after a publish. So the predicted moves and owners are the
-ones publishing makes (absent new activity meanwhile).
+where the bulk job evaluates them again in a worker). Each batch is one pair job per worker
+(rules/pair.py): the worker decides each lead with the active version ("before") and the
+candidate ("after") from one reading of its input, building its facts once when both versions
+build the same. ``AHEAD`` batches are in the workers at once; each is routed as the bulk job
+would have read it, after the ones before it were routed. The candidate's result then goes
+through :func:`api.impact.plan_moves`, the deciding part of the planner the bulk job applies
+after a publish. So the predicted moves and owners are the ones publishing makes (absent new
+activity meanwhile).
 
-Results come brief (rules/brief.py: fired names, score values, stage and pick; no "why not"):
-the parent validates and plans nothing it does not count. Only the few sample leads are
-evaluated again in full, with "why not" replayed in-process (rules/whynot.py) on the exact
-input they were evaluated on.
+Decisions come brief (``rules.evaluator.Evaluator.decide_brief``: fired names, score values,
+stage and pick; no effect texts, SLA, horizon or "why not"): the parent validates and plans
+nothing it does not count. Only the few sample leads are evaluated again in full
+(api/simulation_samples.py). One simulation runs at a time on a pool (:func:`_turn`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from api.impact import (
 from api.lead_filter import LeadFilter
 from api.models import Lead, LeadStageChange
 from api.simulation_routing import Router, same_reps
+from api.simulation_samples import Pending, explain_samples
 from rules import (
     AdjustmentData,
     EnginePool,
@@ -56,7 +60,6 @@ from rules import (
     EvaluationResult,
     RepData,
     RulesError,
-    WhyNot,
 )
 from rules.brief import BriefOutcome, BriefResult
 from rules.models import LeadData
@@ -177,18 +180,6 @@ class _Batch:
 
 
 @dataclass(slots=True)
-class _Pending:
-    """A sample chosen while counting; its full results are evaluated at the end."""
-
-    kind: str
-    lead_id: int
-    stage_before: str
-    stage_after: str
-    owner_before: int | None
-    owner_after: int | None
-
-
-@dataclass(slots=True)
 class _Run:
     """What every batch of one simulation shares, as :class:`api.bulk._Run` does for a job."""
 
@@ -205,7 +196,7 @@ class _Run:
     which the rest of the process shares)."""
     inputs: dict[int, tuple[EvaluationInput, EvaluationInput]] = field(default_factory=dict)
     """Sample leads' inputs (before, after), for their explanations at the end."""
-    pending: dict[str, list[_Pending]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    pending: dict[str, list[Pending]] = field(default_factory=lambda: {k: [] for k in KINDS})
 
     async def start(self, lead_ids: Sequence[int]) -> _Batch:
         """Read the batch as the bulk job does (with the reps as now, in record form) and hand
@@ -319,60 +310,12 @@ class _Run:
                 sampled = True
                 stages = (lead.stage.value, plan.stage_after.value)
                 owners = (lead.owner_id, owner_after)
-                self.pending[kind].append(_Pending(kind, lead.id, *stages, *owners))
+                self.pending[kind].append(Pending(kind, lead.id, *stages, *owners))
         return sampled
 
     async def explain_samples(self, impact: Impact) -> None:
-        """The sample leads' full results, evaluated again on the exact inputs they were
-        evaluated on (results depend on nothing else), with "why not" replayed; and their
-        emails (the lean read has none)."""
-        chosen = sorted({s.lead_id for kind in self.pending.values() for s in kind})
-        if not chosen:
-            return
-        emails = dict(
-            cast(
-                list[tuple[int, str]],
-                await Lead.filter(id__in=chosen).values_list("id", "email"),
-            )
-        )
-        befores, afters = await asyncio.gather(
-            self.current.evaluate_batch([self.inputs[i][0] for i in chosen]),
-            self.candidate.evaluate_batch([self.inputs[i][1] for i in chosen]),
-        )
-        full_before = dict(zip(chosen, befores, strict=True))
-        full_after = dict(zip(chosen, afters, strict=True))
-        before_why = WhyNot(self.current.rulebook)
-        after_why = WhyNot(self.candidate.rulebook)
-        for kind, pending in self.pending.items():
-            for p in pending:
-                before, after = full_before[p.lead_id], full_after[p.lead_id]
-                if isinstance(before, RulesError) or isinstance(after, RulesError):
-                    continue  # evaluated fine a moment ago: a worker lost meanwhile
-                before_input, after_input = self.inputs[p.lead_id]
-                impact.samples[kind].append(
-                    Sample(
-                        kind=kind,
-                        lead_id=p.lead_id,
-                        email=emails.get(p.lead_id, ""),
-                        stage_before=p.stage_before,
-                        stage_after=p.stage_after,
-                        owner_before=p.owner_before,
-                        owner_after=p.owner_after,
-                        before=_explained(before_why, before_input, before),
-                        after=_explained(after_why, after_input, after),
-                    )
-                )
-
-
-def _explained(why: WhyNot, inp: EvaluationInput, result: EvaluationResult) -> EvaluationResult:
-    if result.not_fired:
-        return result
-    not_fired = why.not_fired(
-        inp,
-        fired=result.fired_names,
-        scores={name: score.value for name, score in result.scores.items()},
-    )
-    return result.model_copy(update={"not_fired": not_fired})
+        """The sample leads' full results (api/simulation_samples.py)."""
+        await explain_samples(impact, self.current, self.candidate, self.pending, self.inputs)
 
 
 def _as_read(

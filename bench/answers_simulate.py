@@ -17,9 +17,12 @@ import asyncio
 import hashlib
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -70,13 +73,18 @@ async def dump(url: str, folder: Path) -> None:
         row, _ = await bootstrap(rules_dir=DEMO_RULES_DIR)
         current = RulesEngine(load_version(row), workers=2)
         candidate = RulesEngine(load_rulebook(folder), workers=2)
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             impact = await simulate(
                 current=current, candidate=candidate, lead_filter=LeadFilter.parse(), now=NOW
             )
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         finally:
             await current.close()
             await candidate.close()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = {"wall": wall, "parent": cpu, "workers": children.ru_utime + children.ru_stime}
+        print("CPU " + json.dumps(spent), file=sys.stderr)
         reps = dict(await SalesRep.all().values_list("id", "name"))
         data = impact_json(impact, reps)
         data["full"] = {
@@ -101,21 +109,45 @@ async def seed(leads: int) -> tuple[str, object]:
     from api.migrate import migrate_database
     from api.rulebook_versions import bootstrap
     from api.settings import DEMO_RULES_DIR
-    from bench.bench_bulk import _database
+    from bench.bench_bulk import _database, _grow
 
     url, cleanup = await _database()
     await migrate_database(url)
     await Tortoise.init(config=tortoise_config(url))
-    await seed_demo(leads=leads, anchor=ANCHOR)
+    await seed_demo(leads=min(leads, 5000), anchor=ANCHOR)
+    await _grow(url, leads)
     await bootstrap(rules_dir=DEMO_RULES_DIR)
     await Tortoise.close_connections()
     return url, cleanup
 
 
+def _summary(other: list[dict[str, float]], this: list[dict[str, float]], leads: int) -> None:
+    """min / median / max per side, per-pair ratios other / this, CPU per lead."""
+    for key in ("wall", "parent", "workers", "all"):
+        for runs in (other, this):
+            for r in runs:
+                r["all"] = r["parent"] + r["workers"]
+
+        def mmm(xs: list[float]) -> str:
+            return f"{min(xs):.2f} / {statistics.median(xs):.2f} / {max(xs):.2f}"
+
+        a, b = [r[key] for r in other], [r[key] for r in this]
+        ratios = [x / y for x, y in zip(a, b, strict=True)]
+        per_lead = "" if key == "wall" else (
+            f"; ms per lead {statistics.median(a) / leads * 1e3:.3f} → "
+            f"{statistics.median(b) / leads * 1e3:.3f}"
+        )  # fmt: skip
+        print(f"{key}: other {mmm(a)} s, this {mmm(b)} s, other/this {mmm(ratios)}{per_lead}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", type=Path, help="the other checkout (with its .venv)")
-    parser.add_argument("--leads", type=int, default=3000)
+    parser.add_argument("--leads", type=int, default=3000, help="copies beyond 5,000 seeded")
+    parser.add_argument(
+        "--pairs", type=int, default=1, help="runs per checkout, alternated (other, this, …)"
+    )
+    parser.add_argument("--only", help="one candidate (gate20, window45, same)")
     parser.add_argument("--dump", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dump:
@@ -128,25 +160,34 @@ def main() -> int:
         work = Path(tempfile.mkdtemp(prefix="leadgate-answers-sim-"))
         failed = 0
         try:
+            spent: dict[Path, list[dict[str, float]]] = {args.against: [], ROOT: []}
             for name, folder in candidates(work, ROOT / "rules" / "demo").items():
-                outs = []
-                for tree in (args.against, ROOT):
+                if args.only and name != args.only:
+                    continue
+                outs: dict[Path, str] = {}
+                for tree in [args.against, ROOT] * args.pairs:
                     proc = await asyncio.to_thread(
                         subprocess.run,
-                        [str(tree / ".venv/bin/python"), __file__, "--dump", url, str(folder)],
+                        ["nice", "-n", "5", str(tree / ".venv/bin/python"), __file__,
+                         "--dump", url, str(folder)],
                         cwd=tree, capture_output=True, text=True, check=False,
                         env={**os.environ, "PYTHONPATH": str(tree)},
                     )  # fmt: skip
                     if proc.returncode:
                         print(proc.stderr[-3000:], file=sys.stderr)
                         return 2
-                    outs.append(proc.stdout)
-                same = outs[0] == outs[1]
+                    cpu = json.loads(proc.stderr.rsplit("CPU ", 1)[1])
+                    spent[tree].append(cpu)
+                    print(f"  {tree}: " + ", ".join(f"{k} {v:.2f}s" for k, v in cpu.items()))
+                    if outs.setdefault(tree, proc.stdout) != proc.stdout:
+                        print(f"  {tree}: NOT the same output twice")
+                        failed += 1
+                same = outs[args.against] == outs[ROOT]
                 failed += not same
-                data = json.loads(outs[1])
-                digest = hashlib.sha256(outs[1].encode()).hexdigest()[:16]
+                data = json.loads(outs[ROOT])
+                digest = hashlib.sha256(outs[ROOT].encode()).hexdigest()[:16]
                 print(
-                    f"{name}: {'identical' if same else 'DIFFERENT'} ({len(outs[1])} bytes, "
+                    f"{name}: {'identical' if same else 'DIFFERENT'} ({len(outs[ROOT])} bytes, "
                     f"sha256 {digest}; {data['leads']} leads, {data['moved']} moved, "
                     f"{data['handoffs']} handoffs, {data['stays']['leads']} stays, "
                     f"{sum(map(len, data['samples'].values()))} samples, "
@@ -155,9 +196,11 @@ def main() -> int:
                 moves = ", ".join(f"{m['from']}→{m['to']} {m['leads']}" for m in data["moves"])
                 print(f"  moves: {moves}")
                 if not same:
-                    (work / f"{name}.base.json").write_text(outs[0])
-                    (work / f"{name}.branch.json").write_text(outs[1])
+                    (work / f"{name}.other.json").write_text(outs[args.against])
+                    (work / f"{name}.this.json").write_text(outs[ROOT])
                     print(f"  kept in {work}")
+            if args.pairs > 1:
+                _summary(spent[args.against], spent[ROOT], args.leads)
         finally:
             await cleanup()  # type: ignore[operator]
         return 1 if failed else 0
