@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
+import api.simulation
 from api.bulk import all_lead_ids, evaluate_leads
 from api.demo import seed_demo
 from api.engine import cpu_count
@@ -145,3 +146,30 @@ async def test_requests_share_the_candidate_workers(
     assert app.state.candidates.worker_pids() == pids
     assert first["leads"] == second["leads"] == again["leads"] == 20
     assert again["candidateVersion"] == first["candidateVersion"]
+
+
+async def test_simulations_at_once_take_turns(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests at the same time run one after the other on the candidate pool (each uses
+    every worker; a worker holds two versions compiled), and answer as they would alone."""
+    await seed_demo(leads=30)
+    gates = (10, 15, 20)
+    alone = [await simulate(gql, demo_files(engagement=g)) for g in gates]
+    running, most = 0, 0
+    real = api.simulation._batches
+
+    async def counting(*args: Any) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await real(*args)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(api.simulation, "_batches", counting)
+    together = await asyncio.gather(*(simulate(gql, demo_files(engagement=g)) for g in gates))
+    assert most == 1
+    keys = ("candidateVersion", "leads", "failed", "moved", "handoffs", "moves", "stayLeads")
+    assert [{k: r[k] for k in keys} for r in together] == [{k: r[k] for k in keys} for r in alone]
