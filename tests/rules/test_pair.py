@@ -130,7 +130,7 @@ def test_bad_rows_fail_their_lead_for_both(demo_book: Rulebook, gate_20: Ruleboo
     rows = rows_of(good[0])
     lead = list(rows[0])
     lead[list(type(good[0].lead).model_fields).index("stage")] = "limbo"
-    bad = PackedInput(((*lead,), *rows[1:]), good[0].reps)  # type: ignore[arg-type]
+    bad = PackedInput(((*lead,), *rows[1:]), good[0].reps)
     packed = [PackedInput(rows_of(i), i.reps) for i in good]
     with EnginePool(demo_book, workers=1, timeout=2) as small:
         pairs = small.evaluate_pairs_sync(
