@@ -22,7 +22,7 @@ from typing import Any, cast
 from rules import batch, pair
 from rules.brief import BriefOutcome
 from rules.brief import decode as decode_brief
-from rules.errors import EngineCrashed, EngineTimeout, PoolClosed, RulesError
+from rules.errors import PoolClosed, RulesError
 from rules.loader import load_rulebook
 from rules.models import EvaluationInput, EvaluationResult, FeedbackEvent, TargetingAdjustment
 from rules.record import PackedInput, PackedResult
@@ -98,15 +98,10 @@ class EnginePool:
                 raise PoolClosed("engine pool is closed")
             if not worker.process.is_alive():  # died while idle: not this job's fault
                 worker.replace()
-            sources = None if worker.loaded == book.version else book
+            sources = None if worker.holds(book.version) else book
             job = (kind, book.version, sources, payload, extra)
             limit = self.timeout if timeout is None else timeout
-            result = worker.call(job, limit + (_LOAD_TIMEOUT if sources is not None else 0))
-            worker.loaded = book.version
-            return result
-        except (EngineCrashed, EngineTimeout):
-            worker.loaded = None
-            raise
+            return worker.call(job, limit + (_LOAD_TIMEOUT if sources is not None else 0))
         finally:
             self._idle.put(worker)
 
@@ -288,7 +283,7 @@ class EnginePool:
                 worker.replace()
 
             def job(part: list[tuple[Any, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
-                sources = None if worker.loaded == book.version else book
+                sources = None if worker.holds(book.version) else book
                 extra = (explain, part_faults, reps, brief, packed)
                 return ("batch", book.version, sources, part, extra)
 

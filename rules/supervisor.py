@@ -32,7 +32,6 @@ class _Worker:
 
     def __init__(self, ctx: Any, *, wait: bool = True) -> None:
         self.ctx = ctx
-        self.loaded: str | None = None
         self._start()
         if wait:
             self.wait_ready()
@@ -46,10 +45,14 @@ class _Worker:
         )
         self.process.start()
         child.close()
-        self.loaded = None
         self.recent: list[str] = []
-        """The versions the worker holds compiled, least recently used first (its own
-        ``KEEP_VERSIONS`` rule, mirrored): a pair job sends the sources of the others only."""
+        """Versions the worker holds compiled, least recently used first: the worker's own
+        ``KEEP_VERSIONS`` rule replayed on the jobs that succeeded, emptied when one may have
+        failed (so always the most recent of what it holds). A job sends the sources of the
+        versions not in it."""
+
+    def holds(self, version: str) -> bool:
+        return version in self.recent
 
     def touched(self, versions: str | tuple[str, ...]) -> None:
         """A job naming ``versions`` succeeded: the worker holds them, the last most recent."""
@@ -110,8 +113,6 @@ class _Worker:
                     break
             else:
                 _, items, retire = self.conn.recv()
-                if isinstance(job[1], str):
-                    self.loaded = job[1]
                 self.touched(job[1])
                 return (items, retire), 0, None
         except (EOFError, OSError, BrokenPipeError):

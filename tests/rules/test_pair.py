@@ -140,3 +140,32 @@ def test_bad_rows_fail_their_lead_for_both(demo_book: Rulebook, gate_20: Ruleboo
     assert all(isinstance(x, RulesError) for x in pairs[1])
     assert pairs[2][0] is None
     assert isinstance(pairs[2][1], BriefResult)
+
+
+def test_versions_a_pair_job_evicted_are_sent_again(
+    demo_book: Rulebook, gate_20: Rulebook, window_45: Rulebook, inputs: list[EvaluationInput]
+) -> None:
+    """A worker keeps two versions; the parent's mirror of them decides what to send. A pair
+    job evicts a version a single-version job loaded before: that version is sent again
+    (regression: single-version jobs trusted the last version they had loaded)."""
+    some = inputs[:4]
+    packed = [PackedInput(rows_of(i), i.reps) for i in some]
+    books = (demo_book, gate_20, window_45)
+    with EnginePool(demo_book, workers=1, timeout=3) as small:
+        expected = {b.version: small.evaluate_brief_sync(some, rulebook=b) for b in books}
+        steps: list[tuple[Rulebook, ...]] = [
+            (window_45,), (demo_book, gate_20), (window_45,), (gate_20, window_45),
+            (demo_book,), (window_45, demo_book), (gate_20,), (gate_20, gate_20),
+        ]  # fmt: skip
+        for step in steps:
+            if len(step) == 1:
+                got = small.evaluate_brief_sync(some, rulebook=step[0])
+                assert [_same(a, b) for a, b in zip(got, expected[step[0].version])] == [True] * 4
+                small.evaluate_sync(some[0], rulebook=step[0])  # the single-lead path too
+                continue
+            pairs = small.evaluate_pairs_sync(packed, [True] * 4, before=step[0], after=step[1])
+            for (b, a), eb, ea in zip(
+                pairs, expected[step[0].version], expected[step[1].version], strict=True
+            ):
+                assert _same(b, eb)
+                assert _same(a, ea)
