@@ -53,7 +53,7 @@ def candidates(work: Path, demo: Path) -> dict[str, Path]:
     return out
 
 
-async def dump(url: str, folder: Path) -> None:
+async def dump(url: str, folder: Path, server: bool = False) -> None:
     """In the checkout under test (its code first on sys.path): the report as JSON."""
     from tortoise import Tortoise
 
@@ -72,7 +72,14 @@ async def dump(url: str, folder: Path) -> None:
     try:
         row, _ = await bootstrap(rules_dir=DEMO_RULES_DIR)
         current = RulesEngine(load_version(row), workers=2)
-        candidate = RulesEngine(load_rulebook(folder), workers=2)
+        if server:  # as simulateRulebook: the candidate on the app's candidate pool
+            from api.candidates import CandidateEngines
+
+            shared = CandidateEngines()
+            candidate = await shared.engine(load_rulebook(folder))
+            candidate.close = shared.close  # type: ignore[method-assign]
+        else:
+            candidate = RulesEngine(load_rulebook(folder), workers=2)
         wall, cpu = time.perf_counter(), time.process_time()
         try:
             impact = await simulate(
@@ -148,11 +155,14 @@ def main() -> int:
         "--pairs", type=int, default=1, help="runs per checkout, alternated (other, this, …)"
     )
     parser.add_argument("--only", help="one candidate (gate20, window45, same)")
+    parser.add_argument(
+        "--server", action="store_true", help="candidate on the app's pool (simulateRulebook)"
+    )
     parser.add_argument("--dump", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dump:
         sys.path[:0] = [os.getcwd()]
-        asyncio.run(dump(args.dump[0], Path(args.dump[1])))
+        asyncio.run(dump(args.dump[0], Path(args.dump[1]), args.server))
         return 0
 
     async def run() -> int:
@@ -169,7 +179,7 @@ def main() -> int:
                     proc = await asyncio.to_thread(
                         subprocess.run,
                         ["nice", "-n", "5", str(tree / ".venv/bin/python"), __file__,
-                         "--dump", url, str(folder)],
+                         "--dump", url, str(folder), *(["--server"] if args.server else [])],
                         cwd=tree, capture_output=True, text=True, check=False,
                         env={**os.environ, "PYTHONPATH": str(tree)},
                     )  # fmt: skip
