@@ -160,7 +160,8 @@ def test_versions_a_pair_job_evicted_are_sent_again(
         for step in steps:
             if len(step) == 1:
                 got = small.evaluate_brief_sync(some, rulebook=step[0])
-                assert [_same(a, b) for a, b in zip(got, expected[step[0].version])] == [True] * 4
+                want = expected[step[0].version]
+                assert all(_same(a, b) for a, b in zip(got, want, strict=True))
                 small.evaluate_sync(some[0], rulebook=step[0])  # the single-lead path too
                 continue
             pairs = small.evaluate_pairs_sync(packed, [True] * 4, before=step[0], after=step[1])
