@@ -64,7 +64,7 @@ async def test_the_update_sent_with_its_commit_stores_what_the_orm_stores(
     await orm.save(update_fields=fields)
     async with in_transaction() as connection:
         assert await update_and_commit(lean, fields, connection)
-        assert connection._finalized  # type: ignore[attr-defined]  # nothing left to commit
+        assert connection._finalized  # nothing left to commit
     stored = await Lead.get(id=lean.id)
     assert _stored(stored) == _stored(await Lead.get(id=orm.id))
     assert stored.updated_at == lean.updated_at
