@@ -6,11 +6,17 @@ or never sends one, stays open forever. ``HeaderTimeoutProtocol`` closes a conne
 headers are not complete ``header_timeout_s`` after the connection opened (or after the
 previous request of a keep-alive connection), answering 408. Slow bodies are bounded by
 ``api.middleware.BodyReadTimeout``.
+
+uvicorn writes a response's status line and headers, then its body, as two writes: two
+syscalls and two TCP segments per answer. ``HeadWithBody`` holds a write until the next one
+(the body, written in the same step) or the end of the event loop's step, so a response
+leaves in one.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
@@ -25,15 +31,73 @@ _REQUEST_TIMEOUT = (
 )
 
 
+class HeadWithBody:
+    """A transport whose writes are held until the next write or the end of the loop's step,
+    then sent as one. Anything else is the wrapped transport's; closing (or ``write_eof``)
+    sends what is held first, aborting drops it, as the transport's own buffer would."""
+
+    __slots__ = ("_held", "_loop", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        held = self._held
+        if held is None:
+            self._held = bytes(data)
+            self._loop.call_soon(self.flush)
+            return
+        self._held = None
+        self.transport.write(held + data)
+
+    def writelines(self, lines: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.write(b"".join(lines))
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self.transport.is_closing():
+            self.transport.write(held)
+
+    def get_write_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size() + len(self._held or b"")
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def abort(self) -> None:
+        self._held = None
+        self.transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
 class HeaderTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline on request lines and headers."""
+    """uvicorn's httptools protocol with a deadline on request lines and headers, and each
+    response written at once (``HeadWithBody``)."""
 
     header_timeout_s: float = 10.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        corked = HeadWithBody(transport, self.loop)
+        super().connection_made(corked)  # type: ignore[arg-type]
         self._header_timer: asyncio.TimerHandle | None = None
         self._arm_header_timer()
+
+    def handle_websocket_upgrade(self) -> None:
+        """A WebSocket gets the socket's own transport (nothing is held before an upgrade)."""
+        transport = self.transport
+        if isinstance(transport, HeadWithBody):
+            transport.flush()
+            self.transport = transport.transport
+        super().handle_websocket_upgrade()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -12,7 +12,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from api.middleware import BodyReadTimeout
-from api.server import server_config
+from api.server import HeadWithBody, server_config
 from api.settings import Settings
 
 TIMEOUT_S = 0.5
@@ -105,3 +105,57 @@ async def test_a_prompt_request_is_answered(address: tuple[str, int]) -> None:
 def test_the_app_bounds_body_reads_with_the_setting(app: Starlette, settings: Settings) -> None:
     timeouts = [m for m in app.user_middleware if m.cls == BodyReadTimeout]  # type: ignore[comparison-overlap]
     assert [m.kwargs["timeout_s"] for m in timeouts] == [settings.body_timeout_s]
+
+
+class _Transport:
+    """Records what a transport was asked to do."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str) -> str:
+        return f"extra {name}"
+
+
+async def test_a_response_head_and_body_leave_in_one_write() -> None:
+    raw = _Transport()
+    corked = HeadWithBody(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    corked.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert raw.writes == []
+    assert corked.get_write_buffer_size() == 19
+    corked.write(memoryview(b"body"))
+    assert raw.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+    corked.write(b"alone")  # nothing follows in this step: sent at its end
+    await asyncio.sleep(0)
+    assert raw.writes[-1] == b"alone"
+    assert corked.get_extra_info("socket") == "extra socket"
+
+
+async def test_closing_sends_what_is_held_and_aborting_drops_it() -> None:
+    raw = _Transport()
+    corked = HeadWithBody(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    corked.write(b"last words")
+    corked.close()
+    assert (raw.writes, raw.closed) == ([b"last words"], True)
+    raw = _Transport()
+    corked = HeadWithBody(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    corked.write(b"never")
+    corked.abort()
+    await asyncio.sleep(0)
+    assert (raw.writes, raw.aborted) == ([], True)
