@@ -18,7 +18,6 @@ from api.errors import EngineFailure, NotFound
 from api.facts import LeadRead, build_input, read_lead, record_ref, reps_now
 from api.models import DomainEvent, Evaluation, Handoff, Lead, SalesRep
 from api.outcomes import plan_outcome
-from api.row_update import update_and_commit, update_fields
 from api.shares import first_step, save_shares
 from rules import EvaluationInput, EvaluationResult, RulesError
 
@@ -65,7 +64,7 @@ async def evaluate_lead(
         read = await _read(lead_id, lock=False)
         fact_input, result = await _run(engine, read, now)
         return EvaluationOutcome(read.lead, fact_input, result, None, None, None)
-    async with in_transaction() as connection:
+    async with in_transaction():
         read = await _read(lead_id, lock=True)
         fact_input, result = await _run(engine, read, now, explain=explain)
         return await apply_outcome(
@@ -76,7 +75,6 @@ async def evaluate_lead(
             trigger=trigger,
             now=now,
             read=read,
-            commit=connection,
         )
 
 
@@ -154,11 +152,6 @@ async def _record(record_id: int) -> Evaluation | None:
     return Evaluation._init_from_db(**rows[0]) if rows else None
 
 
-def _known(read: LeadRead | None, lead: Lead) -> Evaluation | None:
-    """The record in force as read with the lead, if it was (no statement)."""
-    return read.record_in_force() if read is not None and read.lead is lead else None
-
-
 async def _has_open_handoff(handoff_stage: str, lead: Lead, result: EvaluationResult) -> bool:
     """Read only when it can matter: the plan asks it of a lead that is or gets to the handoff
     stage (waiting for an owner, or handed off once); for any other lead it is never read."""
@@ -176,17 +169,12 @@ async def apply_outcome(
     trigger: EvaluationTrigger,
     now: datetime,
     read: LeadRead | None = None,
-    commit: object | None = None,
 ) -> EvaluationOutcome:
     """Store the evaluation and apply it under the lifecycle guards (caller holds the lock).
 
     ``read``: the lead as :func:`api.facts.read_lead` gave it, whose record in force is known.
     A decision in force with no record of it behind it (the record was removed, or is of
-    another lead or rulebook version) is recorded again, so every outcome names its record.
-
-    ``commit``: the caller's transaction (``in_transaction()``'s connection), ending with
-    this call: when the lead's UPDATE is its last statement, it is sent with the COMMIT
-    (:func:`api.row_update.update_and_commit`; PostgreSQL, top-level transactions only)."""
+    another lead or rulebook version) is recorded again, so every outcome names its record."""
     if lead.decision is not None:
         record = (
             read.record
@@ -215,23 +203,16 @@ async def apply_outcome(
         await SalesRep.filter(id=plan.handoff.owner_id).update(last_assigned_at=now)  # type: ignore[attr-defined]
         await first_step(plan.handoff, result.routing.why, now).save()
         await save_shares(result.routing.shares)
-    evaluation = plan.evaluation
-    known: Evaluation | None = None
     if plan.lead_changes:
         lead.update_from_dict(plan.lead_changes)
-        fields = [*plan.lead_changes, "updated_at"]
-        if evaluation is None and lead.last_evaluation_id is not None:
-            known = _known(read, lead)
-        # no record written (so no events) and nothing left to read: the UPDATE is the
-        # transaction's last statement, and may go with its COMMIT
-        last = evaluation is None and (known is not None or lead.last_evaluation_id is None)
-        if not (last and commit is not None and await update_and_commit(lead, fields, commit)):
-            await update_fields(lead, fields)
+        await lead.save(update_fields=[*plan.lead_changes, "updated_at"])
     events = plan.final_events()
     if events:
         await DomainEvent.bulk_create(events)
+    evaluation = plan.evaluation
     if evaluation is None and lead.last_evaluation_id is not None:
-        evaluation = known or _known(read, lead) or await _record(lead.last_evaluation_id)
+        known = read.record_in_force() if read is not None and read.lead is lead else None
+        evaluation = known or await _record(lead.last_evaluation_id)
     return EvaluationOutcome(
         lead, fact_input, result, evaluation, plan.handoff, plan.refused, recorded
     )
