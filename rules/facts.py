@@ -212,9 +212,13 @@ class FactBuilder:
             elif age < 0:
                 ahead.append((age, kind_))
         recent.sort(key=_first)
-        facts = Facts(subject, None, adjustments, recent=recent, ahead=ahead)
+        facts = _new_facts(Facts)  # what Facts(...) makes, without its keyword call
+        facts.subject, facts._activities, facts.adjustments = subject, None, adjustments
+        facts.recent, facts.ahead = recent, ahead
         if sid is not None:
             facts.texts, facts.newest = self._texts(recent, sid)
+        else:
+            facts.texts, facts.newest = [], {}
         return facts
 
     def _cutoff(self, now: datetime, kind: str) -> datetime | None:
@@ -287,5 +291,6 @@ _DAY = timedelta(days=1)
 
 
 _first = itemgetter(0)
+_new_facts = object.__new__
 _PLAIN, _DOMAIN, _AGE = 0, 1, 2
 _DERIVED = {"email_domain": _DOMAIN, "age_days": _AGE}
