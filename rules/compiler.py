@@ -41,7 +41,6 @@ from rules.rulebook import Rulebook
 __all__ = [
     "ACTIVITY",
     "CATCH_ALL_1",
-    "CATCH_ALL_2",
     "MICROS_PER_DAY",
     "SUBJECT_1",
     "SUBJECT_2",
@@ -65,8 +64,21 @@ __all__ = [
 ]
 
 CATCH_ALL_1 = "zz1"
-CATCH_ALL_2 = "zz2"
 CATCH_ALL_PRIORITY = 1_000_000
+CATCH_ALLS: dict[str, JSON] = {
+    CATCH_ALL_1: {"all": [{"m": {"$s": 1}}], "pri": CATCH_ALL_PRIORITY},
+}
+"""The catch-all of every engine ruleset: it matches the engine's own state fact (``{"sid",
+"id": "sid-<sid>", "$s": 1}``), which the engine asserts once, with the first fact of a new
+session. So an action runs in every session before it can be deleted (``delete_state`` on a
+session where none ran frees uninitialised memory: DESIGN.md §4), at no cost per lead: a
+catch-all on the subject facts fired in both rounds of every lead, two actions a lead whose
+messages carried the whole subject. No rule tests the state fact otherwise (no ``k``)."""
+_RESERVED: dict[str, JSON] = {
+    "subject_1": {"all": [{"m": {"k": SUBJECT_1}}]},
+    "subject_2": {"all": [{"m": {"k": SUBJECT_2}}]},
+}
+"""Patterns packing keeps room for in every ruleset (the subject catch-alls of before)."""
 
 
 @dataclass(frozen=True)
@@ -209,12 +221,13 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
                         )
             definition[engine_name] = {"all": patterns}
             rules[engine_name] = EngineRule(engine_name, section, name, phase, tuple(aliases))
-    catch_alls = {
-        CATCH_ALL_1: {"all": [{"m": {"k": SUBJECT_1}}], "pri": CATCH_ALL_PRIORITY},
-        CATCH_ALL_2: {"all": [{"m": {"k": SUBJECT_2}}], "pri": CATCH_ALL_PRIORITY},
-    }
     try:
-        parts = pack(definition, catch_alls)
+        # Packed as if catch-alls on the subject facts still took one pattern of each: the
+        # same split into rulesets as before the catch-all moved to the state fact.
+        parts = [
+            {**{k: v for k, v in part.items() if k not in _RESERVED}, **CATCH_ALLS}
+            for part in pack(definition, _RESERVED)
+        ]
     except TooManyPatterns as exc:
         rule = rules[exc.rule].rule
         raise CompileError(
@@ -223,7 +236,7 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
             f"patterns of this rule; the engine allows {limits.MAX_PATTERNS_PER_FACT} (error 303)",
             "split the rule into several rules, or use fewer windows over the same activity",
         ) from exc
-    definition.update(catch_alls)
+    definition.update(CATCH_ALLS)
     return CompiledRulebook(
         book=book,
         definition=definition,

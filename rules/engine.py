@@ -33,6 +33,12 @@ def _engine_call(what: str, fn: Any, *args: Any) -> Any:
         raise EngineError(f"durable_rules {what} failed: {exc}") from exc
 
 
+def state_facts(sid: str) -> str:
+    """What ``get_facts`` returns for a session that holds only the engine's own state fact
+    (the text the C engine writes for it in ``handleMessageCore``, events.c)."""
+    return f'[{{ "sid":"{sid}", "id":"sid-{sid}", "$s":1}}]'
+
+
 class EngineRuleset:
     """One registered ruleset. Its name is versioned and unique per process; ``close`` frees it."""
 
@@ -87,19 +93,21 @@ class EngineRuleset:
         _engine_call("retract_facts", _dre.retract_facts, self.handle, facts_json)
 
     def is_clean(self, sid: str) -> bool:
-        """The session holds no fact and no pending action: what a fresh one holds (besides
-        the engine's own state fact, which no rule tests and which frames never reference).
+        """The session holds no fact and no pending action: what a fresh one holds besides the
+        engine's own state fact (stored as a fact when the catch-all matches it, see
+        rules.compiler.CATCH_ALLS; no other rule tests it and frames never reference it).
 
         ``get_facts`` walks the 512 buckets of the session's fact index (no per-rule cost);
         ``start_action_for_state`` would return a pending action (then the session is dirty,
         and the caller deletes it)."""
         handle = self.handle
-        if _engine_call("get_facts", _dre.get_facts, handle, sid) != "[]":
-            return False
-        pending = _engine_call(
-            "start_action_for_state", _dre.start_action_for_state, handle, self.state
-        )
-        return not pending
+        try:
+            facts = _dre.get_facts(handle, sid)
+            if facts != "[]" and facts != state_facts(sid):
+                return False
+            return not _dre.start_action_for_state(handle, self.state)
+        except _dre.error as exc:
+            raise EngineError(f"durable_rules clean check failed: {exc}") from exc
 
     def delete(self, sid: str) -> None:
         _engine_call("delete_state", _dre.delete_state, self.handle, sid)

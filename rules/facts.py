@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -117,13 +117,12 @@ class FactBuilder:
     ) -> None:
         self.book = book
         keys = sorted(only if only is not None else _ALL_KEYS)
-        # (key, 0 lead / 1 account, attribute, how): read in this order (lead fields first).
-        self._reads = [
-            (k, 0, a, _DERIVED.get(a, _PLAIN))
-            for k in keys
-            if (a := _attr(k, "lead__")) is not None
+        # (key, attribute, how) of lead fields, then (key, attribute) of account fields: read
+        # in this order.
+        self._lead_reads = [
+            (k, a, _DERIVED.get(a, _PLAIN)) for k in keys if (a := _attr(k, "lead__")) is not None
         ]
-        self._reads += [(k, 1, a, _PLAIN) for k in keys if (a := _attr(k, "account__")) is not None]
+        self._account_reads = [(k, a) for k in keys if (a := _attr(k, "account__")) is not None]
         self._regexes = [
             (key, source, fullmatcher(regex)) for key, (source, regex) in (regexes or {}).items()
         ]
@@ -131,6 +130,13 @@ class FactBuilder:
         self._no_adjustments = {name: 0.0 for name in book.scores}
         self._horizon = micros(book.lookback_days if lookback_days is None else lookback_days)
         self._windows = windows
+        self._span = _span(self._horizon)
+        self._spans = {kind: _span(window) for kind, window in (windows or {}).items()}
+        """Type → its window as a timedelta (None if it has none: not a timedelta)."""
+        self._cutoffs: dict[str, datetime | None] = {}
+        """Type → ``now - window`` for ``_cutoffs_now`` (wall clock in ``_cutoffs_tz``)."""
+        self._cutoffs_now: datetime | None = None
+        self._cutoffs_tz: object = _UNSET
         self._heads: dict[str, str] = {}
         """Type → the start of its activity facts' JSON, up to the age."""
 
@@ -138,25 +144,30 @@ class FactBuilder:
         """The facts of ``inp``; with ``sid``, also each activity fact's engine JSON (``id``:
         its index in ``recent``) and the newest age per type."""
         lead, account, now = inp.lead, inp.account, inp.now
-        sources = (lead.__dict__, account.__dict__)  # pydantic models keep their fields there
+        fields = lead.__dict__  # pydantic models keep their fields there
         subject: dict[str, Any] = {}
-        for key, source, attr, how in self._reads:
+        for key, attr, how in self._lead_reads:
             if how == _PLAIN:
-                value = sources[source].get(attr)
-            elif how == _DOMAIN:
-                if "@" not in lead.email:
+                value = fields.get(attr)
+                if value is None:
                     continue
-                value = lead.email.rsplit("@", 1)[1].lower()
+            elif how == _DOMAIN:
+                email = lead.email
+                if "@" not in email:
+                    continue
+                value = email.rsplit("@", 1)[1].lower()
             else:
                 if lead.created_at is None:
                     continue
                 value = (now - lead.created_at) / _DAY
-            if value is None:
-                continue
-            kind = type(value)
-            if kind is float or (kind is int and not -_BIG <= value <= _BIG):
-                value = number(value)
+            if type(value) is not str:
+                value = _number(value)
             subject[key] = value
+        fields = account.__dict__
+        for key, attr in self._account_reads:
+            value = fields.get(attr)
+            if value is not None:
+                subject[key] = value if type(value) is str else _number(value)
         for key, source_key, fullmatch in self._regexes:
             text = subject.get(source_key)
             subject[key] = isinstance(text, str) and fullmatch(text)
@@ -170,23 +181,55 @@ class FactBuilder:
         horizon, windows = self._horizon, self._windows
         recent: list[tuple[int, str]] = []
         ahead: list[tuple[int, str]] = []
+        tz = now.tzinfo
+        cutoffs = self._cutoffs
+        if now.tzinfo is not self._cutoffs_tz or now != self._cutoffs_now:
+            # a bulk job evaluates every lead at the same ``now``: made once per job
+            cutoffs = self._cutoffs = {}
+            self._cutoffs_now, self._cutoffs_tz = now, tz
         for act in inp.activities:
+            fields = act.__dict__  # pydantic keeps fields there; one attribute lookup, not two
+            occurred = fields["occurred_at"]
+            kind_ = fields["type"]
+            if occurred.tzinfo is tz:
+                # Most activities are too old for every window of their type: skipped by one
+                # comparison with ``now - window`` (made once per type and lead). Exact: with
+                # the same tzinfo object, comparing and subtracting are both the same
+                # wall-clock arithmetic in µs, so ``occurred < now - window`` is
+                # ``age > window``: not recent, and not ahead (window ≥ -1).
+                cutoff = cutoffs.get(kind_, _UNSET)
+                if cutoff is _UNSET:
+                    cutoff = cutoffs[kind_] = self._cutoff(now, kind_)
+                if cutoff is not None and occurred < cutoff:
+                    continue
             # Exact integer microseconds (datetime's resolution): window edges are exact and an
             # activity dated after ``now``, even by 1 µs, never counts. (The sum is what
             # ``delta // timedelta(microseconds=1)`` computes, without its big-integer steps.)
-            fields = act.__dict__  # pydantic keeps fields there; one attribute lookup, not two
-            delta = now - fields["occurred_at"]
+            delta = now - occurred
             age = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-            kind_ = fields["type"]
             if 0 <= age <= (horizon if windows is None else windows.get(kind_, -1)):
                 recent.append((age, kind_))
             elif age < 0:
                 ahead.append((age, kind_))
         recent.sort(key=_first)
-        facts = Facts(subject, None, adjustments, recent=recent, ahead=ahead)
+        facts = _new_facts(Facts)  # what Facts(...) makes, without its keyword call
+        facts.subject, facts._activities, facts.adjustments = subject, None, adjustments
+        facts.recent, facts.ahead = recent, ahead
         if sid is not None:
             facts.texts, facts.newest = self._texts(recent, sid)
+        else:
+            facts.texts, facts.newest = [], {}
         return facts
+
+    def _cutoff(self, now: datetime, kind: str) -> datetime | None:
+        """``now`` minus the window of ``kind`` (at least -1 µs), or None if out of range."""
+        span = self._spans.get(kind, _NO_WINDOW) if self._windows is not None else self._span
+        if span is None:
+            return None
+        try:
+            return now - span
+        except OverflowError:
+            return None
 
     def _texts(self, recent: list[tuple[int, str]], sid: str) -> tuple[list[str], dict[str, int]]:
         """Activity facts as engine JSON, written directly (flat: integers and type names)."""
@@ -209,6 +252,28 @@ class FactBuilder:
         return texts, newest
 
 
+def _span(window: int) -> timedelta | None:
+    """A window in µs as a timedelta (at least -1 µs: an activity is never recent at a negative
+    age), or None when it is out of timedelta's range."""
+    try:
+        return timedelta(microseconds=max(window, -1))
+    except OverflowError:
+        return None
+
+
+def _number(value: Any) -> Any:
+    """A field value as the engine gets it: floats and huge integers made engine numbers."""
+    kind = type(value)
+    if kind is float or (kind is int and not -_BIG <= value <= _BIG):
+        return number(value)
+    return value
+
+
+_NO_WINDOW = timedelta(microseconds=-1)
+"""A type no rule looks at: no age is recent (window -1)."""
+_UNSET = object()
+
+
 def _attr(key: str, prefix: str) -> str | None:
     return key[len(prefix) :] if key.startswith(prefix) else None
 
@@ -226,5 +291,6 @@ _DAY = timedelta(days=1)
 
 
 _first = itemgetter(0)
+_new_facts = object.__new__
 _PLAIN, _DOMAIN, _AGE = 0, 1, 2
 _DERIVED = {"email_domain": _DOMAIN, "age_days": _AGE}

@@ -16,15 +16,17 @@ Protocol (the C engine read in jruizgit/rules, src/rules/events.c and state.c):
   retracting an activity while the subject is still there re-evaluates ``$not`` patterns and
   fires them (measured).
 - Retracting a fact deletes every frame that references it (left, right, action frames), so
-  once all facts are gone the session holds only the engine's own state fact, which no rule
-  tests. Every action was walked to the end (``complete_and_start_action`` until none), which
+  once all facts are gone the session holds only the engine's own state fact, which only the
+  catch-all tests (it fired once, when the session was created: rules.compiler.CATCH_ALLS).
+  Every action was walked to the end (``complete_and_start_action`` until none), which
   leaves the session unlocked.
-- After the retraction the session is checked: no fact (``get_facts``) and no pending action
-  (``start_action_for_state``). If either is found, or anything raised, the session is not
-  reused: a clean-but-unexpected session is deleted (an action always ran in it, the catch-all,
-  so ``delete_state`` is safe), and a session where the engine failed is leaked, as before
-  (``delete_state`` after error 303 aborts the process; pool workers exit after an engine
-  error). The next evaluation starts a fresh sid. Nothing is carried from one lead to the next.
+- After the retraction the session is checked: no fact but the state fact (``get_facts``) and
+  no pending action (``start_action_for_state``). If either is found, or anything raised, the
+  session is not reused: a clean-but-unexpected session is deleted (an action always ran in
+  it, the catch-all, so ``delete_state`` is safe), and a session where the engine failed is
+  leaked, as before (``delete_state`` after error 303 aborts the process; pool workers exit
+  after an engine error). The next evaluation starts a fresh sid. Nothing is carried from
+  one lead to the next.
 - ``delete_ruleset`` frees a ruleset but not its sessions' frame pools: the evaluator deletes
   its session before closing its rulesets (an old rulebook version in a worker).
 """

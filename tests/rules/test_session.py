@@ -12,6 +12,8 @@ import durable_rules_engine as dre
 import pytest
 
 from rules import EngineError, EvaluationInput, Evaluator, Rulebook, load_rulebook_files
+from rules.compiler import CATCH_ALL_1, CATCH_ALLS
+from rules.engine import EngineRuleset, state_facts
 from rules.synthetic import synthetic_rulebook
 from tests.rules.conftest import NOW, lead_input
 
@@ -75,11 +77,13 @@ def outcome(ev: Evaluator, inp: EvaluationInput) -> dict[str, Any]:
 
 
 def assert_fresh(ev: Evaluator) -> None:
-    """No fact left in any of the evaluator's engine sessions."""
+    """No fact left in any of the evaluator's engine sessions but the engine's own state fact
+    (the catch-all matched it when the session was created)."""
     sid = ev.sessions.sid
     assert sid is not None
     for ruleset in ev.rulesets:
-        assert dre.get_facts(ruleset.handle, sid) == "[]"
+        assert dre.get_facts(ruleset.handle, sid) == state_facts(sid)
+        assert dre.start_action_for_state(ruleset.handle, ruleset.state) is None
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +209,38 @@ def test_close_deletes_the_reused_session(
     ev.close()
     assert deleted == [sid] * len(ev.rulesets)
     assert len(ev.rulesets) > 1
+
+
+def test_catch_all_runs_once_per_session_not_per_lead() -> None:
+    """The catch-all matches the engine's state fact: an action runs in every new session, even
+    when nothing else matches (so ``delete_state`` is safe), and never again in that session."""
+    ruleset = EngineRuleset(
+        "leadgate_test_catch_all", {"r": {"all": [{"m": {"k": "x"}}]}, **CATCH_ALLS}
+    )
+    try:
+        for _ in range(3):  # fresh sessions: the catch-all fires in each, then delete is safe
+            sid = ruleset.new_sid()
+            fired = ruleset.assert_facts(f'[{{"k":"s1","id":-2,"sid":"{sid}"}}]')
+            assert [name for name, _ in fired] == [CATCH_ALL_1]
+            ruleset.delete(sid)
+        sid = ruleset.new_sid()
+        for i in range(3):  # one reused session: only the first lead sees it
+            fired = ruleset.assert_facts(f'[{{"k":"x","id":-2,"sid":"{sid}"}}]')
+            assert [name for name, _ in fired] == (["r", CATCH_ALL_1] if i == 0 else ["r"])
+            ruleset.retract_facts(f'[{{"id":-2,"sid":"{sid}"}}]')
+            assert ruleset.is_clean(sid)
+        ruleset.assert_facts(f'[{{"k":"x","id":7,"sid":"{sid}"}}]')
+        assert not ruleset.is_clean(sid)  # a fact left besides the state fact
+        ruleset.delete(sid)
+    finally:
+        ruleset.close()
+
+
+def test_fresh_session_per_lead_is_deleted_safely(demo_book: Rulebook) -> None:
+    """A fresh session per lead, deleted after it (its one catch-all action ran at its first
+    assert): the same outcomes as the reused session, nothing leaked or discarded."""
+    with Evaluator(demo_book, reuse_sessions=False) as fresh, Evaluator(demo_book) as reused:
+        for inp in leads(30, seed=11):
+            assert outcome(fresh, inp) == outcome(reused, inp)
+        assert fresh.sessions.sid is None
+        assert (fresh.sessions.discarded, fresh.sessions.leaked) == (0, 0)
