@@ -40,8 +40,9 @@ class PythonEvaluator(Evaluator):
     def __init__(self, book: Rulebook) -> None:
         super().__init__(book)
         conds = self.compiled.conditions
+        signals = {s.name for s in book.signals}
         self._phase_1 = [(s, conds[s.name]) for s in book.signals]
-        self._phase_2 = [(n, cond) for n, cond in conds.items() if n not in self._signals]
+        self._phase_2 = [(n, cond) for n, cond in conds.items() if n not in signals]
 
     def _match_signals(self, sid: str, facts: Facts) -> dict[str, list[float | None]]:
         hits = {}
@@ -89,8 +90,9 @@ class BusinessRulesEvaluator(Evaluator):
         self._v = v
         self._vars: dict[str, tuple[str, Any]] = {}
         conds = self.compiled.conditions
+        signals = {s.name for s in book.signals}
         self._rules_1 = [self._rule(s.name, conds[s.name]) for s in book.signals]
-        self._rules_2 = [self._rule(n, cond) for n, cond in conds.items() if n not in self._signals]
+        self._rules_2 = [self._rule(n, cond) for n, cond in conds.items() if n not in signals]
         self._variables_class = self._make_variables_class()
 
     def _rule(self, name: str, cond: c.Condition) -> dict[str, Any]:
