@@ -2,7 +2,8 @@
 
 Each rule condition is normalised to a disjunction of conjunctions whose atoms the engine can
 match (rules/normalize.py): one subject pattern (all field tests, negations pushed inward),
-activity patterns (joined as correlations), and negated activity patterns (``$not``). Every
+activity patterns (joined as correlations), and negated activity patterns (``$not``, placed right
+after the subject pattern: see ``compile_rulebook``). Every
 branch becomes one engine rule; the evaluator walks the fired actions instead of running Python
 callbacks. Fact keys and values the engine sees are in rules/encoding.py.
 
@@ -168,6 +169,14 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
             if conj.fields:
                 subject_test = {"$and": [{"k": subject}, *conj.fields]}
             patterns: list[JSON] = [{"m": subject_test}]
+            # Negated activity patterns come right after the subject, before any positive
+            # activity pattern: the engine checks a ``$not`` against the frame built so far
+            # and ignores the facts already bound in it (distinct facts per frame), so a
+            # ``$not`` after ``a0`` could never see the activity ``a0`` bound: `X within 14
+            # and not X within 7` fired for an X 3 days old. Next to the subject alone it sees
+            # every activity (all are asserted before the subject: rules/evaluator.py).
+            for i, negated in enumerate(conj.nacts):
+                patterns.append({f"n{i}$not": _activity_json(negated, None)})
             aliases: list[str] = []
             for i, atom in enumerate(_merge_same_rank(conj.acts, name in per_activity)):
                 if isinstance(atom, c.ActivityCount):
@@ -209,8 +218,6 @@ def compile_rulebook(book: Rulebook) -> CompiledRulebook:
                         }
                     )
                     aliases.append(then)
-            for i, atom in enumerate(conj.nacts):
-                patterns.append({f"n{i}$not": _activity_json(atom, None)})
             for p in patterns:
                 for test in p.values():
                     if count_tests(test) > limits.MAX_CONDITIONS_PER_NODE:
