@@ -109,14 +109,9 @@ async def _read(
     activities: dict[int, list[tuple[str, Any]]] = defaultdict(list)
     if ids:
         where = id_filter(db, "lead_id", ids, first=1)
-        window = (
-            "occurred_at >= $2 AND occurred_at <= $3"
-            if pg
-            else "occurred_at >= ? AND occurred_at <= ?"
-        )
         _, rows = await db.execute_query(
             f"SELECT lead_id, type, occurred_at FROM activity WHERE {where} "
-            f"AND {window} ORDER BY occurred_at, id",
+            f"AND {_window(pg)} ORDER BY occurred_at, id",
             [*id_params(db, ids), since, now],
         )
         # Properties are left out: no rule reads them, and stored records (what "why not"
@@ -129,6 +124,16 @@ async def _read(
             for lead_id, kind, occurred_at in rows:
                 activities[lead_id].append((kind, _at(occurred_at)))
     return list(leads), list(accounts), activities
+
+
+def _window(pg: bool) -> str:
+    """The activity window of a batch read. On SQLite the unary ``+`` keeps the time terms
+    off any index: once ``ANALYZE`` has run, SQLite's planner took the ``occurred_at`` index
+    (it also gives the order) and scanned every activity in the window, for each batch of
+    200 leads: 2.5x slower bulk runs at 20,000 leads. By lead id it reads only the batch's."""
+    if pg:
+        return "occurred_at >= $2 AND occurred_at <= $3"
+    return "+occurred_at >= ? AND +occurred_at <= ?"
 
 
 def _state(row: Any) -> LeadState:

@@ -29,7 +29,7 @@ class CandidateEngines:
         self._closed = False
 
     async def engine(self, book: Rulebook) -> RulesEngine:
-        """An engine for ``book`` on the shared worker (do not close it: :meth:`close` does)."""
+        """An engine for ``book`` on the shared workers (do not close it: :meth:`close` does)."""
         async with self._lock:
             if self._closed:
                 raise PoolClosed("candidate engines are closed")

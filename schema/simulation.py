@@ -183,7 +183,7 @@ async def _simulate(info: Info, input: SimulateRulebookInput) -> SimulationRepor
     book = await asyncio.to_thread(validate_files, files_of(input.files), root="<candidate>")
     current = info.context.engine  # leased for this request: it stays open until the end
     shared: CandidateEngines | None = getattr(info.context.request.app.state, "candidates", None)
-    if shared is not None:  # the app's one candidate worker (api/candidates.py), kept open
+    if shared is not None:  # the app's candidate pool (api/candidates.py), kept open
         candidate = await shared.engine(book)
     else:  # an app without its lifespan: a worker for this request
         candidate = await asyncio.to_thread(
