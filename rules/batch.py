@@ -26,6 +26,19 @@ Outcome = EvaluationResult | RulesError
 _REPS: TypeAdapter[list[RepData]] = TypeAdapter(list[RepData])
 
 
+def shared_reps(
+    tables: list[list[RepData] | None], reps: list[str], group: int
+) -> list[RepData] | None:
+    """Worker side: the reps table of ``group`` (-1: none), validated on its first lead and
+    shared by the others (``tables`` holds what was validated so far)."""
+    if group < 0:
+        return None
+    shared = tables[group]
+    if shared is None:
+        shared = tables[group] = _REPS.validate_json(reps[group])
+    return shared
+
+
 def pack(inputs: list[EvaluationInput]) -> tuple[list[tuple[str, int]], list[str]]:
     """The inputs as the worker takes them: each lead's JSON without the reps, and the index of
     its reps list in the second item (the JSON of each distinct list, once: in a bulk run every
@@ -88,11 +101,7 @@ def run_in_worker(
         if i in faults:
             fault(faults[i])
         try:
-            shared: list[RepData] | None = None
-            if group >= 0:
-                shared = tables[group]
-                if shared is None:
-                    shared = tables[group] = _REPS.validate_json(reps[group])
+            shared = shared_reps(tables, reps, group)
             if packed:
                 rows, in_force = raw
                 inp = record.input_of(rows, shared or [])

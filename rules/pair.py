@@ -88,12 +88,7 @@ def run_in_worker(
         if i in faults:
             fault(faults[i])
         try:
-            shared: list[RepData] | None = None
-            if group >= 0:
-                shared = tables[group]
-                if shared is None:
-                    shared = tables[group] = batch._REPS.validate_json(reps[group])
-            inp = record.input_of(rows, shared or [])
+            inp = record.input_of(rows, batch.shared_reps(tables, reps, group) or [])
         except Exception as exc:  # the input itself: both fail alike
             failed = _error(exc)
             out.append((failed if both else None, failed))

@@ -13,7 +13,7 @@ import contextlib
 import multiprocessing as mp
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -89,19 +89,26 @@ class EnginePool:
         timeout: float | None,
         rulebook: Rulebook | None = None,
     ) -> Any:
-        if self._closed:
-            raise PoolClosed("engine pool is closed")
         book = rulebook or self._book
-        worker = self._idle.get()
-        try:
-            if self._closed:
-                raise PoolClosed("engine pool is closed")
-            if not worker.process.is_alive():  # died while idle: not this job's fault
-                worker.replace()
+        with self._lease() as worker:
             sources = None if worker.holds(book.version) else book
             job = (kind, book.version, sources, payload, extra)
             limit = self.timeout if timeout is None else timeout
             return worker.call(job, limit + (_LOAD_TIMEOUT if sources is not None else 0))
+
+    @contextlib.contextmanager
+    def _lease(self) -> Iterator[_Worker]:
+        """A free worker, alive (one that died while idle is replaced: not this job's fault),
+        handed back to the others afterwards."""
+        if self._closed:
+            raise PoolClosed("engine pool is closed")
+        worker = self._idle.get()
+        try:
+            if self._closed:
+                raise PoolClosed("engine pool is closed")
+            if not worker.process.is_alive():
+                worker.replace()
+            yield worker
         finally:
             self._idle.put(worker)
 
@@ -275,12 +282,7 @@ class EnginePool:
         brief: bool = False,
         packed: bool = False,
     ) -> list[Any]:
-        if self._closed:
-            raise PoolClosed("engine pool is closed")
-        worker = self._idle.get()
-        try:
-            if not worker.process.is_alive():
-                worker.replace()
+        with self._lease() as worker:
 
             def job(part: list[tuple[Any, int]], part_faults: dict[int, str]) -> tuple[Any, ...]:
                 sources = None if worker.holds(book.version) else book
@@ -289,8 +291,6 @@ class EnginePool:
 
             limit = self.timeout if timeout is None else timeout
             return batch.run_on(worker, job, payload, limit, faults, decode)
-        finally:
-            self._idle.put(worker)
 
     def evaluate_pairs_sync(
         self,
@@ -314,12 +314,7 @@ class EnginePool:
         books = (before, after)
 
         def run(part: list[tuple[Any, int]], part_faults: dict[int, str]) -> list[Any]:
-            if self._closed:
-                raise PoolClosed("engine pool is closed")
-            worker = self._idle.get()
-            try:
-                if not worker.process.is_alive():
-                    worker.replace()
+            with self._lease() as worker:
 
                 def job(chunk: list[tuple[Any, int]], chunk_faults: dict[int, str]) -> Any:
                     sources = pair.sources(worker.recent, books, KEEP_VERSIONS)
@@ -327,8 +322,6 @@ class EnginePool:
                     return ("pair", versions, sources, chunk, (chunk_faults, reps))
 
                 return batch.run_on(worker, job, part, limit, part_faults, pair.decode)
-            finally:
-                self._idle.put(worker)
 
         return self._chunked(payload, faults, run)
 
